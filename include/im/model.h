@@ -1,0 +1,70 @@
+// Plain data types shared by the Engine API and the Store seam. No behaviour lives here.
+#ifndef IM_MODEL_H_
+#define IM_MODEL_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "im/ids.h"
+
+namespace im {
+
+// Milliseconds since the Unix epoch.
+using TimestampMs = int64_t;
+
+struct User {
+  UserId id;
+  std::string username;      // unique, lower-case
+  std::string display_name;
+  TimestampMs created_at_ms = 0;
+};
+
+enum class ContentType : uint8_t {
+  kText = 1,    // UTF-8 text
+  kCustom = 2,  // an application-defined JSON document (validated as JSON)
+};
+
+struct Message {
+  MessageId id;
+  ConversationId conversation;
+  Seq seq = 0;
+  UserId sender;
+  std::string client_msg_id;  // the sender's idempotency key ("" when none was given)
+  ContentType type = ContentType::kText;
+  std::string content;
+  TimestampMs sent_at_ms = 0;
+};
+
+enum class GroupRole : uint8_t { kMember = 0, kAdmin = 1, kOwner = 2 };
+
+struct Group {
+  GroupId id;
+  std::string name;
+  UserId owner;
+  uint32_t member_count = 0;
+  uint32_t max_members = 0;
+  bool dismissed = false;
+  TimestampMs created_at_ms = 0;
+};
+
+struct GroupMember {
+  UserId user;
+  GroupRole role = GroupRole::kMember;
+  TimestampMs joined_at_ms = 0;
+};
+
+// One row of a user's conversation list.
+struct ConversationSummary {
+  ConversationId id;
+  Seq last_seq = 0;
+  Seq read_seq = 0;     // the user's read pointer
+  uint64_t unread = 0;  // last_seq - read_seq (a user's own sends advance their read pointer)
+  TimestampMs last_activity_ms = 0;
+  std::optional<Message> last_message;  // absent for a conversation with no message yet
+};
+
+}  // namespace im
+
+#endif  // IM_MODEL_H_

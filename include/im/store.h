@@ -1,0 +1,222 @@
+// Store: the storage seam. The engine keeps no durable state of its own; everything it must not
+// lose goes through this interface.
+//
+// Contract for every implementation (checked by im/testing/store_conformance.h):
+//  - Thread-safe: any method may be called from any thread concurrently.
+//  - A method that returns ok has made its effect durable (as durable as the backend promises:
+//    an fsync'd commit for SQLite, memory for MemoryStore) and visible to every later read.
+//  - Methods may block (disk, network). The engine calls them from its worker pool, never from a
+//    network thread.
+//  - Errors use the canonical codes: not_found, already_exists, failed_precondition,
+//    resource_exhausted, unavailable (transient: the caller may retry), internal.
+//  - Methods added after 1.0 are non-pure and return NotSupported by default, so adapters written
+//    against an older header keep compiling.
+#ifndef IM_STORE_H_
+#define IM_STORE_H_
+
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "im/ids.h"
+#include "im/model.h"
+#include "im/status.h"
+
+namespace im {
+
+struct NewUser {
+  std::string username;
+  std::string display_name;
+  std::string password_hash;  // opaque to the store (see Engine: PBKDF2 encoded string)
+  TimestampMs created_at_ms = 0;
+};
+
+struct UserCredentials {
+  UserId id;
+  std::string password_hash;
+};
+
+// A refresh token as stored: only a hash of the token ever reaches the store.
+struct RefreshTokenRecord {
+  std::string token_hash;   // primary key (hex SHA-256 of the random token)
+  UserId user;
+  std::string family_id;    // every rotation of one login shares the family
+  DeviceId device;
+  TimestampMs expires_at_ms = 0;
+  bool used = false;        // rotated already: presenting it again is reuse
+  bool revoked = false;     // the family was revoked (logout, reuse detected, user deleted)
+};
+
+struct NewGroup {
+  std::string name;
+  UserId owner;
+  uint32_t max_members = 0;
+  TimestampMs created_at_ms = 0;
+};
+
+struct NewMessage {
+  MessageId id;                 // assigned by the engine, unique
+  ConversationId conversation;
+  UserId sender;
+  std::string client_msg_id;    // "" disables idempotency for this message
+  ContentType type = ContentType::kText;
+  std::string content;
+  TimestampMs sent_at_ms = 0;
+};
+
+struct AppendResult {
+  MessageId id;
+  Seq seq = 0;
+  TimestampMs sent_at_ms = 0;
+  bool duplicate = false;  // (sender, client_msg_id) was already stored: id/seq are the original's
+};
+
+// Where a conversation's history stands.
+struct ConversationState {
+  Seq last_seq = 0;         // 0: no message yet
+  Seq first_seq = 1;        // lowest seq still stored; > 1 after TrimHistory
+  TimestampMs last_activity_ms = 0;
+};
+
+// A page of messages of one conversation, ordered by seq.
+struct MessageRange {
+  Seq after_seq = 0;        // exclusive lower bound (0: from the start)
+  Seq before_seq = 0;       // exclusive upper bound (0: no bound)
+  uint32_t limit = 50;
+  bool newest_first = false;  // true: the `limit` highest seqs in the range, descending
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // ---- users ----
+  // already_exists when the username is taken.
+  virtual Result<User> CreateUser(const NewUser& user) = 0;
+  virtual Result<User> GetUser(UserId id) = 0;
+  // Unknown ids are skipped; order follows `ids`.
+  virtual Result<std::vector<User>> GetUsers(std::span<const UserId> ids) = 0;
+  virtual Result<UserCredentials> GetCredentials(const std::string& username) = 0;
+  // Changes the display name. not_found for an unknown user.
+  virtual Status UpdateUser(const User& user) = 0;
+  // Removes the user and their credentials and group memberships (other than ownership: the
+  // caller transfers or dismisses owned groups first) and revokes their refresh tokens.
+  // Messages they sent stay in history.
+  virtual Status DeleteUser(UserId id) = 0;
+
+  // ---- refresh tokens ----
+  virtual Status PutRefreshToken(const RefreshTokenRecord& record) = 0;
+  virtual Result<RefreshTokenRecord> GetRefreshToken(const std::string& token_hash) = 0;
+  // Atomically marks an unused, unrevoked token used and stores its successor in the same write.
+  // failed_precondition when the token was already used or revoked (the caller treats that as
+  // reuse); not_found for an unknown hash.
+  virtual Status RotateRefreshToken(const std::string& old_hash, const RefreshTokenRecord& next) = 0;
+  virtual Status RevokeRefreshFamily(const std::string& family_id) = 0;
+  // True when the family was revoked (logout or detected reuse). Unknown family -> not_found.
+  virtual Result<bool> IsRefreshFamilyRevoked(const std::string& family_id) = 0;
+
+  // ---- groups ----
+  // Creates the group with its owner as the only member (role owner), in one write.
+  virtual Result<Group> CreateGroup(const NewGroup& group) = 0;
+  virtual Result<Group> GetGroup(GroupId id) = 0;
+  // Adds a member and puts the group conversation on their list. already_exists when a member,
+  // resource_exhausted when the group is full, failed_precondition when dismissed.
+  virtual Status AddGroupMember(GroupId group, const GroupMember& member) = 0;
+  // not_found when not a member. The conversation leaves the user's list.
+  virtual Status RemoveGroupMember(GroupId group, UserId user) = 0;
+  virtual Result<GroupMember> GetGroupMember(GroupId group, UserId user) = 0;
+  virtual Status SetGroupMemberRole(GroupId group, UserId user, GroupRole role) = 0;
+  // In one write: `to` (a member) becomes owner, `from` (the owner) becomes admin.
+  virtual Status TransferGroupOwnership(GroupId group, UserId from, UserId to) = 0;
+  // Marks the group dismissed and removes every member.
+  virtual Status DismissGroup(GroupId group) = 0;
+  // Members ordered by user id, starting after `after` (UserId{} for the first page).
+  virtual Result<std::vector<GroupMember>> ListGroupMembers(GroupId group, UserId after, uint32_t limit) = 0;
+
+  // ---- messages ----
+  // Persists a message: in one durable write, assigns the conversation's next seq (gapless),
+  // stores the message and its (sender, client_msg_id) key, advances the sender's read pointer to
+  // the new seq and, for a direct conversation, puts it on both participants' lists.
+  // A repeated (sender, client_msg_id) stores nothing and returns the original id/seq with
+  // duplicate = true. Implementations are expected to group-commit concurrent calls.
+  virtual Result<AppendResult> AppendMessage(const NewMessage& message) = 0;
+  virtual Result<std::vector<Message>> ListMessages(const ConversationId& conversation, const MessageRange& range) = 0;
+  // A conversation nobody wrote to yet returns {0, 1, 0}.
+  virtual Result<ConversationState> GetConversationState(const ConversationId& conversation) = 0;
+  // Deletes messages with seq < `before_seq` (retention). Their idempotency keys may go too.
+  virtual Status TrimHistory(const ConversationId& conversation, Seq before_seq) = 0;
+
+  // ---- conversation list and read state ----
+  // The user's conversations, most recent activity first, starting strictly after the cursor
+  // (before_activity_ms == 0: from the top).
+  virtual Result<std::vector<ConversationSummary>> ListConversations(UserId user, TimestampMs before_activity_ms,
+                                                                      uint32_t limit) = 0;
+  // Moves the read pointer forward only (a lower seq is ignored); returns the pointer after the
+  // call. The seq is clamped to the conversation's last seq.
+  virtual Result<Seq> AdvanceReadSeq(UserId user, const ConversationId& conversation, Seq seq) = 0;
+  virtual Result<Seq> GetReadSeq(UserId user, const ConversationId& conversation) = 0;
+
+  // Waits until everything acknowledged so far is on disk (used at shutdown).
+  virtual Status Flush() { return Status::Ok(); }
+};
+
+// Forwards every call to `target`; subclass it to decorate one method (metrics, caching).
+class StoreWrapper : public Store {
+ public:
+  explicit StoreWrapper(std::shared_ptr<Store> target) : target_(std::move(target)) {}
+  Store* target() const { return target_.get(); }
+
+  Result<User> CreateUser(const NewUser& u) override { return target_->CreateUser(u); }
+  Result<User> GetUser(UserId id) override { return target_->GetUser(id); }
+  Result<std::vector<User>> GetUsers(std::span<const UserId> ids) override { return target_->GetUsers(ids); }
+  Result<UserCredentials> GetCredentials(const std::string& n) override { return target_->GetCredentials(n); }
+  Status UpdateUser(const User& u) override { return target_->UpdateUser(u); }
+  Status DeleteUser(UserId id) override { return target_->DeleteUser(id); }
+  Status PutRefreshToken(const RefreshTokenRecord& r) override { return target_->PutRefreshToken(r); }
+  Result<RefreshTokenRecord> GetRefreshToken(const std::string& h) override { return target_->GetRefreshToken(h); }
+  Status RotateRefreshToken(const std::string& h, const RefreshTokenRecord& n) override {
+    return target_->RotateRefreshToken(h, n);
+  }
+  Status RevokeRefreshFamily(const std::string& f) override { return target_->RevokeRefreshFamily(f); }
+  Result<bool> IsRefreshFamilyRevoked(const std::string& f) override { return target_->IsRefreshFamilyRevoked(f); }
+  Result<Group> CreateGroup(const NewGroup& g) override { return target_->CreateGroup(g); }
+  Result<Group> GetGroup(GroupId id) override { return target_->GetGroup(id); }
+  Status AddGroupMember(GroupId g, const GroupMember& m) override { return target_->AddGroupMember(g, m); }
+  Status RemoveGroupMember(GroupId g, UserId u) override { return target_->RemoveGroupMember(g, u); }
+  Result<GroupMember> GetGroupMember(GroupId g, UserId u) override { return target_->GetGroupMember(g, u); }
+  Status SetGroupMemberRole(GroupId g, UserId u, GroupRole r) override { return target_->SetGroupMemberRole(g, u, r); }
+  Status TransferGroupOwnership(GroupId g, UserId f, UserId t) override {
+    return target_->TransferGroupOwnership(g, f, t);
+  }
+  Status DismissGroup(GroupId g) override { return target_->DismissGroup(g); }
+  Result<std::vector<GroupMember>> ListGroupMembers(GroupId g, UserId a, uint32_t l) override {
+    return target_->ListGroupMembers(g, a, l);
+  }
+  Result<AppendResult> AppendMessage(const NewMessage& m) override { return target_->AppendMessage(m); }
+  Result<std::vector<Message>> ListMessages(const ConversationId& c, const MessageRange& r) override {
+    return target_->ListMessages(c, r);
+  }
+  Result<ConversationState> GetConversationState(const ConversationId& c) override {
+    return target_->GetConversationState(c);
+  }
+  Status TrimHistory(const ConversationId& c, Seq s) override { return target_->TrimHistory(c, s); }
+  Result<std::vector<ConversationSummary>> ListConversations(UserId u, TimestampMs b, uint32_t l) override {
+    return target_->ListConversations(u, b, l);
+  }
+  Result<Seq> AdvanceReadSeq(UserId u, const ConversationId& c, Seq s) override {
+    return target_->AdvanceReadSeq(u, c, s);
+  }
+  Result<Seq> GetReadSeq(UserId u, const ConversationId& c) override { return target_->GetReadSeq(u, c); }
+  Status Flush() override { return target_->Flush(); }
+
+ private:
+  std::shared_ptr<Store> target_;
+};
+
+// A store that keeps everything in memory (tests, ephemeral hosts). Never fails with unavailable.
+std::shared_ptr<Store> NewMemoryStore();
+
+}  // namespace im
+
+#endif  // IM_STORE_H_
