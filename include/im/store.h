@@ -127,9 +127,10 @@ class Store {
   virtual Status RemoveGroupMember(GroupId group, UserId user) = 0;
   virtual Result<GroupMember> GetGroupMember(GroupId group, UserId user) = 0;
   virtual Status SetGroupMemberRole(GroupId group, UserId user, GroupRole role) = 0;
-  // In one write: `to` (a member) becomes owner, `from` (the owner) becomes admin.
+  // In one write: `to` (a member, else not_found) becomes owner, `from` becomes admin.
+  // failed_precondition when `from` is not the owner.
   virtual Status TransferGroupOwnership(GroupId group, UserId from, UserId to) = 0;
-  // Marks the group dismissed and removes every member.
+  // Marks the group dismissed and removes every member (the conversation leaves their lists).
   virtual Status DismissGroup(GroupId group) = 0;
   // Members ordered by user id, starting after `after` (UserId{} for the first page).
   virtual Result<std::vector<GroupMember>> ListGroupMembers(GroupId group, UserId after, uint32_t limit) = 0;
@@ -148,13 +149,17 @@ class Store {
   virtual Status TrimHistory(const ConversationId& conversation, Seq before_seq) = 0;
 
   // ---- conversation list and read state ----
-  // The user's conversations, most recent activity first, starting strictly after the cursor
-  // (before_activity_ms == 0: from the top).
+  // The user's conversations, most recent activity first (ties: higher conversation id string
+  // first), with last_activity_ms strictly below the cursor (before_activity_ms == 0: from the
+  // top). A group's conversation is on the list from CreateGroup/AddGroupMember (its activity
+  // starts at the group's creation time); a direct one from its first message.
   virtual Result<std::vector<ConversationSummary>> ListConversations(UserId user, TimestampMs before_activity_ms,
                                                                       uint32_t limit) = 0;
   // Moves the read pointer forward only (a lower seq is ignored); returns the pointer after the
-  // call. The seq is clamped to the conversation's last seq.
+  // call. The seq is clamped to the conversation's last seq. not_found when the conversation is
+  // not on the user's list.
   virtual Result<Seq> AdvanceReadSeq(UserId user, const ConversationId& conversation, Seq seq) = 0;
+  // 0 when the conversation is not on the user's list.
   virtual Result<Seq> GetReadSeq(UserId user, const ConversationId& conversation) = 0;
 
   // Waits until everything acknowledged so far is on disk (used at shutdown).

@@ -1,1 +1,31 @@
-// placeholder: written next
+#include "engine/access.h"
+
+namespace im {
+
+Result<ConversationAccess> CheckConversationAccess(Store& store, UserId actor, const ConversationId& c) {
+  if (!c.valid()) return Status::InvalidArgument("conversation id is missing or malformed");
+  ConversationAccess access;
+  if (c.is_direct()) {
+    if (!c.HasParticipant(actor)) return Status::PermissionDenied("not a participant of " + c.str());
+    if (c.low_user() == c.high_user()) return Status::InvalidArgument("cannot message yourself");
+    auto peer = store.GetUser(c.PeerOf(actor));
+    if (!peer.ok()) {
+      if (peer.status().code() == StatusCode::kNotFound) return Status::NotFound("no such user in " + c.str());
+      return peer.status();
+    }
+    return access;
+  }
+  auto member = store.GetGroupMember(c.group(), actor);
+  if (!member.ok()) {
+    if (member.status().code() != StatusCode::kNotFound) return member.status();
+    // "No such group" and "not a member" are denied alike, so group ids cannot be probed.
+    return Status::PermissionDenied("not a member of " + c.str());
+  }
+  IM_ASSIGN_OR_RETURN(Group group, store.GetGroup(c.group()));
+  if (group.dismissed) return Status::PermissionDenied("group was dismissed: " + c.str());
+  access.group = std::move(group);
+  access.member = std::move(member).value();
+  return access;
+}
+
+}  // namespace im

@@ -1,1 +1,106 @@
-// placeholder: written next
+#include "engine/auth_service.h"
+
+#include "crypto/jwt.h"
+#include "crypto/password_hash.h"
+#include "crypto/random.h"
+#include "crypto/sha256.h"
+#include "engine/validation.h"
+
+namespace im {
+namespace {
+
+const Status kBadCredentials = Status::Unauthenticated("invalid username or password");
+const Status kBadRefresh = Status::Unauthenticated("invalid or expired refresh token");
+
+}  // namespace
+
+AuthService::AuthService(std::shared_ptr<Store> store, const Options& options)
+    : store_(std::move(store)),
+      options_(options),
+      keys_{{options.jwt_key_id, options.jwt_secret}},
+      dummy_hash_(crypto::DummyPasswordHash(options.password_iterations)) {}
+
+Result<User> AuthService::Register(const std::string& username, const std::string& password,
+                                   const std::string& display_name) {
+  IM_ASSIGN_OR_RETURN(std::string name, NormalizeUsername(username));
+  IM_RETURN_IF_ERROR(ValidatePassword(password));
+  std::string shown = display_name.empty() ? name : display_name;
+  IM_RETURN_IF_ERROR(ValidateDisplayName(shown));
+  std::string hash = crypto::HashPassword(password, options_.password_iterations);
+  return store_->CreateUser(NewUser{name, shown, std::move(hash), options_.clock()});
+}
+
+Result<AuthTokens> AuthService::Login(const std::string& username, const std::string& password,
+                                      const DeviceId& device) {
+  IM_RETURN_IF_ERROR(ValidateDevice(device));
+  auto name = NormalizeUsername(username);
+  auto creds = name.ok() ? store_->GetCredentials(*name) : Result<UserCredentials>(name.status());
+  if (!creds.ok()) {
+    if (creds.status().code() == StatusCode::kUnavailable) return creds.status();
+    (void)crypto::VerifyPassword(password, dummy_hash_);
+    return kBadCredentials;
+  }
+  if (!crypto::VerifyPassword(password, creds->password_hash)) return kBadCredentials;
+  std::string family = crypto::RandomToken(16);
+  return Issue(creds->id, device, family, [&](const RefreshTokenRecord& r) { return store_->PutRefreshToken(r); });
+}
+
+Result<AuthTokens> AuthService::Refresh(const std::string& refresh_token) {
+  if (refresh_token.empty() || refresh_token.size() > 256) return kBadRefresh;
+  std::string hash = crypto::Sha256Hex(refresh_token);
+  auto rec = store_->GetRefreshToken(hash);
+  if (!rec.ok()) return rec.status().code() == StatusCode::kNotFound ? kBadRefresh : rec.status();
+  if (rec->revoked || rec->expires_at_ms <= options_.clock()) return kBadRefresh;
+  const auto reuse = [&] {
+    (void)store_->RevokeRefreshFamily(rec->family_id);
+    return Status::Unauthenticated("refresh token reuse detected: every session of this login was revoked");
+  };
+  if (rec->used) return reuse();
+  auto tokens = Issue(rec->user, rec->device, rec->family_id,
+                      [&](const RefreshTokenRecord& next) { return store_->RotateRefreshToken(hash, next); });
+  if (!tokens.ok() && tokens.status().code() == StatusCode::kFailedPrecondition) return reuse();  // lost a race
+  return tokens;
+}
+
+Status AuthService::Logout(const std::string& refresh_token) {
+  if (refresh_token.empty() || refresh_token.size() > 256) return kBadRefresh;
+  auto rec = store_->GetRefreshToken(crypto::Sha256Hex(refresh_token));
+  if (!rec.ok()) return rec.status().code() == StatusCode::kNotFound ? kBadRefresh : rec.status();
+  return store_->RevokeRefreshFamily(rec->family_id);
+}
+
+Result<AuthContext> AuthService::Authenticate(const std::string& access_token) {
+  IM_ASSIGN_OR_RETURN(crypto::JwtClaims claims,
+                      crypto::VerifyJwt(access_token, keys_, options_.jwt_issuer, options_.clock() / 1000));
+  auto revoked = store_->IsRefreshFamilyRevoked(claims.fam);
+  if (!revoked.ok()) {
+    if (revoked.status().code() == StatusCode::kNotFound) return Status::Unauthenticated("unknown session");
+    return revoked.status();
+  }
+  if (*revoked) return Status::Unauthenticated("session was revoked");
+  return AuthContext{UserId(claims.sub), claims.dev, claims.fam, claims.exp * 1000};
+}
+
+Result<AuthTokens> AuthService::Issue(UserId user, const DeviceId& device, const std::string& family,
+                                      const std::function<Status(const RefreshTokenRecord&)>& put) {
+  TimestampMs now = options_.clock();
+  AuthTokens t;
+  t.user = user;
+  t.refresh_token = crypto::RandomToken(32);
+  t.refresh_expires_at_ms = now + options_.refresh_token_ttl_ms;
+  IM_RETURN_IF_ERROR(put(RefreshTokenRecord{crypto::Sha256Hex(t.refresh_token), user, family, device,
+                                            t.refresh_expires_at_ms, false, false}));
+  crypto::JwtClaims claims;
+  claims.iss = options_.jwt_issuer;
+  claims.sub = user.value;
+  claims.dev = device;
+  claims.fam = family;
+  claims.iat = now / 1000;
+  claims.exp = (now + options_.access_token_ttl_ms) / 1000;
+  claims.jti = crypto::RandomToken(12);
+  t.access_token = crypto::SignJwt(claims, options_.jwt_key_id, options_.jwt_secret);
+  t.access_expires_at_ms = claims.exp * 1000;
+  return t;
+}
+
+}  // namespace im

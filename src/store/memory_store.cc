@@ -1,1 +1,348 @@
-// placeholder: written next
+// MemoryStore: the Store contract over plain maps behind one mutex. The reference the conformance
+// suite is first written against; fast enough for tests and ephemeral hosts.
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <set>
+#include <unordered_map>
+
+#include "im/store.h"
+
+namespace im {
+namespace {
+
+struct UserRow {
+  User user;
+  std::string password_hash;
+};
+
+struct ConversationRow {
+  ConversationState state;
+  std::map<Seq, Message> messages;
+};
+
+class MemoryStore final : public Store {
+ public:
+  Result<User> CreateUser(const NewUser& nu) override {
+    std::lock_guard lock(mu_);
+    if (user_by_name_.contains(nu.username)) return Status::AlreadyExists("username is taken: " + nu.username);
+    UserRow row{User{UserId(++last_user_id_), nu.username, nu.display_name, nu.created_at_ms}, nu.password_hash};
+    user_by_name_[nu.username] = row.user.id;
+    users_[row.user.id] = row;
+    return row.user;
+  }
+
+  Result<User> GetUser(UserId id) override {
+    std::lock_guard lock(mu_);
+    auto it = users_.find(id);
+    if (it == users_.end()) return UserNotFound(id);
+    return it->second.user;
+  }
+
+  Result<std::vector<User>> GetUsers(std::span<const UserId> ids) override {
+    std::lock_guard lock(mu_);
+    std::vector<User> out;
+    for (UserId id : ids) {
+      if (auto it = users_.find(id); it != users_.end()) out.push_back(it->second.user);
+    }
+    return out;
+  }
+
+  Result<UserCredentials> GetCredentials(const std::string& username) override {
+    std::lock_guard lock(mu_);
+    auto it = user_by_name_.find(username);
+    if (it == user_by_name_.end()) return Status::NotFound("no user named " + username);
+    return UserCredentials{it->second, users_[it->second].password_hash};
+  }
+
+  Status UpdateUser(const User& user) override {
+    std::lock_guard lock(mu_);
+    auto it = users_.find(user.id);
+    if (it == users_.end()) return UserNotFound(user.id);
+    it->second.user.display_name = user.display_name;
+    return Status::Ok();
+  }
+
+  Status DeleteUser(UserId id) override {
+    std::lock_guard lock(mu_);
+    auto it = users_.find(id);
+    if (it == users_.end()) return UserNotFound(id);
+    user_by_name_.erase(it->second.user.username);
+    users_.erase(it);
+    for (auto& [gid, members] : members_) {
+      if (members.erase(id) > 0) groups_[gid].member_count--;
+    }
+    user_conversations_.erase(id);
+    for (auto& [hash, rec] : refresh_) {
+      if (rec.user == id) revoked_families_.insert(rec.family_id);
+    }
+    for (auto& [hash, rec] : refresh_) {
+      if (revoked_families_.contains(rec.family_id)) rec.revoked = true;
+    }
+    return Status::Ok();
+  }
+
+  Status PutRefreshToken(const RefreshTokenRecord& r) override {
+    std::lock_guard lock(mu_);
+    if (refresh_.contains(r.token_hash)) return Status::AlreadyExists("refresh token exists");
+    refresh_[r.token_hash] = r;
+    return Status::Ok();
+  }
+
+  Result<RefreshTokenRecord> GetRefreshToken(const std::string& hash) override {
+    std::lock_guard lock(mu_);
+    auto it = refresh_.find(hash);
+    if (it == refresh_.end()) return Status::NotFound("unknown refresh token");
+    return it->second;
+  }
+
+  Status RotateRefreshToken(const std::string& old_hash, const RefreshTokenRecord& next) override {
+    std::lock_guard lock(mu_);
+    auto it = refresh_.find(old_hash);
+    if (it == refresh_.end()) return Status::NotFound("unknown refresh token");
+    if (it->second.used || it->second.revoked) return Status::FailedPrecondition("refresh token already used");
+    if (refresh_.contains(next.token_hash)) return Status::AlreadyExists("refresh token exists");
+    it->second.used = true;
+    refresh_[next.token_hash] = next;
+    return Status::Ok();
+  }
+
+  Status RevokeRefreshFamily(const std::string& family) override {
+    std::lock_guard lock(mu_);
+    revoked_families_.insert(family);
+    for (auto& [hash, rec] : refresh_) {
+      if (rec.family_id == family) rec.revoked = true;
+    }
+    return Status::Ok();
+  }
+
+  Result<bool> IsRefreshFamilyRevoked(const std::string& family) override {
+    std::lock_guard lock(mu_);
+    if (revoked_families_.contains(family)) return true;
+    for (auto& [hash, rec] : refresh_) {
+      if (rec.family_id == family) return false;
+    }
+    return Status::NotFound("unknown token family");
+  }
+
+  Result<Group> CreateGroup(const NewGroup& ng) override {
+    std::lock_guard lock(mu_);
+    Group g{GroupId(++last_group_id_), ng.name, ng.owner, 1, ng.max_members, false, ng.created_at_ms};
+    groups_[g.id] = g;
+    members_[g.id][ng.owner] = GroupMember{ng.owner, GroupRole::kOwner, ng.created_at_ms};
+    auto conv = ConversationId::Group(g.id);
+    conversations_[conv].state.last_activity_ms = ng.created_at_ms;
+    user_conversations_[ng.owner][conv] = 0;
+    return g;
+  }
+
+  Result<Group> GetGroup(GroupId id) override {
+    std::lock_guard lock(mu_);
+    auto it = groups_.find(id);
+    if (it == groups_.end()) return GroupNotFound(id);
+    return it->second;
+  }
+
+  Status AddGroupMember(GroupId gid, const GroupMember& m) override {
+    std::lock_guard lock(mu_);
+    auto it = groups_.find(gid);
+    if (it == groups_.end()) return GroupNotFound(gid);
+    Group& g = it->second;
+    if (g.dismissed) return Status::FailedPrecondition("group was dismissed");
+    auto& members = members_[gid];
+    if (members.contains(m.user)) return Status::AlreadyExists("already a member");
+    if (g.member_count >= g.max_members) return Status::ResourceExhausted("group is full");
+    members[m.user] = m;
+    g.member_count++;
+    user_conversations_[m.user][ConversationId::Group(gid)] = 0;
+    return Status::Ok();
+  }
+
+  Status RemoveGroupMember(GroupId gid, UserId user) override {
+    std::lock_guard lock(mu_);
+    if (!groups_.contains(gid)) return GroupNotFound(gid);
+    if (members_[gid].erase(user) == 0) return Status::NotFound("not a member");
+    groups_[gid].member_count--;
+    user_conversations_[user].erase(ConversationId::Group(gid));
+    return Status::Ok();
+  }
+
+  Result<GroupMember> GetGroupMember(GroupId gid, UserId user) override {
+    std::lock_guard lock(mu_);
+    auto g = members_.find(gid);
+    if (g == members_.end()) return GroupNotFound(gid);
+    auto it = g->second.find(user);
+    if (it == g->second.end()) return Status::NotFound("not a member");
+    return it->second;
+  }
+
+  Status SetGroupMemberRole(GroupId gid, UserId user, GroupRole role) override {
+    std::lock_guard lock(mu_);
+    auto g = members_.find(gid);
+    if (g == members_.end()) return GroupNotFound(gid);
+    auto it = g->second.find(user);
+    if (it == g->second.end()) return Status::NotFound("not a member");
+    it->second.role = role;
+    return Status::Ok();
+  }
+
+  Status TransferGroupOwnership(GroupId gid, UserId from, UserId to) override {
+    std::lock_guard lock(mu_);
+    auto git = groups_.find(gid);
+    if (git == groups_.end()) return GroupNotFound(gid);
+    if (git->second.owner != from) return Status::FailedPrecondition("not the owner");
+    auto& members = members_[gid];
+    auto target = members.find(to);
+    if (target == members.end()) return Status::NotFound("new owner is not a member");
+    target->second.role = GroupRole::kOwner;
+    if (auto old = members.find(from); old != members.end()) old->second.role = GroupRole::kAdmin;
+    git->second.owner = to;
+    return Status::Ok();
+  }
+
+  Status DismissGroup(GroupId gid) override {
+    std::lock_guard lock(mu_);
+    auto git = groups_.find(gid);
+    if (git == groups_.end()) return GroupNotFound(gid);
+    auto conv = ConversationId::Group(gid);
+    for (auto& [uid, m] : members_[gid]) user_conversations_[uid].erase(conv);
+    members_[gid].clear();
+    git->second.member_count = 0;
+    git->second.dismissed = true;
+    return Status::Ok();
+  }
+
+  Result<std::vector<GroupMember>> ListGroupMembers(GroupId gid, UserId after, uint32_t limit) override {
+    std::lock_guard lock(mu_);
+    if (!groups_.contains(gid)) return GroupNotFound(gid);
+    std::vector<GroupMember> out;
+    auto& members = members_[gid];
+    for (auto it = members.upper_bound(after); it != members.end() && out.size() < limit; ++it) {
+      out.push_back(it->second);
+    }
+    return out;
+  }
+
+  Result<AppendResult> AppendMessage(const NewMessage& m) override {
+    std::lock_guard lock(mu_);
+    if (!m.client_msg_id.empty()) {
+      auto it = idempotency_.find({m.sender, m.client_msg_id});
+      if (it != idempotency_.end()) {
+        AppendResult dup = it->second;
+        dup.duplicate = true;
+        return dup;
+      }
+    }
+    ConversationRow& conv = conversations_[m.conversation];
+    Seq seq = ++conv.state.last_seq;
+    conv.state.last_activity_ms = std::max(conv.state.last_activity_ms, m.sent_at_ms);
+    conv.messages[seq] = Message{m.id, m.conversation, seq, m.sender, m.client_msg_id, m.type, m.content, m.sent_at_ms};
+    AppendResult result{m.id, seq, m.sent_at_ms, false};
+    if (!m.client_msg_id.empty()) idempotency_[{m.sender, m.client_msg_id}] = result;
+    if (m.conversation.is_direct()) {
+      user_conversations_[m.conversation.low_user()].try_emplace(m.conversation, 0);
+      user_conversations_[m.conversation.high_user()].try_emplace(m.conversation, 0);
+    }
+    auto& list = user_conversations_[m.sender];
+    if (auto it = list.find(m.conversation); it != list.end()) it->second = std::max(it->second, seq);
+    return result;
+  }
+
+  Result<std::vector<Message>> ListMessages(const ConversationId& c, const MessageRange& r) override {
+    std::lock_guard lock(mu_);
+    std::vector<Message> out;
+    auto it = conversations_.find(c);
+    if (it == conversations_.end() || r.limit == 0) return out;
+    auto& msgs = it->second.messages;
+    auto lo = msgs.upper_bound(r.after_seq);
+    auto hi = r.before_seq == 0 ? msgs.end() : msgs.lower_bound(r.before_seq);
+    if (r.newest_first) {
+      for (auto i = hi; i != lo && out.size() < r.limit;) out.push_back((--i)->second);
+    } else {
+      for (auto i = lo; i != hi && out.size() < r.limit; ++i) out.push_back(i->second);
+    }
+    return out;
+  }
+
+  Result<ConversationState> GetConversationState(const ConversationId& c) override {
+    std::lock_guard lock(mu_);
+    auto it = conversations_.find(c);
+    if (it == conversations_.end()) return ConversationState{};
+    return it->second.state;
+  }
+
+  Status TrimHistory(const ConversationId& c, Seq before_seq) override {
+    std::lock_guard lock(mu_);
+    auto it = conversations_.find(c);
+    if (it == conversations_.end()) return Status::Ok();
+    ConversationRow& row = it->second;
+    Seq first = std::min(before_seq, row.state.last_seq + 1);
+    if (first <= row.state.first_seq) return Status::Ok();
+    row.messages.erase(row.messages.begin(), row.messages.lower_bound(first));
+    row.state.first_seq = first;
+    return Status::Ok();
+  }
+
+  Result<std::vector<ConversationSummary>> ListConversations(UserId user, TimestampMs before, uint32_t limit) override {
+    std::lock_guard lock(mu_);
+    std::vector<ConversationSummary> all;
+    auto uc = user_conversations_.find(user);
+    if (uc == user_conversations_.end()) return all;
+    for (auto& [conv, read] : uc->second) {
+      const ConversationRow& row = conversations_[conv];
+      if (before != 0 && row.state.last_activity_ms >= before) continue;
+      ConversationSummary s{conv, row.state.last_seq, read, row.state.last_seq - std::min(read, row.state.last_seq),
+                            row.state.last_activity_ms, std::nullopt};
+      if (auto last = row.messages.find(row.state.last_seq); last != row.messages.end()) s.last_message = last->second;
+      all.push_back(std::move(s));
+    }
+    std::sort(all.begin(), all.end(), [](const ConversationSummary& a, const ConversationSummary& b) {
+      if (a.last_activity_ms != b.last_activity_ms) return a.last_activity_ms > b.last_activity_ms;
+      return a.id.str() > b.id.str();
+    });
+    if (all.size() > limit) all.resize(limit);
+    return all;
+  }
+
+  Result<Seq> AdvanceReadSeq(UserId user, const ConversationId& c, Seq seq) override {
+    std::lock_guard lock(mu_);
+    auto uc = user_conversations_.find(user);
+    if (uc == user_conversations_.end() || !uc->second.contains(c)) {
+      return Status::NotFound("conversation is not on the user's list");
+    }
+    Seq& read = uc->second[c];
+    read = std::max(read, std::min(seq, conversations_[c].state.last_seq));
+    return read;
+  }
+
+  Result<Seq> GetReadSeq(UserId user, const ConversationId& c) override {
+    std::lock_guard lock(mu_);
+    auto uc = user_conversations_.find(user);
+    if (uc == user_conversations_.end()) return Seq{0};
+    auto it = uc->second.find(c);
+    return it == uc->second.end() ? Seq{0} : it->second;
+  }
+
+ private:
+  static Status UserNotFound(UserId id) { return Status::NotFound("no user " + std::to_string(id.value)); }
+  static Status GroupNotFound(GroupId id) { return Status::NotFound("no group " + std::to_string(id.value)); }
+
+  std::mutex mu_;
+  int64_t last_user_id_ = 0;
+  int64_t last_group_id_ = 0;
+  std::unordered_map<UserId, UserRow> users_;
+  std::unordered_map<std::string, UserId> user_by_name_;
+  std::unordered_map<std::string, RefreshTokenRecord> refresh_;
+  std::set<std::string> revoked_families_;
+  std::unordered_map<GroupId, Group> groups_;
+  std::unordered_map<GroupId, std::map<UserId, GroupMember>> members_;
+  std::unordered_map<ConversationId, ConversationRow> conversations_;
+  std::map<std::pair<UserId, std::string>, AppendResult> idempotency_;
+  std::unordered_map<UserId, std::map<ConversationId, Seq>> user_conversations_;
+};
+
+}  // namespace
+
+std::shared_ptr<Store> NewMemoryStore() { return std::make_shared<MemoryStore>(); }
+
+}  // namespace im

@@ -1,0 +1,40 @@
+// AuthService: registration, password login, JWT access tokens and rotating refresh tokens.
+#ifndef IM_SRC_ENGINE_AUTH_SERVICE_H_
+#define IM_SRC_ENGINE_AUTH_SERVICE_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "im/engine.h"
+#include "im/store.h"
+
+namespace im {
+
+class AuthService {
+ public:
+  // `options` must outlive the service; jwt_secret must already be set (>= 32 bytes).
+  AuthService(std::shared_ptr<Store> store, const Options& options);
+
+  Result<User> Register(const std::string& username, const std::string& password, const std::string& display_name);
+  Result<AuthTokens> Login(const std::string& username, const std::string& password, const DeviceId& device);
+  Result<AuthTokens> Refresh(const std::string& refresh_token);
+  Status Logout(const std::string& refresh_token);
+  Result<AuthContext> Authenticate(const std::string& access_token);
+
+ private:
+  // Issues an access token and a new refresh token of `family`; stores the refresh token through
+  // `put` (a plain insert at login, a rotation at refresh).
+  Result<AuthTokens> Issue(UserId user, const DeviceId& device, const std::string& family,
+                           const std::function<Status(const RefreshTokenRecord&)>& put);
+
+  std::shared_ptr<Store> store_;
+  const Options& options_;
+  std::map<std::string, std::string, std::less<>> keys_;  // kid -> HS256 secret
+  std::string dummy_hash_;  // verified against for unknown users, so timing reveals nothing
+};
+
+}  // namespace im
+
+#endif  // IM_SRC_ENGINE_AUTH_SERVICE_H_

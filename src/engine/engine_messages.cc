@@ -1,0 +1,159 @@
+// Conversation operations of EngineImpl: send (persist first, then ack, then fanout), history,
+// sync, read state and typing.
+#include <algorithm>
+#include <map>
+
+#include "engine/engine_impl.h"
+#include "engine/records.h"
+#include "engine/validation.h"
+
+namespace im {
+
+Result<std::vector<ConversationSummary>> EngineImpl::ListConversations(UserId actor, TimestampMs before_activity_ms,
+                                                                       uint32_t limit) {
+  return store_->ListConversations(actor, before_activity_ms, ClampPage(limit));
+}
+
+Result<HistoryPage> EngineImpl::GetHistory(UserId actor, const ConversationId& conversation,
+                                           const HistoryQuery& query) {
+  IM_RETURN_IF_ERROR(CheckConversationAccess(*store_, actor, conversation).status());
+  uint32_t limit = ClampPage(query.limit);
+  HistoryPage page;
+  if (query.after_seq > 0) {
+    MessageRange range{query.after_seq, 0, limit + 1, false};
+    IM_ASSIGN_OR_RETURN(page.messages, store_->ListMessages(conversation, range));
+    page.has_more = page.messages.size() > limit;
+    if (page.has_more) page.messages.pop_back();
+  } else {
+    MessageRange range{0, query.before_seq, limit + 1, true};
+    IM_ASSIGN_OR_RETURN(page.messages, store_->ListMessages(conversation, range));
+    page.has_more = page.messages.size() > limit;
+    if (page.has_more) page.messages.pop_back();
+    std::reverse(page.messages.begin(), page.messages.end());
+  }
+  return page;
+}
+
+Result<SendAck> EngineImpl::Send(UserId actor, const DeviceId& device, const SendRequest& request) {
+  IM_RETURN_IF_ERROR(ValidateDevice(device));
+  IM_RETURN_IF_ERROR(ValidateSendRequest(request, options_.max_message_bytes));
+  IM_ASSIGN_OR_RETURN(ConversationAccess access, CheckConversationAccess(*store_, actor, request.conversation));
+
+  TimestampMs now = options_.clock();
+  NewMessage m{ids_.Next(now), request.conversation, actor, request.client_msg_id, request.type, request.content, now};
+  IM_ASSIGN_OR_RETURN(AppendResult stored, store_->AppendMessage(m));
+  SendAck ack{stored.id, stored.seq, stored.sent_at_ms, stored.duplicate};
+
+  // The message is durable: from here on a failure must not turn into an error for the sender
+  // (members that miss the event recover it with sync).
+  Message message{stored.id, request.conversation, stored.seq, actor, request.client_msg_id, request.type,
+                  request.content, stored.sent_at_ms};
+  if (stored.duplicate) {
+    // A retry: deliver the original again (its first fanout may have died with a crash).
+    auto original = store_->ListMessages(request.conversation, MessageRange{stored.seq - 1, stored.seq + 1, 1, false});
+    if (!original.ok() || original->empty()) return ack;
+    message = std::move(original->front());
+  }
+  (void)FanoutToConversation(request.conversation, access, actor, device, Event(NewMessageEvent{std::move(message)}));
+  return ack;
+}
+
+void EngineImpl::SendAsync(UserId actor, const DeviceId& device, SendRequest request,
+                           std::function<void(Result<SendAck>)> done) {
+  workers_->Post([this, actor, device, request = std::move(request), done = std::move(done)] {
+    auto r = Send(actor, device, request);
+    if (done) done(std::move(r));
+  });
+}
+
+Result<Seq> EngineImpl::MarkRead(UserId actor, const DeviceId& device, const ConversationId& conversation, Seq seq) {
+  IM_RETURN_IF_ERROR(ValidateDevice(device));
+  IM_ASSIGN_OR_RETURN(ConversationAccess access, CheckConversationAccess(*store_, actor, conversation));
+  IM_ASSIGN_OR_RETURN(Seq before, store_->GetReadSeq(actor, conversation));
+  auto after = store_->AdvanceReadSeq(actor, conversation, seq);
+  if (!after.ok()) {
+    // A direct conversation nobody wrote to is on no list yet: there is nothing to read.
+    if (after.status().code() == StatusCode::kNotFound) return Seq{0};
+    return after.status();
+  }
+  if (*after > before) {
+    Event receipt(ReadReceiptEvent{conversation, actor, *after});
+    if (access.group && access.group->member_count > options_.realtime_fanout_max_members) {
+      // Receipts in large groups go only to the reader's other devices.
+      v1::Event pb;
+      ToProto(receipt, &pb);
+      std::vector<v1::Target> me(1);
+      me[0].set_user_id(actor.value);
+      me[0].set_exclude_device(device);
+      (void)fanout_->ToUsers(pb, me, conversation.str());
+    } else {
+      (void)FanoutToConversation(conversation, access, actor, device, receipt);
+    }
+  }
+  return *after;
+}
+
+Status EngineImpl::Typing(UserId actor, const DeviceId& device, const ConversationId& conversation) {
+  IM_RETURN_IF_ERROR(ValidateDevice(device));
+  IM_ASSIGN_OR_RETURN(ConversationAccess access, CheckConversationAccess(*store_, actor, conversation));
+  if (access.group && access.group->member_count > options_.realtime_fanout_max_members) {
+    return Status::Ok();  // not worth a task per keystroke in a large group
+  }
+  return FanoutToConversation(conversation, access, actor, "*", Event(TypingEvent{conversation, actor}));
+}
+
+Result<SyncResult> EngineImpl::Sync(UserId actor, const SyncRequest& request) {
+  if (request.positions.size() > 10'000) return Status::InvalidArgument("at most 10000 positions per sync");
+  const uint32_t limit = std::clamp<uint32_t>(request.limit_per_conversation, 1, options_.max_page * 5);
+
+  std::map<ConversationId, Seq> known;
+  for (const auto& p : request.positions) {
+    if (!p.conversation.valid()) return Status::InvalidArgument("sync position with a malformed conversation id");
+    known[p.conversation] = std::max(known[p.conversation], p.last_seq);
+  }
+  // The user's own list vouches for access; anything else is checked one by one.
+  std::map<ConversationId, bool> listed;
+  TimestampMs cursor = 0;
+  for (;;) {
+    IM_ASSIGN_OR_RETURN(auto page, store_->ListConversations(actor, cursor, options_.max_page));
+    for (const auto& c : page) listed[c.id] = true;
+    if (page.size() < options_.max_page) break;
+    cursor = page.back().last_activity_ms;
+  }
+  if (request.include_unknown_conversations) {
+    for (const auto& [c, _] : listed) known.try_emplace(c, 0);
+  }
+
+  SyncResult result;
+  for (const auto& [conversation, have] : known) {
+    SyncConversation out;
+    out.conversation = conversation;
+    if (!listed.contains(conversation)) {
+      auto access = CheckConversationAccess(*store_, actor, conversation);
+      if (!access.ok()) {
+        if (access.status().code() == StatusCode::kUnavailable) return access.status();
+        out.status = access.status();
+        result.conversations.push_back(std::move(out));
+        continue;
+      }
+    }
+    IM_ASSIGN_OR_RETURN(ConversationState state, store_->GetConversationState(conversation));
+    out.last_seq = state.last_seq;
+    out.first_available_seq = state.first_seq;
+    Seq from = have;
+    if (from + 1 < state.first_seq && from < state.last_seq) {
+      out.history_lost = true;
+      from = state.first_seq - 1;
+    }
+    if (from < state.last_seq) {
+      MessageRange range{from, 0, limit, false};
+      IM_ASSIGN_OR_RETURN(out.messages, store_->ListMessages(conversation, range));
+      Seq reached = out.messages.empty() ? from : out.messages.back().seq;
+      out.has_more = reached < state.last_seq;
+    }
+    result.conversations.push_back(std::move(out));
+  }
+  return result;
+}
+
+}  // namespace im

@@ -1,0 +1,63 @@
+// SessionHub: the gateway half of the engine. Holds the local sessions, keeps their routes in
+// Presence (refreshed before the TTL runs out), and delivers downstream records addressed to this
+// gateway to the sessions of the targeted users.
+#ifndef IM_SRC_ENGINE_SESSION_HUB_H_
+#define IM_SRC_ENGINE_SESSION_HUB_H_
+
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "im/bus.h"
+#include "im/engine.h"
+#include "im/presence.h"
+
+namespace im {
+
+class SessionHub {
+ public:
+  // Called when a user's first local session attaches (true) or their last detaches (false).
+  using PresenceChanged = std::function<void(UserId, bool online)>;
+
+  SessionHub(std::shared_ptr<Presence> presence, std::string gateway_id, int64_t presence_ttl_ms,
+             PresenceChanged on_change);
+  ~SessionHub();
+
+  Result<SessionId> Attach(UserId user, const DeviceId& device, std::shared_ptr<SessionSink> sink);
+  void Detach(SessionId id);
+  void DetachAll();
+
+  // Bus handler for im-downstream-<gateway_id>.
+  Status HandleDownstream(const BusRecord& record);
+
+ private:
+  struct Session {
+    UserId user;
+    DeviceId device;
+    std::shared_ptr<SessionSink> sink;
+  };
+  void RefreshLoop();
+  Route RouteOf(const Session& s) const { return Route{s.user, s.device, gateway_id_}; }
+
+  const std::shared_ptr<Presence> presence_;
+  const std::string gateway_id_;
+  const int64_t presence_ttl_ms_;
+  const PresenceChanged on_change_;
+
+  std::mutex mu_;
+  SessionId next_id_ = 1;
+  std::unordered_map<SessionId, Session> sessions_;
+  std::unordered_map<UserId, std::vector<SessionId>> by_user_;
+
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+  std::thread refresher_;
+};
+
+}  // namespace im
+
+#endif  // IM_SRC_ENGINE_SESSION_HUB_H_

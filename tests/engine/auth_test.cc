@@ -1,0 +1,125 @@
+#include <doctest/doctest.h>
+
+#include "im/engine.h"
+#include "support/engine_fixture.h"
+
+using namespace im;
+using im::test::FastOptions;
+
+namespace {
+
+struct Clocked {
+  TimestampMs now = 1'800'000'000'000;
+  std::unique_ptr<Engine> engine;
+  explicit Clocked(Options o = FastOptions()) {
+    o.clock = [this] { return now; };
+    engine = Engine::Open(std::move(o)).value();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("auth: registration rules give clear errors") {
+  Clocked c;
+  Engine& e = *c.engine;
+  CHECK(e.Register("ab", "long enough", "").status().code() == StatusCode::kInvalidArgument);
+  CHECK(e.Register("a b c", "long enough", "").status().code() == StatusCode::kInvalidArgument);
+  CHECK(e.Register("_alice", "long enough", "").status().code() == StatusCode::kInvalidArgument);
+  CHECK(e.Register(std::string(33, 'a'), "long enough", "").status().code() == StatusCode::kInvalidArgument);
+  CHECK(e.Register("alice", "short", "").status().code() == StatusCode::kInvalidArgument);
+  CHECK(e.Register("alice", std::string(129, 'p'), "").status().code() == StatusCode::kInvalidArgument);
+  CHECK(e.Register("alice", "long enough", "bad\x01name").status().code() == StatusCode::kInvalidArgument);
+  auto alice = e.Register("Alice", "long enough", "");
+  REQUIRE(alice.ok());
+  CHECK(alice->username == "alice");  // folded to lower case
+  CHECK(alice->display_name == "alice");
+  CHECK(e.Register("ALICE", "other password", "").status().code() == StatusCode::kAlreadyExists);
+}
+
+TEST_CASE("auth: login issues a verifiable access token; wrong passwords fail alike") {
+  Clocked c;
+  Engine& e = *c.engine;
+  UserId alice = e.Register("alice", "correct horse", "Alice").value().id;
+  CHECK(e.Login("alice", "wrong horse", "phone").status().code() == StatusCode::kUnauthenticated);
+  auto unknown = e.Login("nobody", "correct horse", "phone");
+  CHECK(unknown.status().code() == StatusCode::kUnauthenticated);
+  CHECK(unknown.status().message() == e.Login("alice", "wrong horse", "phone").status().message());
+  CHECK(e.Login("alice", "correct horse", "").status().code() == StatusCode::kInvalidArgument);
+
+  auto t = e.Login("alice", "correct horse", "phone");
+  REQUIRE(t.ok());
+  CHECK(t->user == alice);
+  auto ctx = e.Authenticate(t->access_token);
+  REQUIRE(ctx.ok());
+  CHECK(ctx->user == alice);
+  CHECK(ctx->device == "phone");
+
+  // Tampering with any part of the token breaks it.
+  std::string forged = t->access_token;
+  forged[forged.size() / 2] = forged[forged.size() / 2] == 'A' ? 'B' : 'A';
+  CHECK(e.Authenticate(forged).status().code() == StatusCode::kUnauthenticated);
+  CHECK(e.Authenticate("").status().code() == StatusCode::kUnauthenticated);
+
+  // A token signed with another key is refused.
+  Options other = FastOptions();
+  other.jwt_secret = std::string(32, 'z');
+  auto engine2 = Engine::Open(other).value();
+  (void)engine2->Register("alice", "correct horse", "");
+  auto t2 = engine2->Login("alice", "correct horse", "phone").value();
+  CHECK(e.Authenticate(t2.access_token).status().code() == StatusCode::kUnauthenticated);
+
+  // Access tokens are short-lived.
+  c.now += 16 * 60 * 1000;
+  CHECK(e.Authenticate(t->access_token).status().code() == StatusCode::kUnauthenticated);
+}
+
+TEST_CASE("auth: refresh rotates; reusing an old refresh token revokes the whole family") {
+  Clocked c;
+  Engine& e = *c.engine;
+  (void)e.Register("alice", "correct horse", "");
+  auto login = e.Login("alice", "correct horse", "phone").value();
+  auto second = e.Refresh(login.refresh_token);
+  REQUIRE(second.ok());
+  CHECK(second->refresh_token != login.refresh_token);
+  CHECK(e.Authenticate(second->access_token).ok());
+  auto third = e.Refresh(second->refresh_token);
+  REQUIRE(third.ok());
+
+  // An attacker replays the first refresh token: the family dies.
+  auto replay = e.Refresh(login.refresh_token);
+  CHECK(replay.status().code() == StatusCode::kUnauthenticated);
+  CHECK(e.Refresh(third->refresh_token).status().code() == StatusCode::kUnauthenticated);
+  CHECK(e.Authenticate(third->access_token).status().code() == StatusCode::kUnauthenticated);
+  CHECK(e.Authenticate(login.access_token).status().code() == StatusCode::kUnauthenticated);
+
+  // Another login (another family) is unaffected.
+  auto laptop = e.Login("alice", "correct horse", "laptop").value();
+  CHECK(e.Authenticate(laptop.access_token).ok());
+  CHECK(e.Refresh(laptop.refresh_token).ok());
+  CHECK(e.Refresh("not-a-token").status().code() == StatusCode::kUnauthenticated);
+}
+
+TEST_CASE("auth: refresh tokens expire and logout revokes") {
+  Clocked c;
+  Engine& e = *c.engine;
+  (void)e.Register("alice", "correct horse", "");
+  auto a = e.Login("alice", "correct horse", "phone").value();
+  auto b = e.Login("alice", "correct horse", "laptop").value();
+  REQUIRE(e.Logout(a.refresh_token).ok());
+  CHECK(e.Authenticate(a.access_token).status().code() == StatusCode::kUnauthenticated);
+  CHECK(e.Refresh(a.refresh_token).status().code() == StatusCode::kUnauthenticated);
+  CHECK(e.Authenticate(b.access_token).ok());
+  CHECK(e.Logout("unknown").code() == StatusCode::kUnauthenticated);
+
+  c.now += 31LL * 24 * 3600 * 1000;
+  CHECK(e.Refresh(b.refresh_token).status().code() == StatusCode::kUnauthenticated);
+}
+
+TEST_CASE("auth: Open rejects weak configuration") {
+  Options o = FastOptions();
+  o.jwt_secret = "too short";
+  CHECK(Engine::Open(o).status().code() == StatusCode::kInvalidArgument);
+  o = FastOptions();
+  o.node_id = 5000;
+  CHECK(Engine::Open(o).status().code() == StatusCode::kInvalidArgument);
+}
