@@ -1,0 +1,28 @@
+// A host application linking libim the way a user would: exits 0 only if a message makes the
+// round trip through the engine and the SQLite store.
+#include <cstdio>
+#include <filesystem>
+
+#include "im/engine.h"
+#include "im/sqlite_store.h"
+
+int main() {
+  auto dir = std::filesystem::temp_directory_path() / "im-consumer";
+  std::filesystem::remove_all(dir);
+  auto store = im::OpenSqliteStore({.path = (dir / "im.db").string()});
+  if (!store.ok()) return std::fprintf(stderr, "%s\n", store.status().ToString().c_str()), 1;
+  im::Options options;
+  options.store = *store;
+  options.password_iterations = 1000;
+  auto engine = im::Engine::Open(options);
+  if (!engine.ok()) return 1;
+  auto a = (*engine)->Register("alice", "password-1", "");
+  auto b = (*engine)->Register("bob", "password-2", "");
+  if (!a.ok() || !b.ok()) return 1;
+  auto conv = im::ConversationId::Direct(a->id, b->id);
+  auto ack = (*engine)->Send(a->id, "cli", {conv, "k1", im::ContentType::kText, "hello from a consumer"});
+  auto history = (*engine)->GetHistory(b->id, conv, {});
+  if (!ack.ok() || !history.ok() || history->messages.size() != 1 || ack->seq != 1) return 1;
+  std::printf("consumer: ok (%s)\n", history->messages[0].content.c_str());
+  return 0;
+}
