@@ -56,6 +56,23 @@ class Bus {
   virtual Status Drain() = 0;
 };
 
+// Forwards every call to `target`; subclass it to decorate (metrics, tracing).
+class BusWrapper : public Bus {
+ public:
+  explicit BusWrapper(std::shared_ptr<Bus> target) : target_(std::move(target)) {}
+  Status Publish(std::string_view topic, std::string_view key, std::string payload) override {
+    return target_->Publish(topic, key, std::move(payload));
+  }
+  Result<std::unique_ptr<Subscription>> Subscribe(std::string_view topic, std::string_view group,
+                                                  Handler handler) override {
+    return target_->Subscribe(topic, group, std::move(handler));
+  }
+  Status Drain() override { return target_->Drain(); }
+
+ private:
+  std::shared_ptr<Bus> target_;
+};
+
 struct InProcessBusOptions {
   int max_attempts = 5;       // deliveries before a record goes to the dead-letter topic
   int initial_backoff_ms = 10;  // doubles per attempt
