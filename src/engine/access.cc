@@ -2,12 +2,14 @@
 
 namespace im {
 
-Result<ConversationAccess> CheckConversationAccess(Store& store, UserId actor, const ConversationId& c) {
+Result<ConversationAccess> CheckConversationAccess(Store& store, UserId actor, const ConversationId& c,
+                                                   AccessMode mode) {
   if (!c.valid()) return Status::InvalidArgument("conversation id is missing or malformed");
   ConversationAccess access;
   if (c.is_direct()) {
     if (!c.HasParticipant(actor)) return Status::PermissionDenied("not a participant of " + c.str());
     if (c.low_user() == c.high_user()) return Status::InvalidArgument("cannot message yourself");
+    if (mode == AccessMode::kRead) return access;
     auto peer = store.GetUser(c.PeerOf(actor));
     if (!peer.ok()) {
       if (peer.status().code() == StatusCode::kNotFound) return Status::NotFound("no such user in " + c.str());
@@ -18,7 +20,7 @@ Result<ConversationAccess> CheckConversationAccess(Store& store, UserId actor, c
   auto member = store.GetGroupMember(c.group(), actor);
   if (!member.ok()) {
     if (member.status().code() != StatusCode::kNotFound) return member.status();
-    // "No such group" and "not a member" are denied alike, so group ids cannot be probed.
+    // Outsiders get the same answer whether or not the group exists.
     return Status::PermissionDenied("not a member of " + c.str());
   }
   IM_ASSIGN_OR_RETURN(Group group, store.GetGroup(c.group()));

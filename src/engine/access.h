@@ -14,10 +14,14 @@ struct ConversationAccess {
   std::optional<GroupMember> member;  // the actor's membership, for group conversations
 };
 
-// ok when `actor` may read and write `conversation`: a participant of a direct conversation whose
-// peer exists, or a member of a live group. permission_denied otherwise (not_found for a group or
-// peer that does not exist).
-Result<ConversationAccess> CheckConversationAccess(Store& store, UserId actor, const ConversationId& conversation);
+enum class AccessMode { kRead, kWrite };
+
+// ok when `actor` may read (or write) `conversation`: a participant of a direct conversation, or
+// a member of a live group. Writing to a direct conversation also needs the peer to exist
+// (not_found otherwise); its history stays readable after the peer deleted their account.
+// permission_denied for everyone else.
+Result<ConversationAccess> CheckConversationAccess(Store& store, UserId actor, const ConversationId& conversation,
+                                                   AccessMode mode);
 
 }  // namespace im
 

@@ -16,8 +16,16 @@ Result<std::unique_ptr<Engine>> Engine::Open(Options options) {
   if (options.node_id < 0 || options.node_id > 1023) return Status::InvalidArgument("node_id must be 0..1023");
   if (options.password_iterations < 1) return Status::InvalidArgument("password_iterations must be positive");
   if (options.gateway_id.empty()) return Status::InvalidArgument("gateway_id must not be empty");
-  if (options.max_page == 0) return Status::InvalidArgument("max_page must be positive");
-  if (options.fanout_batch_size == 0) return Status::InvalidArgument("fanout_batch_size must be positive");
+  if (options.max_page == 0 || options.max_page > 10'000) return Status::InvalidArgument("max_page must be 1..10000");
+  if (options.fanout_batch_size == 0 || options.fanout_batch_size > 100'000) {
+    return Status::InvalidArgument("fanout_batch_size must be 1..100000");
+  }
+  if (options.realtime_fanout_max_members > 100'000) {
+    return Status::InvalidArgument("realtime_fanout_max_members must be at most 100000");
+  }
+  if (options.max_message_bytes == 0 || options.max_message_bytes > 16 * 1024 * 1024) {
+    return Status::InvalidArgument("max_message_bytes must be 1..16 MiB");
+  }
   auto engine = std::make_unique<EngineImpl>(std::move(options));
   IM_RETURN_IF_ERROR(engine->Start());
   return std::unique_ptr<Engine>(std::move(engine));

@@ -16,7 +16,7 @@ Result<std::vector<ConversationSummary>> EngineImpl::ListConversations(UserId ac
 
 Result<HistoryPage> EngineImpl::GetHistory(UserId actor, const ConversationId& conversation,
                                            const HistoryQuery& query) {
-  IM_RETURN_IF_ERROR(CheckConversationAccess(*store_, actor, conversation).status());
+  IM_RETURN_IF_ERROR(CheckConversationAccess(*store_, actor, conversation, AccessMode::kRead).status());
   uint32_t limit = ClampPage(query.limit);
   HistoryPage page;
   if (query.after_seq > 0) {
@@ -37,7 +37,7 @@ Result<HistoryPage> EngineImpl::GetHistory(UserId actor, const ConversationId& c
 Result<SendAck> EngineImpl::Send(UserId actor, const DeviceId& device, const SendRequest& request) {
   IM_RETURN_IF_ERROR(ValidateDevice(device));
   IM_RETURN_IF_ERROR(ValidateSendRequest(request, options_.max_message_bytes));
-  IM_ASSIGN_OR_RETURN(ConversationAccess access, CheckConversationAccess(*store_, actor, request.conversation));
+  IM_ASSIGN_OR_RETURN(ConversationAccess access, CheckConversationAccess(*store_, actor, request.conversation, AccessMode::kWrite));
 
   TimestampMs now = options_.clock();
   NewMessage m{ids_.Next(now), request.conversation, actor, request.client_msg_id, request.type, request.content, now};
@@ -68,7 +68,8 @@ void EngineImpl::SendAsync(UserId actor, const DeviceId& device, SendRequest req
 
 Result<Seq> EngineImpl::MarkRead(UserId actor, const DeviceId& device, const ConversationId& conversation, Seq seq) {
   IM_RETURN_IF_ERROR(ValidateDevice(device));
-  IM_ASSIGN_OR_RETURN(ConversationAccess access, CheckConversationAccess(*store_, actor, conversation));
+  IM_ASSIGN_OR_RETURN(ConversationAccess access,
+                      CheckConversationAccess(*store_, actor, conversation, AccessMode::kRead));
   IM_ASSIGN_OR_RETURN(Seq before, store_->GetReadSeq(actor, conversation));
   auto after = store_->AdvanceReadSeq(actor, conversation, seq);
   if (!after.ok()) {
@@ -95,7 +96,8 @@ Result<Seq> EngineImpl::MarkRead(UserId actor, const DeviceId& device, const Con
 
 Status EngineImpl::Typing(UserId actor, const DeviceId& device, const ConversationId& conversation) {
   IM_RETURN_IF_ERROR(ValidateDevice(device));
-  IM_ASSIGN_OR_RETURN(ConversationAccess access, CheckConversationAccess(*store_, actor, conversation));
+  IM_ASSIGN_OR_RETURN(ConversationAccess access,
+                      CheckConversationAccess(*store_, actor, conversation, AccessMode::kWrite));
   if (access.group && access.group->member_count > options_.realtime_fanout_max_members) {
     return Status::Ok();  // not worth a task per keystroke in a large group
   }
@@ -129,7 +131,7 @@ Result<SyncResult> EngineImpl::Sync(UserId actor, const SyncRequest& request) {
     SyncConversation out;
     out.conversation = conversation;
     if (!listed.contains(conversation)) {
-      auto access = CheckConversationAccess(*store_, actor, conversation);
+      auto access = CheckConversationAccess(*store_, actor, conversation, AccessMode::kRead);
       if (!access.ok()) {
         if (access.status().code() == StatusCode::kUnavailable) return access.status();
         out.status = access.status();

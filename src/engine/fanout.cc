@@ -36,7 +36,11 @@ Status Fanout::ToUsers(const v1::Event& event, const std::vector<v1::Target>& ta
     *record.mutable_event() = event;
     std::sort(gateway_users.begin(), gateway_users.end());
     gateway_users.erase(std::unique(gateway_users.begin(), gateway_users.end()), gateway_users.end());
-    for (int64_t u : gateway_users) *record.add_targets() = *target_of.at(u);
+    for (int64_t u : gateway_users) {
+      // A Presence adapter might answer for users it was not asked about: skip them.
+      if (auto it = target_of.find(u); it != target_of.end()) *record.add_targets() = *it->second;
+    }
+    if (record.targets_size() == 0) continue;
     IM_RETURN_IF_ERROR(bus_->Publish(topics::Downstream(gateway), key, record.SerializeAsString()));
   }
   return Status::Ok();

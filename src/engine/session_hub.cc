@@ -19,7 +19,7 @@ SessionHub::SessionHub(std::shared_ptr<Presence> presence, std::string gateway_i
 
 SessionHub::~SessionHub() {
   {
-    std::lock_guard lock(mu_);
+    std::lock_guard lock(stop_mu_);
     stopping_ = true;
   }
   stop_cv_.notify_all();
@@ -29,6 +29,7 @@ SessionHub::~SessionHub() {
 Result<SessionId> SessionHub::Attach(UserId user, const DeviceId& device, std::shared_ptr<SessionSink> sink) {
   if (!sink) return Status::InvalidArgument("session without a sink");
   Session s{user, device, std::move(sink)};
+  std::lock_guard order(presence_mu_);
   IM_RETURN_IF_ERROR(presence_->Register(RouteOf(s), presence_ttl_ms_));
   SessionId id;
   bool first;
@@ -45,6 +46,7 @@ Result<SessionId> SessionHub::Attach(UserId user, const DeviceId& device, std::s
 }
 
 void SessionHub::Detach(SessionId id) {
+  std::lock_guard order(presence_mu_);
   Session gone;
   bool device_left, last;
   {
@@ -100,13 +102,19 @@ Status SessionHub::HandleDownstream(const BusRecord& record) {
 
 void SessionHub::RefreshLoop() {
   const auto period = std::chrono::milliseconds(std::max<int64_t>(presence_ttl_ms_ / 3, 10));
-  std::unique_lock lock(mu_);
-  while (!stop_cv_.wait_for(lock, period, [&] { return stopping_; })) {
-    std::vector<Route> routes;
-    for (auto& [id, s] : sessions_) routes.push_back(RouteOf(s));
-    lock.unlock();
-    for (const Route& r : routes) (void)presence_->Register(r, presence_ttl_ms_);
-    lock.lock();
+  std::unique_lock stop_lock(stop_mu_);
+  while (!stop_cv_.wait_for(stop_lock, period, [&] { return stopping_; })) {
+    stop_lock.unlock();
+    {
+      std::lock_guard order(presence_mu_);
+      std::vector<Route> routes;
+      {
+        std::lock_guard lock(mu_);
+        for (auto& [id, s] : sessions_) routes.push_back(RouteOf(s));
+      }
+      for (const Route& r : routes) (void)presence_->Register(r, presence_ttl_ms_);
+    }
+    stop_lock.lock();
   }
 }
 

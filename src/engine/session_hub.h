@@ -48,11 +48,16 @@ class SessionHub {
   const int64_t presence_ttl_ms_;
   const PresenceChanged on_change_;
 
+  // Serializes attach, detach and the periodic refresh, so that a route is never unregistered
+  // under a session that still needs it and presence changes are announced in order. Presence
+  // calls happen under this lock, never under mu_ (which event delivery takes).
+  std::mutex presence_mu_;
   std::mutex mu_;
   SessionId next_id_ = 1;
   std::unordered_map<SessionId, Session> sessions_;
   std::unordered_map<UserId, std::vector<SessionId>> by_user_;
 
+  std::mutex stop_mu_;
   std::condition_variable stop_cv_;
   bool stopping_ = false;
   std::thread refresher_;

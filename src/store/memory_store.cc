@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
-#include <set>
 #include <unordered_map>
 
 #include "im/store.h"
@@ -74,10 +73,10 @@ class MemoryStore final : public Store {
     }
     user_conversations_.erase(id);
     for (auto& [hash, rec] : refresh_) {
-      if (rec.user == id) revoked_families_.insert(rec.family_id);
+      if (rec.user == id) families_[rec.family_id] = true;
     }
     for (auto& [hash, rec] : refresh_) {
-      if (revoked_families_.contains(rec.family_id)) rec.revoked = true;
+      if (families_[rec.family_id]) rec.revoked = true;
     }
     return Status::Ok();
   }
@@ -86,6 +85,7 @@ class MemoryStore final : public Store {
     std::lock_guard lock(mu_);
     if (refresh_.contains(r.token_hash)) return Status::AlreadyExists("refresh token exists");
     refresh_[r.token_hash] = r;
+    families_.try_emplace(r.family_id, false);
     return Status::Ok();
   }
 
@@ -104,12 +104,13 @@ class MemoryStore final : public Store {
     if (refresh_.contains(next.token_hash)) return Status::AlreadyExists("refresh token exists");
     it->second.used = true;
     refresh_[next.token_hash] = next;
+    families_.try_emplace(next.family_id, false);
     return Status::Ok();
   }
 
   Status RevokeRefreshFamily(const std::string& family) override {
     std::lock_guard lock(mu_);
-    revoked_families_.insert(family);
+    families_[family] = true;
     for (auto& [hash, rec] : refresh_) {
       if (rec.family_id == family) rec.revoked = true;
     }
@@ -118,11 +119,9 @@ class MemoryStore final : public Store {
 
   Result<bool> IsRefreshFamilyRevoked(const std::string& family) override {
     std::lock_guard lock(mu_);
-    if (revoked_families_.contains(family)) return true;
-    for (auto& [hash, rec] : refresh_) {
-      if (rec.family_id == family) return false;
-    }
-    return Status::NotFound("unknown token family");
+    auto it = families_.find(family);
+    if (it == families_.end()) return Status::NotFound("unknown token family");
+    return it->second;
   }
 
   Result<Group> CreateGroup(const NewGroup& ng) override {
@@ -333,7 +332,7 @@ class MemoryStore final : public Store {
   std::unordered_map<UserId, UserRow> users_;
   std::unordered_map<std::string, UserId> user_by_name_;
   std::unordered_map<std::string, RefreshTokenRecord> refresh_;
-  std::set<std::string> revoked_families_;
+  std::unordered_map<std::string, bool> families_;  // family id -> revoked
   std::unordered_map<GroupId, Group> groups_;
   std::unordered_map<GroupId, std::map<UserId, GroupMember>> members_;
   std::unordered_map<ConversationId, ConversationRow> conversations_;
