@@ -1,1 +1,127 @@
-// placeholder: written next
+#include "sqlite/schema.h"
+
+#include <SQLiteCpp/Statement.h>
+#include <SQLiteCpp/Transaction.h>
+#include <string>
+
+#include "sqlite/error.h"
+
+namespace im::sqlite {
+namespace {
+
+// kMigrations[i] takes the database from version i to i + 1. Append only.
+//
+// Layout notes (why, not what):
+//  - messages is a rowid table appended at its right edge, with UNIQUE(conversation_id, seq) as
+//    the history index and the gapless-seq guard. Every commit writes whole pages to the WAL, and
+//    a batch of sends into N conversations dirties one leaf per conversation in whatever B-tree is
+//    keyed by conversation: keeping the ~200-byte rows out of that B-tree (a WITHOUT ROWID table
+//    clustered on (conversation_id, seq) splits its leaves far more often) cut the WAL written
+//    per message by ~20% in the append benchmark.
+//  - client_msg_id is NULL when the sender gave none: NULLs never collide in the UNIQUE
+//    idempotency index, so "" disables idempotency without a partial index.
+//  - conversations.last_seq is also the pointer to the last message.
+//  - A user_conversations row is both the list entry and the read pointer: a conversation is on a
+//    user's list exactly when the row exists (a direct one from its first message, a group one
+//    from creation or join until leave/dismiss).
+//  - refresh_families makes revocation one row per login family (O(1) to check), and remembers
+//    a revoked family even when none of its tokens is stored.
+//  - No foreign keys: messages outlive their sender (DeleteUser keeps history).
+constexpr const char* kMigrations[] = {
+    // 0 -> 1: initial schema.
+    R"sql(
+CREATE TABLE users(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  username TEXT NOT NULL UNIQUE,
+  display_name TEXT NOT NULL,
+  password_hash TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL);
+
+CREATE TABLE refresh_tokens(
+  token_hash TEXT PRIMARY KEY,
+  user_id INTEGER NOT NULL,
+  family_id TEXT NOT NULL,
+  device TEXT NOT NULL,
+  expires_at_ms INTEGER NOT NULL,
+  used INTEGER NOT NULL DEFAULT 0,
+  revoked INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+CREATE INDEX refresh_tokens_by_family ON refresh_tokens(family_id);
+CREATE INDEX refresh_tokens_by_user ON refresh_tokens(user_id);
+
+CREATE TABLE refresh_families(
+  family_id TEXT PRIMARY KEY,
+  revoked INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+
+CREATE TABLE groups(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL,
+  owner_id INTEGER NOT NULL,
+  member_count INTEGER NOT NULL,
+  max_members INTEGER NOT NULL,
+  dismissed INTEGER NOT NULL DEFAULT 0,
+  created_at_ms INTEGER NOT NULL);
+
+CREATE TABLE group_members(
+  group_id INTEGER NOT NULL,
+  user_id INTEGER NOT NULL,
+  role INTEGER NOT NULL,
+  joined_at_ms INTEGER NOT NULL,
+  PRIMARY KEY(group_id, user_id)) WITHOUT ROWID;
+CREATE INDEX group_members_by_user ON group_members(user_id);
+
+CREATE TABLE conversations(
+  id TEXT PRIMARY KEY,
+  first_seq INTEGER NOT NULL DEFAULT 1,
+  last_seq INTEGER NOT NULL DEFAULT 0,
+  last_activity_ms INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+
+CREATE TABLE messages(
+  rowid INTEGER PRIMARY KEY,
+  conversation_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  id INTEGER NOT NULL,
+  sender_id INTEGER NOT NULL,
+  client_msg_id TEXT,
+  type INTEGER NOT NULL,
+  content BLOB NOT NULL,
+  sent_at_ms INTEGER NOT NULL,
+  UNIQUE(conversation_id, seq));
+CREATE UNIQUE INDEX messages_by_client_msg_id ON messages(sender_id, client_msg_id);
+
+CREATE TABLE user_conversations(
+  user_id INTEGER NOT NULL,
+  conversation_id TEXT NOT NULL,
+  read_seq INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY(user_id, conversation_id)) WITHOUT ROWID;
+)sql",
+};
+
+constexpr int kLatest = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
+
+int UserVersion(SQLite::Database& db) { return db.execAndGet("PRAGMA user_version").getInt(); }
+
+}  // namespace
+
+int LatestSchemaVersion() { return kLatest; }
+
+Status MigrateSchema(SQLite::Database& db) {
+  try {
+    for (;;) {
+      // Re-read inside the transaction: another process may have migrated meanwhile.
+      SQLite::Transaction txn(db, SQLite::TransactionBehavior::IMMEDIATE);
+      int version = UserVersion(db);
+      if (version > kLatest) {
+        return Status::FailedPrecondition("sqlite store: database schema version " + std::to_string(version) +
+                                          " is newer than this libim (" + std::to_string(kLatest) + ")");
+      }
+      if (version == kLatest) return Status::Ok();  // txn rolls back: nothing was written
+      db.exec(kMigrations[version]);
+      db.exec("PRAGMA user_version = " + std::to_string(version + 1));
+      txn.commit();
+    }
+  } catch (...) {
+    return FromCurrentException("sqlite store: schema migration");
+  }
+}
+
+}  // namespace im::sqlite

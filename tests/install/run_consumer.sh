@@ -13,7 +13,7 @@ case "$mode" in
     cmake -S "$here" -B "$scratch/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$scratch/prefix" >/dev/null
     ;;
   subdir)
-    cmake -S "$here" -B "$scratch/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DIM_SOURCE_DIR="$arg" \
+    cmake -S "$here" -B "$scratch/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIM_SOURCE_DIR="$arg" \
       -DCMAKE_CXX_COMPILER_LAUNCHER="$(command -v ccache || true)" >/dev/null
     ;;
   *) echo "unknown mode $mode" >&2; exit 2 ;;
