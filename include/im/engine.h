@@ -157,12 +157,14 @@ class Engine {
                                                        uint32_t limit) = 0;
 
   // ---- conversations and messages ----
-  virtual Result<std::vector<ConversationSummary>> ListConversations(UserId actor, TimestampMs before_activity_ms,
+  // Most recent activity first; pass the last row of a page as `after` for the next one.
+  virtual Result<std::vector<ConversationSummary>> ListConversations(UserId actor, const ConversationCursor& after,
                                                                      uint32_t limit) = 0;
   virtual Result<HistoryPage> GetHistory(UserId actor, const ConversationId& conversation,
                                          const HistoryQuery& query) = 0;
   // Persists first, then acks, then fans out to every online session of every member (the
-  // sender's other devices included, `device` excluded).
+  // sender's other devices included, `device` excluded). A client_msg_id the sender already used
+  // in another conversation is already_exists.
   virtual Result<SendAck> Send(UserId actor, const DeviceId& device, const SendRequest& request) = 0;
   // Same as Send; `done` runs on an engine worker thread once the message is durable (or failed).
   virtual void SendAsync(UserId actor, const DeviceId& device, SendRequest request,

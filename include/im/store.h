@@ -66,6 +66,7 @@ struct NewMessage {
 };
 
 struct AppendResult {
+  ConversationId conversation;  // for a duplicate: the conversation the original went to
   MessageId id;
   Seq seq = 0;
   TimestampMs sent_at_ms = 0;
@@ -77,6 +78,13 @@ struct ConversationState {
   Seq last_seq = 0;         // 0: no message yet
   Seq first_seq = 1;        // lowest seq still stored; > 1 after TrimHistory
   TimestampMs last_activity_ms = 0;
+};
+
+// Position in a conversation list ordered by (last_activity_ms DESC, id DESC): the next page
+// starts strictly after this row. A default cursor (invalid id) starts at the top.
+struct ConversationCursor {
+  TimestampMs last_activity_ms = 0;
+  ConversationId id;
 };
 
 // A page of messages of one conversation, ordered by seq.
@@ -100,9 +108,9 @@ class Store {
   virtual Result<UserCredentials> GetCredentials(const std::string& username) = 0;
   // Changes the display name. not_found for an unknown user.
   virtual Status UpdateUser(const User& user) = 0;
-  // Removes the user and their credentials and group memberships (other than ownership: the
-  // caller transfers or dismisses owned groups first) and revokes their refresh tokens.
-  // Messages they sent stay in history.
+  // Removes the user, their credentials and group memberships, and revokes their refresh tokens.
+  // failed_precondition while they own a group that is not dismissed (transfer or dismiss it
+  // first). Messages they sent stay in history.
   virtual Status DeleteUser(UserId id) = 0;
 
   // ---- refresh tokens ----
@@ -120,12 +128,17 @@ class Store {
   // Creates the group with its owner as the only member (role owner), in one write.
   virtual Result<Group> CreateGroup(const NewGroup& group) = 0;
   virtual Result<Group> GetGroup(GroupId id) = 0;
-  // Adds a member and puts the group conversation on their list. already_exists when a member,
-  // resource_exhausted when the group is full, failed_precondition when dismissed.
+  // Adds a member and puts the group conversation on their list with the read pointer at the
+  // conversation's current last seq (nothing is unread on joining). already_exists when a
+  // member, resource_exhausted when the group is full (member_count >= max_members),
+  // failed_precondition when dismissed, invalid_argument for role owner.
   virtual Status AddGroupMember(GroupId group, const GroupMember& member) = 0;
-  // not_found when not a member. The conversation leaves the user's list.
+  // not_found when not a member, failed_precondition for the owner. The conversation leaves the
+  // user's list.
   virtual Status RemoveGroupMember(GroupId group, UserId user) = 0;
   virtual Result<GroupMember> GetGroupMember(GroupId group, UserId user) = 0;
+  // invalid_argument for role owner (use TransferGroupOwnership); failed_precondition for the
+  // owner's own role.
   virtual Status SetGroupMemberRole(GroupId group, UserId user, GroupRole role) = 0;
   // In one write: `to` (a member, else not_found) becomes owner, `from` becomes admin.
   // failed_precondition when `from` is not the owner.
@@ -143,17 +156,18 @@ class Store {
   // duplicate = true. Implementations are expected to group-commit concurrent calls.
   virtual Result<AppendResult> AppendMessage(const NewMessage& message) = 0;
   virtual Result<std::vector<Message>> ListMessages(const ConversationId& conversation, const MessageRange& range) = 0;
-  // A conversation nobody wrote to yet returns {0, 1, 0}.
+  // A conversation nobody wrote to yet returns last_seq 0, first_seq 1 and, for a group, its
+  // creation time as last activity (0 for an unknown conversation).
   virtual Result<ConversationState> GetConversationState(const ConversationId& conversation) = 0;
   // Deletes messages with seq < `before_seq` (retention). Their idempotency keys may go too.
   virtual Status TrimHistory(const ConversationId& conversation, Seq before_seq) = 0;
 
   // ---- conversation list and read state ----
   // The user's conversations, most recent activity first (ties: higher conversation id string
-  // first), with last_activity_ms strictly below the cursor (before_activity_ms == 0: from the
-  // top). A group's conversation is on the list from CreateGroup/AddGroupMember (its activity
-  // starts at the group's creation time); a direct one from its first message.
-  virtual Result<std::vector<ConversationSummary>> ListConversations(UserId user, TimestampMs before_activity_ms,
+  // first), starting after `after`. A group's conversation is on the list from
+  // CreateGroup/AddGroupMember (its activity starts at the group's creation time); a direct one
+  // from its first message.
+  virtual Result<std::vector<ConversationSummary>> ListConversations(UserId user, const ConversationCursor& after,
                                                                       uint32_t limit) = 0;
   // Moves the read pointer forward only (a lower seq is ignored); returns the pointer after the
   // call. The seq is clamped to the conversation's last seq. not_found when the conversation is
@@ -206,8 +220,9 @@ class StoreWrapper : public Store {
     return target_->GetConversationState(c);
   }
   Status TrimHistory(const ConversationId& c, Seq s) override { return target_->TrimHistory(c, s); }
-  Result<std::vector<ConversationSummary>> ListConversations(UserId u, TimestampMs b, uint32_t l) override {
-    return target_->ListConversations(u, b, l);
+  Result<std::vector<ConversationSummary>> ListConversations(UserId u, const ConversationCursor& a,
+                                                              uint32_t l) override {
+    return target_->ListConversations(u, a, l);
   }
   Result<Seq> AdvanceReadSeq(UserId u, const ConversationId& c, Seq s) override {
     return target_->AdvanceReadSeq(u, c, s);

@@ -111,20 +111,7 @@ Result<User> EngineImpl::UpdateProfile(UserId actor, const std::string& display_
 }
 
 Status EngineImpl::DeleteUser(UserId actor) {
-  TimestampMs cursor = 0;
-  for (;;) {
-    IM_ASSIGN_OR_RETURN(auto page, store_->ListConversations(actor, cursor, options_.max_page));
-    for (const auto& c : page) {
-      if (!c.id.is_group()) continue;
-      auto g = store_->GetGroup(c.id.group());
-      if (g.ok() && g->owner == actor && !g->dismissed) {
-        return Status::FailedPrecondition("user owns group " + std::to_string(g->id.value) +
-                                          ": transfer or dismiss it first");
-      }
-    }
-    if (page.size() < options_.max_page) break;
-    cursor = page.back().last_activity_ms;
-  }
+  // The store refuses while the user owns a live group (failed_precondition).
   return store_->DeleteUser(actor);
 }
 
@@ -156,7 +143,7 @@ Result<std::vector<bool>> EngineImpl::GetPresence(std::span<const UserId> users)
 // Presence changes go to the user's direct-conversation peers (not to group members: a group of
 // 100,000 would turn every login into a broadcast).
 void EngineImpl::OnPresenceChanged(UserId user, bool online) {
-  auto list = store_->ListConversations(user, 0, options_.max_page);
+  auto list = store_->ListConversations(user, ConversationCursor{}, options_.max_page);
   if (!list.ok()) return;
   std::vector<v1::Target> targets;
   for (const auto& c : *list) {

@@ -44,7 +44,7 @@ class EngineImpl final : public Engine {
   Status DismissGroup(UserId actor, GroupId group) override;
   Result<std::vector<GroupMember>> ListMembers(UserId actor, GroupId group, UserId after, uint32_t limit) override;
 
-  Result<std::vector<ConversationSummary>> ListConversations(UserId actor, TimestampMs before_activity_ms,
+  Result<std::vector<ConversationSummary>> ListConversations(UserId actor, const ConversationCursor& after,
                                                              uint32_t limit) override;
   Result<HistoryPage> GetHistory(UserId actor, const ConversationId& conversation, const HistoryQuery& query) override;
   Result<SendAck> Send(UserId actor, const DeviceId& device, const SendRequest& request) override;

@@ -9,9 +9,9 @@
 
 namespace im {
 
-Result<std::vector<ConversationSummary>> EngineImpl::ListConversations(UserId actor, TimestampMs before_activity_ms,
+Result<std::vector<ConversationSummary>> EngineImpl::ListConversations(UserId actor, const ConversationCursor& after,
                                                                        uint32_t limit) {
-  return store_->ListConversations(actor, before_activity_ms, ClampPage(limit));
+  return store_->ListConversations(actor, after, ClampPage(limit));
 }
 
 Result<HistoryPage> EngineImpl::GetHistory(UserId actor, const ConversationId& conversation,
@@ -42,6 +42,9 @@ Result<SendAck> EngineImpl::Send(UserId actor, const DeviceId& device, const Sen
   TimestampMs now = options_.clock();
   NewMessage m{ids_.Next(now), request.conversation, actor, request.client_msg_id, request.type, request.content, now};
   IM_ASSIGN_OR_RETURN(AppendResult stored, store_->AppendMessage(m));
+  if (stored.duplicate && stored.conversation != request.conversation) {
+    return Status::AlreadyExists("client_msg_id " + request.client_msg_id + " was already used in another conversation");
+  }
   SendAck ack{stored.id, stored.seq, stored.sent_at_ms, stored.duplicate};
 
   // The message is durable: from here on a failure must not turn into an error for the sender
@@ -115,12 +118,12 @@ Result<SyncResult> EngineImpl::Sync(UserId actor, const SyncRequest& request) {
   }
   // The user's own list vouches for access; anything else is checked one by one.
   std::map<ConversationId, bool> listed;
-  TimestampMs cursor = 0;
+  ConversationCursor cursor;
   for (;;) {
     IM_ASSIGN_OR_RETURN(auto page, store_->ListConversations(actor, cursor, options_.max_page));
     for (const auto& c : page) listed[c.id] = true;
     if (page.size() < options_.max_page) break;
-    cursor = page.back().last_activity_ms;
+    cursor = ConversationCursor{page.back().last_activity_ms, page.back().id};
   }
   if (request.include_unknown_conversations) {
     for (const auto& [c, _] : listed) known.try_emplace(c, 0);

@@ -336,7 +336,7 @@ Status SqliteStore::TrimHistory(const ConversationId& conversation, Seq before_s
 
 // ---- conversation list and read state ----
 
-Result<std::vector<ConversationSummary>> SqliteStore::ListConversations(UserId user, TimestampMs before_activity_ms,
+Result<std::vector<ConversationSummary>> SqliteStore::ListConversations(UserId user, const ConversationCursor& after,
                                                                          uint32_t limit) {
   return Read("sqlite store: list conversations", [&](StatementCache& c) -> Result<std::vector<ConversationSummary>> {
     // The last message is found through the head's last_seq (the messages primary key).
@@ -347,11 +347,13 @@ Result<std::vector<ConversationSummary>> SqliteStore::ListConversations(UserId u
                      "FROM user_conversations uc "
                      "LEFT JOIN conversations c ON c.id = uc.conversation_id "
                      "LEFT JOIN messages m ON m.conversation_id = uc.conversation_id AND m.seq = c.last_seq "
-                     "WHERE uc.user_id = ?1 AND (?2 = 0 OR coalesce(c.last_activity_ms, 0) < ?2) "
+                     "WHERE uc.user_id = ?1 AND (?4 = '' OR coalesce(c.last_activity_ms, 0) < ?2 OR "
+                     "(coalesce(c.last_activity_ms, 0) = ?2 AND uc.conversation_id < ?4)) "
                      "ORDER BY activity DESC, uc.conversation_id DESC LIMIT ?3");
     q->bind(1, user.value);
-    q->bind(2, before_activity_ms);
+    q->bind(2, after.last_activity_ms);
     q->bind(3, static_cast<int64_t>(limit));
+    q->bind(4, after.id.str());
     std::vector<ConversationSummary> out;
     while (q->executeStep()) {
       auto id = ConversationId::Parse(q->getColumn(0).getText());

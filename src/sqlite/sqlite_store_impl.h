@@ -74,7 +74,7 @@ class SqliteStore final : public Store {
   Result<ConversationState> GetConversationState(const ConversationId& conversation) override;
   Status TrimHistory(const ConversationId& conversation, Seq before_seq) override;
 
-  Result<std::vector<ConversationSummary>> ListConversations(UserId user, TimestampMs before_activity_ms,
+  Result<std::vector<ConversationSummary>> ListConversations(UserId user, const ConversationCursor& after,
                                                               uint32_t limit) override;
   Result<Seq> AdvanceReadSeq(UserId user, const ConversationId& conversation, Seq seq) override;
   Result<Seq> GetReadSeq(UserId user, const ConversationId& conversation) override;

@@ -25,7 +25,7 @@ constexpr const char* kInsertMessage =
     "INSERT INTO messages(conversation_id, seq, id, sender_id, client_msg_id, type, content, sent_at_ms) "
     "VALUES(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(sender_id, client_msg_id) DO NOTHING";
 constexpr const char* kSelectByClientMsgId =
-    "SELECT id, seq, sent_at_ms FROM messages WHERE sender_id = ? AND client_msg_id = ?";
+    "SELECT id, seq, sent_at_ms, conversation_id FROM messages WHERE sender_id = ? AND client_msg_id = ?";
 constexpr const char* kUpsertHead =
     "INSERT INTO conversations(id, first_seq, last_seq, last_activity_ms) VALUES(?, ?, ?, ?) "
     "ON CONFLICT(id) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq), "
@@ -122,6 +122,9 @@ Status Writer::Append(const NewMessage& message, AppendResult& result) {
       result.seq = static_cast<Seq>(select->getColumn(1).getInt64());
       result.sent_at_ms = select->getColumn(2).getInt64();
       result.duplicate = true;
+      auto original = ConversationId::Parse(select->getColumn(3).getText());
+      if (!original) return Status::Internal("sqlite store: bad conversation id stored");
+      result.conversation = std::move(*original);
       return Status::Ok();
     }
     head.last_seq = seq;
@@ -137,6 +140,7 @@ Status Writer::Append(const NewMessage& message, AppendResult& result) {
       read_updates_.push_back({head.id, message.conversation.PeerOf(message.sender).value, 0, true});
       head.lists_ensured = true;
     }
+    result.conversation = message.conversation;
     result.id = message.id;
     result.seq = seq;
     result.sent_at_ms = message.sent_at_ms;

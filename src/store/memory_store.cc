@@ -66,6 +66,11 @@ class MemoryStore final : public Store {
     std::lock_guard lock(mu_);
     auto it = users_.find(id);
     if (it == users_.end()) return UserNotFound(id);
+    for (auto& [gid, g] : groups_) {
+      if (g.owner == id && !g.dismissed) {
+        return Status::FailedPrecondition("user owns group " + std::to_string(gid.value) + ": transfer or dismiss it first");
+      }
+    }
     user_by_name_.erase(it->second.user.username);
     users_.erase(it);
     for (auto& [gid, members] : members_) {
@@ -148,18 +153,23 @@ class MemoryStore final : public Store {
     if (it == groups_.end()) return GroupNotFound(gid);
     Group& g = it->second;
     if (g.dismissed) return Status::FailedPrecondition("group was dismissed");
+    if (m.role == GroupRole::kOwner) return Status::InvalidArgument("a group has one owner: use transfer");
     auto& members = members_[gid];
     if (members.contains(m.user)) return Status::AlreadyExists("already a member");
     if (g.member_count >= g.max_members) return Status::ResourceExhausted("group is full");
     members[m.user] = m;
     g.member_count++;
-    user_conversations_[m.user][ConversationId::Group(gid)] = 0;
+    auto conv = ConversationId::Group(gid);
+    user_conversations_[m.user][conv] = conversations_[conv].state.last_seq;
     return Status::Ok();
   }
 
   Status RemoveGroupMember(GroupId gid, UserId user) override {
     std::lock_guard lock(mu_);
     if (!groups_.contains(gid)) return GroupNotFound(gid);
+    if (groups_[gid].owner == user && members_[gid].contains(user)) {
+      return Status::FailedPrecondition("the owner cannot be removed: transfer ownership first");
+    }
     if (members_[gid].erase(user) == 0) return Status::NotFound("not a member");
     groups_[gid].member_count--;
     user_conversations_[user].erase(ConversationId::Group(gid));
@@ -176,11 +186,13 @@ class MemoryStore final : public Store {
   }
 
   Status SetGroupMemberRole(GroupId gid, UserId user, GroupRole role) override {
+    if (role == GroupRole::kOwner) return Status::InvalidArgument("a group has one owner: use transfer");
     std::lock_guard lock(mu_);
     auto g = members_.find(gid);
     if (g == members_.end()) return GroupNotFound(gid);
     auto it = g->second.find(user);
     if (it == g->second.end()) return Status::NotFound("not a member");
+    if (it->second.role == GroupRole::kOwner) return Status::FailedPrecondition("the owner's role changes only by transfer");
     it->second.role = role;
     return Status::Ok();
   }
@@ -236,7 +248,7 @@ class MemoryStore final : public Store {
     Seq seq = ++conv.state.last_seq;
     conv.state.last_activity_ms = std::max(conv.state.last_activity_ms, m.sent_at_ms);
     conv.messages[seq] = Message{m.id, m.conversation, seq, m.sender, m.client_msg_id, m.type, m.content, m.sent_at_ms};
-    AppendResult result{m.id, seq, m.sent_at_ms, false};
+    AppendResult result{m.conversation, m.id, seq, m.sent_at_ms, false};
     if (!m.client_msg_id.empty()) idempotency_[{m.sender, m.client_msg_id}] = result;
     if (m.conversation.is_direct()) {
       user_conversations_[m.conversation.low_user()].try_emplace(m.conversation, 0);
@@ -282,14 +294,18 @@ class MemoryStore final : public Store {
     return Status::Ok();
   }
 
-  Result<std::vector<ConversationSummary>> ListConversations(UserId user, TimestampMs before, uint32_t limit) override {
+  Result<std::vector<ConversationSummary>> ListConversations(UserId user, const ConversationCursor& after,
+                                                              uint32_t limit) override {
     std::lock_guard lock(mu_);
     std::vector<ConversationSummary> all;
     auto uc = user_conversations_.find(user);
     if (uc == user_conversations_.end()) return all;
     for (auto& [conv, read] : uc->second) {
       const ConversationRow& row = conversations_[conv];
-      if (before != 0 && row.state.last_activity_ms >= before) continue;
+      if (after.id.valid() && (row.state.last_activity_ms > after.last_activity_ms ||
+                               (row.state.last_activity_ms == after.last_activity_ms && conv.str() >= after.id.str()))) {
+        continue;
+      }
       ConversationSummary s{conv, row.state.last_seq, read, row.state.last_seq - std::min(read, row.state.last_seq),
                             row.state.last_activity_ms, std::nullopt};
       if (auto last = row.messages.find(row.state.last_seq); last != row.messages.end()) s.last_message = last->second;

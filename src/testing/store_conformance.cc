@@ -165,9 +165,9 @@ Status GroupsMembership(Store& s) {
   EXPECT(after.member_count == 2);
 
   // The group conversation is on members' lists, and leaves the list on removal.
-  ASSIGN_OK(auto clist, s.ListConversations(c.id, 0, 10));
+  ASSIGN_OK(auto clist, s.ListConversations(c.id, {}, 10));
   EXPECT(clist.size() == 1 && clist[0].id == ConversationId::Group(g.id));
-  ASSIGN_OK(auto blist, s.ListConversations(b.id, 0, 10));
+  ASSIGN_OK(auto blist, s.ListConversations(b.id, {}, 10));
   EXPECT(blist.empty());
   return Status::Ok();
 }
@@ -197,7 +197,7 @@ Status GroupsRolesTransferDismiss(Store& s) {
   EXPECT(gone.dismissed && gone.member_count == 0);
   EXPECT_CODE(s.GetGroupMember(g.id, a.id), StatusCode::kNotFound);
   EXPECT_CODE(s.AddGroupMember(g.id, GroupMember{c.id, GroupRole::kMember, kT0}), StatusCode::kFailedPrecondition);
-  ASSIGN_OK(auto alist, s.ListConversations(a.id, 0, 10));
+  ASSIGN_OK(auto alist, s.ListConversations(a.id, {}, 10));
   EXPECT(alist.empty());
   return Status::Ok();
 }
@@ -234,7 +234,7 @@ Status AppendGaplessAndIdempotent(Store& s) {
   EXPECT(empty.last_seq == 0 && empty.first_seq == 1);
   for (Seq i = 1; i <= 5; ++i) {
     ASSIGN_OK(AppendResult r, s.AppendMessage(Msg(conv, i % 2 ? a.id : b.id, "k" + std::to_string(i), kT0 + i)));
-    EXPECT(r.seq == i && !r.duplicate);
+    EXPECT(r.seq == i && !r.duplicate && r.conversation == conv);
   }
   // A retry returns the original id and seq and stores nothing.
   NewMessage retry = Msg(conv, a.id, "k1", kT0 + 100, "different content");
@@ -384,7 +384,7 @@ Status ConversationListAndReadState(Store& s) {
   EXPECT_OK(s.AppendMessage(Msg(gc, b.id, "5", kT0 + 50)));
   EXPECT_OK(s.AppendMessage(Msg(gc, a.id, "6", kT0 + 60)));
 
-  ASSIGN_OK(auto list, s.ListConversations(a.id, 0, 10));
+  ASSIGN_OK(auto list, s.ListConversations(a.id, {}, 10));
   EXPECT(list.size() == 3);
   EXPECT(list[0].id == gc && list[1].id == ac && list[2].id == ab);
   // alice sent the last group message: her own send advanced her read pointer.
@@ -394,9 +394,9 @@ Status ConversationListAndReadState(Store& s) {
   EXPECT(list[2].last_message.has_value() && list[2].last_message->content == "third");
   EXPECT(list[2].last_activity_ms == kT0 + 30);
 
-  ASSIGN_OK(auto page2, s.ListConversations(a.id, list[0].last_activity_ms, 1));
+  ASSIGN_OK(auto page2, s.ListConversations(a.id, (ConversationCursor{list[0].last_activity_ms, list[0].id}), 1));
   EXPECT(page2.size() == 1 && page2[0].id == ac);
-  ASSIGN_OK(auto clist, s.ListConversations(c.id, 0, 10));
+  ASSIGN_OK(auto clist, s.ListConversations(c.id, {}, 10));
   EXPECT(clist.size() == 1 && clist[0].id == ac && clist[0].read_seq == 1);
 
   // Read pointers: forward only, clamped to last_seq, only for listed conversations.
@@ -411,8 +411,84 @@ Status ConversationListAndReadState(Store& s) {
   EXPECT_CODE(s.AdvanceReadSeq(c.id, ab, 1), StatusCode::kNotFound);
   ASSIGN_OK(Seq none, s.GetReadSeq(c.id, ab));
   EXPECT(none == 0);
-  ASSIGN_OK(auto after, s.ListConversations(a.id, 0, 10));
+  ASSIGN_OK(auto after, s.ListConversations(a.id, {}, 10));
   EXPECT(after[2].unread == 0);
+  return Status::Ok();
+}
+
+Status ConversationListTiesAndCursor(Store& s) {
+  ASSIGN_OK(User a, MakeUser(s, "alice"));
+  std::set<ConversationId> expected;
+  for (int i = 0; i < 9; ++i) {  // nine conversations, three per activity time
+    ASSIGN_OK(User peer, MakeUser(s, "peer" + std::to_string(i)));
+    auto c = ConversationId::Direct(a.id, peer.id);
+    EXPECT_OK(s.AppendMessage(Msg(c, peer.id, "m", kT0 + 10 * (i / 3))));
+    expected.insert(c);
+  }
+  std::vector<ConversationSummary> seen;
+  ConversationCursor cursor;
+  for (int pages = 0; pages < 20; ++pages) {
+    ASSIGN_OK(auto page, s.ListConversations(a.id, cursor, 2));
+    if (page.empty()) break;
+    for (auto& c : page) seen.push_back(c);
+    cursor = ConversationCursor{page.back().last_activity_ms, page.back().id};
+  }
+  EXPECT(seen.size() == expected.size());
+  std::set<ConversationId> ids;
+  for (auto& c : seen) ids.insert(c.id);
+  EXPECT(ids == expected);
+  for (size_t i = 1; i < seen.size(); ++i) {
+    bool ordered = seen[i - 1].last_activity_ms > seen[i].last_activity_ms ||
+                   (seen[i - 1].last_activity_ms == seen[i].last_activity_ms && seen[i - 1].id.str() > seen[i].id.str());
+    EXPECT(ordered);
+  }
+  return Status::Ok();
+}
+
+Status GroupJoinAndOwnerRules(Store& s) {
+  ASSIGN_OK(User a, MakeUser(s, "alice"));
+  ASSIGN_OK(User b, MakeUser(s, "bob"));
+  ASSIGN_OK(User c, MakeUser(s, "carol"));
+  ASSIGN_OK(Group g, s.CreateGroup(NewGroup{"g", a.id, 10, kT0 + 5}));
+  auto gc = ConversationId::Group(g.id);
+  ASSIGN_OK(ConversationState fresh, s.GetConversationState(gc));
+  EXPECT(fresh.last_seq == 0 && fresh.last_activity_ms == kT0 + 5);
+  ASSIGN_OK(auto alist, s.ListConversations(a.id, {}, 10));
+  EXPECT(alist.size() == 1 && alist[0].last_activity_ms == kT0 + 5);
+  for (int i = 0; i < 3; ++i) EXPECT_OK(s.AppendMessage(Msg(gc, a.id, "m" + std::to_string(i), kT0 + 10 + i)));
+  // Joining starts with nothing unread.
+  EXPECT_OK(s.AddGroupMember(g.id, GroupMember{b.id, GroupRole::kMember, kT0 + 20}));
+  ASSIGN_OK(Seq joined_read, s.GetReadSeq(b.id, gc));
+  EXPECT(joined_read == 3);
+  ASSIGN_OK(auto blist, s.ListConversations(b.id, {}, 10));
+  EXPECT(blist.size() == 1 && blist[0].unread == 0);
+
+  // One owner, changed only by transfer; the owner can neither be removed nor deleted.
+  EXPECT_CODE(s.AddGroupMember(g.id, GroupMember{c.id, GroupRole::kOwner, kT0}), StatusCode::kInvalidArgument);
+  EXPECT_CODE(s.SetGroupMemberRole(g.id, b.id, GroupRole::kOwner), StatusCode::kInvalidArgument);
+  EXPECT_CODE(s.SetGroupMemberRole(g.id, a.id, GroupRole::kAdmin), StatusCode::kFailedPrecondition);
+  EXPECT_CODE(s.RemoveGroupMember(g.id, a.id), StatusCode::kFailedPrecondition);
+  EXPECT_CODE(s.DeleteUser(a.id), StatusCode::kFailedPrecondition);
+  EXPECT_OK(s.GetUser(a.id));
+  EXPECT_OK(s.DismissGroup(g.id));
+  EXPECT_OK(s.DeleteUser(a.id));
+  return Status::Ok();
+}
+
+Status IdempotencyKeyAcrossConversations(Store& s) {
+  ASSIGN_OK(User a, MakeUser(s, "alice"));
+  ASSIGN_OK(User b, MakeUser(s, "bob"));
+  ASSIGN_OK(User c, MakeUser(s, "carol"));
+  auto ab = ConversationId::Direct(a.id, b.id);
+  auto ac = ConversationId::Direct(a.id, c.id);
+  ASSIGN_OK(AppendResult first, s.AppendMessage(Msg(ab, a.id, "key")));
+  EXPECT(first.conversation == ab && !first.duplicate);
+  // The same key in another conversation is the same (sender, key): nothing new is stored and
+  // the result names where the original went, so the caller can refuse the reuse.
+  ASSIGN_OK(AppendResult reuse, s.AppendMessage(Msg(ac, a.id, "key")));
+  EXPECT(reuse.duplicate && reuse.conversation == ab && reuse.seq == first.seq && reuse.id == first.id);
+  ASSIGN_OK(ConversationState st, s.GetConversationState(ac));
+  EXPECT(st.last_seq == 0);
   return Status::Ok();
 }
 
@@ -433,6 +509,9 @@ std::vector<StoreConformanceCase> StoreConformanceCases() {
       {"messages: ranges and paging", ListMessagesRanges},
       {"messages: trim history", TrimHistory},
       {"conversations: list order, unread, read pointers", ConversationListAndReadState},
+      {"conversations: ties and cursor paging", ConversationListTiesAndCursor},
+      {"groups: joining reads nothing as unread; owner rules", GroupJoinAndOwnerRules},
+      {"messages: an idempotency key reused in another conversation", IdempotencyKeyAcrossConversations},
   };
 }
 

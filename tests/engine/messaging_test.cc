@@ -78,6 +78,10 @@ TEST_CASE("send: idempotent retries return the original id and seq and store not
   CHECK(next.seq == 2);
   auto history = w.engine->GetHistory(w.bob, w.ab, {}).value();
   CHECK(history.messages.size() == 2);
+  // Reusing the key for another conversation is refused, and stores nothing there.
+  auto ac = ConversationId::Direct(w.alice, w.carol);
+  CHECK(w.engine->Send(w.alice, "phone", Text(ac, "same-key", "one")).status().code() == StatusCode::kAlreadyExists);
+  CHECK(w.engine->GetHistory(w.carol, ac, {}).value().messages.empty());
 }
 
 TEST_CASE("send: content is validated") {
@@ -222,17 +226,17 @@ TEST_CASE("read state: unread counts, read receipts to the other members and the
   auto bob_phone = w.Attach(w.bob, "phone");
   auto bob_laptop = w.Attach(w.bob, "laptop");
   for (int i = 1; i <= 4; ++i) REQUIRE(w.engine->Send(w.alice, "phone", Text(w.ab, "k" + std::to_string(i))).ok());
-  auto list = w.engine->ListConversations(w.bob, 0, 10).value();
+  auto list = w.engine->ListConversations(w.bob, {}, 10).value();
   REQUIRE(list.size() == 1);
   CHECK(list[0].unread == 4);
   CHECK(list[0].last_message->seq == 4);
-  CHECK(w.engine->ListConversations(w.alice, 0, 10).value()[0].unread == 0);
+  CHECK(w.engine->ListConversations(w.alice, {}, 10).value()[0].unread == 0);
 
   REQUIRE(w.engine->Drain().ok());
   auto read = w.engine->MarkRead(w.bob, "phone", w.ab, 3);
   REQUIRE(read.ok());
   CHECK(*read == 3);
-  CHECK(w.engine->ListConversations(w.bob, 0, 10).value()[0].unread == 1);
+  CHECK(w.engine->ListConversations(w.bob, {}, 10).value()[0].unread == 1);
   // Going backwards changes nothing and sends no receipt.
   CHECK(w.engine->MarkRead(w.bob, "phone", w.ab, 1).value() == 3);
   REQUIRE(w.engine->Drain().ok());

@@ -49,7 +49,7 @@ TEST_CASE("sqlite engine: everything survives a clean reopen") {
   o.store = im::OpenSqliteStore({.path = path}).value();
   auto engine = im::Engine::Open(o).value();
   auto conv = im::ConversationId::Direct(alice, bob);
-  auto list = engine->ListConversations(bob, 0, 10).value();
+  auto list = engine->ListConversations(bob, {}, 10).value();
   REQUIRE(list.size() == 1);
   CHECK(list[0].last_seq == 5);
   CHECK(list[0].unread == 3);

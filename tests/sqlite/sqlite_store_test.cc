@@ -349,7 +349,7 @@ TEST_CASE("sqlite store: trimming history") {
   CHECK_FALSE(again.value().duplicate);
   CHECK(again.value().seq == 11);
   // The list keeps the conversation, without a last message until the next send.
-  auto list = store->ListConversations(b, 0, 10).value();
+  auto list = store->ListConversations(b, {}, 10).value();
   REQUIRE(list.size() == 1);
   REQUIRE(list[0].last_message.has_value());
   CHECK(list[0].last_message->seq == 11);
@@ -380,14 +380,14 @@ TEST_CASE("sqlite store: read pointers are forward-only, clamped, and only for l
   REQUIRE(store->AddGroupMember(g, {c, GroupRole::kMember, kT0}).ok());
   CHECK(store->GetReadSeq(c, gc).value() == 4);
   REQUIRE(store->AppendMessage(Msg(gc, a, "g5")).ok());
-  CHECK(store->ListConversations(c, 0, 10).value().at(0).unread == 1);
+  CHECK(store->ListConversations(c, {}, 10).value().at(0).unread == 1);
   REQUIRE(store->RemoveGroupMember(g, c).ok());
   CHECK(store->GetReadSeq(c, gc).value() == 0);
   CHECK(store->AdvanceReadSeq(c, gc, 5).status().code() == StatusCode::kNotFound);
   // A non-member's send (the engine would refuse it) moves no pointer and lists nothing.
   REQUIRE(store->AppendMessage(Msg(gc, c, "intruder")).ok());
   CHECK(store->GetReadSeq(c, gc).value() == 0);
-  CHECK(store->ListConversations(c, 0, 10).value().empty());
+  CHECK(store->ListConversations(c, {}, 10).value().empty());
 }
 
 TEST_CASE("sqlite store: conversation list order, cursor, ties and group activity") {
@@ -403,7 +403,7 @@ TEST_CASE("sqlite store: conversation list order, cursor, ties and group activit
   auto g = store->CreateGroup({"g", a, 10, kT0 + 15}).value().id;
   CHECK(store->GetConversationState(ConversationId::Group(g)).value().last_activity_ms == kT0 + 15);
 
-  auto all = store->ListConversations(a, 0, 100).value();
+  auto all = store->ListConversations(a, {}, 100).value();
   REQUIRE(all.size() == 7);
   for (size_t i = 1; i < all.size(); ++i) {
     bool ordered = all[i - 1].last_activity_ms > all[i].last_activity_ms ||
@@ -417,11 +417,11 @@ TEST_CASE("sqlite store: conversation list order, cursor, ties and group activit
   CHECK(all[3].unread == 1);
   CHECK(all[3].last_message.value().sender != a);
 
-  auto below = store->ListConversations(a, kT0 + 15, 100).value();
+  auto below = store->ListConversations(a, im::ConversationCursor{all[2].last_activity_ms, all[2].id}, 100).value();
   REQUIRE(below.size() == 4);
   CHECK(below[0].last_activity_ms == kT0 + 10);
-  CHECK(store->ListConversations(a, 0, 2).value().size() == 2);
-  CHECK(store->ListConversations(UserId(424242), 0, 10).value().empty());
+  CHECK(store->ListConversations(a, {}, 2).value().size() == 2);
+  CHECK(store->ListConversations(UserId(424242), {}, 10).value().empty());
 }
 
 TEST_CASE("sqlite store: group rules and error codes") {
@@ -447,7 +447,7 @@ TEST_CASE("sqlite store: group rules and error codes") {
   REQUIRE(store->DismissGroup(g).ok());
   CHECK(store->DismissGroup(g).ok());  // idempotent
   CHECK(store->ListGroupMembers(g, UserId(), 10).value().empty());
-  CHECK(store->ListConversations(c, 0, 10).value().empty());
+  CHECK(store->ListConversations(c, {}, 10).value().empty());
   CHECK(store->TransferGroupOwnership(g, b, c).code() == StatusCode::kFailedPrecondition);
   REQUIRE(store->DeleteUser(b).ok());  // owned only a dismissed group
   CHECK(store->GetGroup(g).value().dismissed);
