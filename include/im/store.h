@@ -5,8 +5,8 @@
 //  - Thread-safe: any method may be called from any thread concurrently.
 //  - A method that returns ok has made its effect durable (as durable as the backend promises:
 //    an fsync'd commit for SQLite, memory for MemoryStore) and visible to every later read.
-//  - Methods may block (disk, network). The engine calls them from its worker pool, never from a
-//    network thread.
+//  - Methods may block (disk, network). The engine calls them on the thread of the Engine call
+//    (SendAsync: its worker pool); hosts keep such calls off their network threads.
 //  - Errors use the canonical codes: not_found, already_exists, failed_precondition,
 //    resource_exhausted, unavailable (transient: the caller may retry), internal.
 //  - Methods added after 1.0 are non-pure and return NotSupported by default, so adapters written
