@@ -123,6 +123,10 @@ class Engine {
                                 const std::string& display_name) = 0;
   virtual Result<AuthTokens> Login(const std::string& username, const std::string& password,
                                    const DeviceId& device) = 0;
+  // Verifies the current password, stores the new one and revokes every other login of the user
+  // (`keep_refresh_token`, when given, keeps that login's family alive).
+  virtual Status ChangePassword(UserId actor, const std::string& current_password, const std::string& new_password,
+                                const std::string& keep_refresh_token = "") = 0;
   // Rotates the refresh token. Presenting a token that was already rotated revokes the whole
   // family (every descendant of that login) and returns unauthenticated.
   virtual Result<AuthTokens> Refresh(const std::string& refresh_token) = 0;

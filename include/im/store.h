@@ -108,6 +108,8 @@ class Store {
   virtual Result<UserCredentials> GetCredentials(const std::string& username) = 0;
   // Changes the display name. not_found for an unknown user.
   virtual Status UpdateUser(const User& user) = 0;
+  // Replaces the stored password hash (password change, or a re-hash at a higher cost).
+  virtual Status UpdatePasswordHash(UserId id, const std::string& password_hash) = 0;
   // Removes the user, their credentials and group memberships, and revokes their refresh tokens.
   // failed_precondition while they own a group that is not dismissed (transfer or dismiss it
   // first). Messages they sent stay in history.
@@ -121,6 +123,8 @@ class Store {
   // reuse); not_found for an unknown hash.
   virtual Status RotateRefreshToken(const std::string& old_hash, const RefreshTokenRecord& next) = 0;
   virtual Status RevokeRefreshFamily(const std::string& family_id) = 0;
+  // Revokes every family of `user` except `except_family` ("" revokes all): password changes.
+  virtual Status RevokeUserRefreshFamilies(UserId user, const std::string& except_family) = 0;
   // True when the family was revoked (logout or detected reuse). Unknown family -> not_found.
   virtual Result<bool> IsRefreshFamilyRevoked(const std::string& family_id) = 0;
 
@@ -191,6 +195,7 @@ class StoreWrapper : public Store {
   Result<std::vector<User>> GetUsers(std::span<const UserId> ids) override { return target_->GetUsers(ids); }
   Result<UserCredentials> GetCredentials(const std::string& n) override { return target_->GetCredentials(n); }
   Status UpdateUser(const User& u) override { return target_->UpdateUser(u); }
+  Status UpdatePasswordHash(UserId id, const std::string& h) override { return target_->UpdatePasswordHash(id, h); }
   Status DeleteUser(UserId id) override { return target_->DeleteUser(id); }
   Status PutRefreshToken(const RefreshTokenRecord& r) override { return target_->PutRefreshToken(r); }
   Result<RefreshTokenRecord> GetRefreshToken(const std::string& h) override { return target_->GetRefreshToken(h); }
@@ -198,6 +203,9 @@ class StoreWrapper : public Store {
     return target_->RotateRefreshToken(h, n);
   }
   Status RevokeRefreshFamily(const std::string& f) override { return target_->RevokeRefreshFamily(f); }
+  Status RevokeUserRefreshFamilies(UserId u, const std::string& except) override {
+    return target_->RevokeUserRefreshFamilies(u, except);
+  }
   Result<bool> IsRefreshFamilyRevoked(const std::string& f) override { return target_->IsRefreshFamilyRevoked(f); }
   Result<Group> CreateGroup(const NewGroup& g) override { return target_->CreateGroup(g); }
   Result<Group> GetGroup(GroupId id) override { return target_->GetGroup(id); }

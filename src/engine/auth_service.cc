@@ -41,8 +41,29 @@ Result<AuthTokens> AuthService::Login(const std::string& username, const std::st
     return kBadCredentials;
   }
   if (!crypto::VerifyPassword(password, creds->password_hash)) return kBadCredentials;
+  if (crypto::PasswordHashNeedsRehash(creds->password_hash, options_.password_iterations)) {
+    // The configured cost changed since this hash was made: upgrade it while we know the password.
+    (void)store_->UpdatePasswordHash(creds->id, crypto::HashPassword(password, options_.password_iterations));
+  }
   std::string family = crypto::RandomToken(16);
   return Issue(creds->id, device, family, [&](const RefreshTokenRecord& r) { return store_->PutRefreshToken(r); });
+}
+
+Status AuthService::ChangePassword(UserId actor, const std::string& current_password, const std::string& new_password,
+                                   const std::string& keep_refresh_token) {
+  IM_RETURN_IF_ERROR(ValidatePassword(new_password));
+  IM_ASSIGN_OR_RETURN(User user, store_->GetUser(actor));
+  IM_ASSIGN_OR_RETURN(UserCredentials creds, store_->GetCredentials(user.username));
+  if (!crypto::VerifyPassword(current_password, creds.password_hash)) {
+    return Status::Unauthenticated("the current password is wrong");
+  }
+  std::string keep_family;
+  if (!keep_refresh_token.empty()) {
+    auto rec = store_->GetRefreshToken(crypto::Sha256Hex(keep_refresh_token));
+    if (rec.ok() && rec->user == actor) keep_family = rec->family_id;
+  }
+  IM_RETURN_IF_ERROR(store_->UpdatePasswordHash(actor, crypto::HashPassword(new_password, options_.password_iterations)));
+  return store_->RevokeUserRefreshFamilies(actor, keep_family);
 }
 
 Result<AuthTokens> AuthService::Refresh(const std::string& refresh_token) {

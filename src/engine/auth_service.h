@@ -19,6 +19,8 @@ class AuthService {
 
   Result<User> Register(const std::string& username, const std::string& password, const std::string& display_name);
   Result<AuthTokens> Login(const std::string& username, const std::string& password, const DeviceId& device);
+  Status ChangePassword(UserId actor, const std::string& current_password, const std::string& new_password,
+                        const std::string& keep_refresh_token);
   Result<AuthTokens> Refresh(const std::string& refresh_token);
   Status Logout(const std::string& refresh_token);
   Result<AuthContext> Authenticate(const std::string& access_token);

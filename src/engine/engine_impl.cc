@@ -89,6 +89,10 @@ Result<AuthTokens> EngineImpl::Login(const std::string& username, const std::str
                                      const DeviceId& device) {
   return auth_->Login(username, password, device);
 }
+Status EngineImpl::ChangePassword(UserId actor, const std::string& current_password, const std::string& new_password,
+                                  const std::string& keep_refresh_token) {
+  return auth_->ChangePassword(actor, current_password, new_password, keep_refresh_token);
+}
 Result<AuthTokens> EngineImpl::Refresh(const std::string& token) { return auth_->Refresh(token); }
 Status EngineImpl::Logout(const std::string& token) { return auth_->Logout(token); }
 Result<AuthContext> EngineImpl::Authenticate(const std::string& token) { return auth_->Authenticate(token); }

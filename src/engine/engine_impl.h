@@ -25,6 +25,8 @@ class EngineImpl final : public Engine {
   Result<User> Register(const std::string& username, const std::string& password,
                         const std::string& display_name) override;
   Result<AuthTokens> Login(const std::string& username, const std::string& password, const DeviceId& device) override;
+  Status ChangePassword(UserId actor, const std::string& current_password, const std::string& new_password,
+                        const std::string& keep_refresh_token) override;
   Result<AuthTokens> Refresh(const std::string& refresh_token) override;
   Status Logout(const std::string& refresh_token) override;
   Result<AuthContext> Authenticate(const std::string& access_token) override;

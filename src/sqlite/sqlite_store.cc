@@ -132,6 +132,16 @@ Status SqliteStore::UpdateUser(const User& user) {
   });
 }
 
+Status SqliteStore::UpdatePasswordHash(UserId id, const std::string& password_hash) {
+  return Write([&]() -> Status {
+    StatementScope q(w(), "UPDATE users SET password_hash = ? WHERE id = ?");
+    q->bindNoCopy(1, password_hash);
+    q->bind(2, id.value);
+    if (q->exec() == 0) return Status::NotFound("user " + std::to_string(id.value) + " does not exist");
+    return Status::Ok();
+  });
+}
+
 Status SqliteStore::DeleteUser(UserId id) {
   return Write([&]() -> Status {
     {
@@ -251,6 +261,25 @@ Status SqliteStore::RevokeRefreshFamily(const std::string& family_id) {
     }
     StatementScope q(w(), "UPDATE refresh_tokens SET revoked = 1 WHERE family_id = ?");
     q->bindNoCopy(1, family_id);
+    q->exec();
+    return Status::Ok();
+  });
+}
+
+Status SqliteStore::RevokeUserRefreshFamilies(UserId user, const std::string& except_family) {
+  return Write([&]() -> Status {
+    {
+      StatementScope q(w(),
+                       "INSERT INTO refresh_families(family_id, revoked) "
+                       "SELECT DISTINCT family_id, 1 FROM refresh_tokens WHERE user_id = ? AND family_id != ? "
+                       "ON CONFLICT(family_id) DO UPDATE SET revoked = 1");
+      q->bind(1, user.value);
+      q->bindNoCopy(2, except_family);
+      q->exec();
+    }
+    StatementScope q(w(), "UPDATE refresh_tokens SET revoked = 1 WHERE user_id = ? AND family_id != ?");
+    q->bind(1, user.value);
+    q->bindNoCopy(2, except_family);
     q->exec();
     return Status::Ok();
   });

@@ -51,12 +51,14 @@ class SqliteStore final : public Store {
   Result<std::vector<User>> GetUsers(std::span<const UserId> ids) override;
   Result<UserCredentials> GetCredentials(const std::string& username) override;
   Status UpdateUser(const User& user) override;
+  Status UpdatePasswordHash(UserId id, const std::string& password_hash) override;
   Status DeleteUser(UserId id) override;
 
   Status PutRefreshToken(const RefreshTokenRecord& record) override;
   Result<RefreshTokenRecord> GetRefreshToken(const std::string& token_hash) override;
   Status RotateRefreshToken(const std::string& old_hash, const RefreshTokenRecord& next) override;
   Status RevokeRefreshFamily(const std::string& family_id) override;
+  Status RevokeUserRefreshFamilies(UserId user, const std::string& except_family) override;
   Result<bool> IsRefreshFamilyRevoked(const std::string& family_id) override;
 
   Result<Group> CreateGroup(const NewGroup& group) override;

@@ -62,6 +62,14 @@ class MemoryStore final : public Store {
     return Status::Ok();
   }
 
+  Status UpdatePasswordHash(UserId id, const std::string& hash) override {
+    std::lock_guard lock(mu_);
+    auto it = users_.find(id);
+    if (it == users_.end()) return UserNotFound(id);
+    it->second.password_hash = hash;
+    return Status::Ok();
+  }
+
   Status DeleteUser(UserId id) override {
     std::lock_guard lock(mu_);
     auto it = users_.find(id);
@@ -118,6 +126,17 @@ class MemoryStore final : public Store {
     families_[family] = true;
     for (auto& [hash, rec] : refresh_) {
       if (rec.family_id == family) rec.revoked = true;
+    }
+    return Status::Ok();
+  }
+
+  Status RevokeUserRefreshFamilies(UserId user, const std::string& except_family) override {
+    std::lock_guard lock(mu_);
+    for (auto& [hash, rec] : refresh_) {
+      if (rec.user == user && rec.family_id != except_family) families_[rec.family_id] = true;
+    }
+    for (auto& [hash, rec] : refresh_) {
+      if (families_[rec.family_id]) rec.revoked = true;
     }
     return Status::Ok();
   }

@@ -75,6 +75,10 @@ Status UsersUpdateDelete(Store& s) {
   ASSIGN_OK(User got, s.GetUser(a.id));
   EXPECT(got.display_name == "Alice A.");
   EXPECT_CODE(s.UpdateUser(User{UserId(999'999), "x", "y", 0}), StatusCode::kNotFound);
+  EXPECT_OK(s.UpdatePasswordHash(a.id, "new-hash"));
+  ASSIGN_OK(UserCredentials cred, s.GetCredentials("alice"));
+  EXPECT(cred.id == a.id && cred.password_hash == "new-hash");
+  EXPECT_CODE(s.UpdatePasswordHash(UserId(999'999), "x"), StatusCode::kNotFound);
 
   ASSIGN_OK(Group g, s.CreateGroup(NewGroup{"g", b.id, 10, kT0}));
   EXPECT_OK(s.AddGroupMember(g.id, GroupMember{a.id, GroupRole::kMember, kT0}));
@@ -114,6 +118,18 @@ Status RefreshTokens(Store& s) {
   EXPECT_CODE(s.RotateRefreshToken("h1", r3), StatusCode::kFailedPrecondition);
   EXPECT_CODE(s.GetRefreshToken("h3"), StatusCode::kNotFound);
   EXPECT_CODE(s.RotateRefreshToken("missing", r3), StatusCode::kNotFound);
+
+  // Revoking a user's other families leaves the named one alone.
+  ASSIGN_OK(User b, MakeUser(s, "bob"));
+  EXPECT_OK(s.PutRefreshToken(RefreshTokenRecord{"o1", a.id, "other", "laptop", kT0 + 1000, false, false}));
+  EXPECT_OK(s.PutRefreshToken(RefreshTokenRecord{"b1", b.id, "bobs", "phone", kT0 + 1000, false, false}));
+  EXPECT_OK(s.RevokeUserRefreshFamilies(a.id, "fam"));
+  ASSIGN_OK(bool other_revoked, s.IsRefreshFamilyRevoked("other"));
+  ASSIGN_OK(bool kept, s.IsRefreshFamilyRevoked("fam"));
+  ASSIGN_OK(bool bobs, s.IsRefreshFamilyRevoked("bobs"));
+  EXPECT(other_revoked && !kept && !bobs);
+  ASSIGN_OK(auto o1, s.GetRefreshToken("o1"));
+  EXPECT(o1.revoked);
 
   EXPECT_OK(s.RevokeRefreshFamily("fam"));
   ASSIGN_OK(bool revoked1, s.IsRefreshFamilyRevoked("fam"));

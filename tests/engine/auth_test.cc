@@ -123,3 +123,33 @@ TEST_CASE("auth: Open rejects weak configuration") {
   o.node_id = 5000;
   CHECK(Engine::Open(o).status().code() == StatusCode::kInvalidArgument);
 }
+
+TEST_CASE("auth: changing the password revokes the other logins and upgrades old hashes") {
+  Options o = FastOptions();
+  auto store = NewMemoryStore();
+  o.store = store;
+  auto e = Engine::Open(o).value();
+  UserId alice = e->Register("alice", "first password", "").value().id;
+  auto phone = e->Login("alice", "first password", "phone").value();
+  auto laptop = e->Login("alice", "first password", "laptop").value();
+  CHECK(e->ChangePassword(alice, "wrong password", "second password", phone.refresh_token).code() ==
+        StatusCode::kUnauthenticated);
+  CHECK(e->ChangePassword(alice, "first password", "short", phone.refresh_token).code() ==
+        StatusCode::kInvalidArgument);
+  REQUIRE(e->ChangePassword(alice, "first password", "second password", phone.refresh_token).ok());
+  CHECK(e->Login("alice", "first password", "x").status().code() == StatusCode::kUnauthenticated);
+  CHECK(e->Login("alice", "second password", "x").ok());
+  CHECK(e->Authenticate(phone.access_token).ok());  // the login that changed it stays
+  CHECK(e->Authenticate(laptop.access_token).status().code() == StatusCode::kUnauthenticated);
+  CHECK(e->Refresh(laptop.refresh_token).status().code() == StatusCode::kUnauthenticated);
+
+  // A higher configured cost re-hashes the stored password at the next login.
+  std::string before = store->GetCredentials("alice").value().password_hash;
+  CHECK(before.find("$1000$") != std::string::npos);
+  o.password_iterations = 2000;
+  auto stronger = Engine::Open(o).value();
+  REQUIRE(stronger->Login("alice", "second password", "x").ok());
+  std::string after = store->GetCredentials("alice").value().password_hash;
+  CHECK(after.find("$2000$") != std::string::npos);
+  CHECK(stronger->Login("alice", "second password", "x").ok());
+}
