@@ -96,8 +96,9 @@ void RunAppends(benchmark::State& state, bool group) {
     if (counter == 0) {
       const im::UserId sender(kUserBase + state.thread_index());
       message.sender = sender;
-      message.conversation = group ? im::ConversationId::Group(im::GroupId(1))
-                                   : im::ConversationId::Direct(sender, im::UserId(kUserBase + 500 + state.thread_index()));
+      message.conversation =
+          group ? im::ConversationId::Group(im::GroupId(1))
+                : im::ConversationId::Direct(sender, im::UserId(kUserBase + 500 + state.thread_index()));
       message.type = im::ContentType::kText;
       message.content = kContent;
       client_prefix = "r" + std::to_string(run) + "-";
@@ -106,9 +107,9 @@ void RunAppends(benchmark::State& state, bool group) {
     char digits[24];
     auto end = std::to_chars(digits, digits + sizeof(digits), ++counter).ptr;
     message.client_msg_id.assign(client_prefix).append(digits, end);
-    message.sent_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count();
+    message.sent_at_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
     auto result = store->AppendMessage(message);
     if (!result.ok() || result->duplicate) {
       state.SkipWithError(result.ok() ? "unexpected duplicate" : result.status().ToString().c_str());

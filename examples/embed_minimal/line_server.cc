@@ -13,10 +13,10 @@
 struct LineServer::Connection {
   int fd = -1;
   std::string in;
-  std::mutex mu;        // guards out and closed: sinks write from engine threads
+  std::mutex mu;  // guards out and closed: sinks write from engine threads
   std::string out;
   bool closed = false;
-  im::UserId user;      // set by LOGIN
+  im::UserId user;  // set by LOGIN
   im::DeviceId device;
   im::SessionId session = 0;
 

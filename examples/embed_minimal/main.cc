@@ -16,7 +16,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  im::Options options;  // in-memory store, in-process bus: the host decides what to plug in
+  im::Options options;                   // in-memory store, in-process bus: the host decides what to plug in
   options.password_iterations = 10'000;  // a demo: production keeps the 600,000 default
   auto engine = im::Engine::Open(std::move(options));
   if (!engine.ok()) {

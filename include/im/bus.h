@@ -74,7 +74,7 @@ class BusWrapper : public Bus {
 };
 
 struct InProcessBusOptions {
-  int max_attempts = 5;       // deliveries before a record goes to the dead-letter topic
+  int max_attempts = 5;         // deliveries before a record goes to the dead-letter topic
   int initial_backoff_ms = 10;  // doubles per attempt
 };
 

@@ -94,10 +94,10 @@ struct SyncRequest {
 
 struct SyncConversation {
   ConversationId conversation;
-  Status status;            // permission_denied if the user is no longer a member
-  Seq last_seq = 0;         // the conversation's latest seq
+  Status status;                  // permission_denied if the user is no longer a member
+  Seq last_seq = 0;               // the conversation's latest seq
   std::vector<Message> messages;  // exactly the missing seqs, ascending, at most the limit
-  bool has_more = false;    // call Sync again from the last returned seq
+  bool has_more = false;          // call Sync again from the last returned seq
   // Messages the device misses were trimmed from history: the device cannot recover seqs below
   // first_available_seq and must say so to the user. Never a silent hole.
   bool history_lost = false;
@@ -157,8 +157,7 @@ class Engine {
   virtual Status TransferOwnership(UserId actor, GroupId group, UserId new_owner) = 0;
   virtual Status DismissGroup(UserId actor, GroupId group) = 0;
   // Members only. Paged by user id: pass the last user of the previous page as `after`.
-  virtual Result<std::vector<GroupMember>> ListMembers(UserId actor, GroupId group, UserId after,
-                                                       uint32_t limit) = 0;
+  virtual Result<std::vector<GroupMember>> ListMembers(UserId actor, GroupId group, UserId after, uint32_t limit) = 0;
 
   // ---- conversations and messages ----
   // Most recent activity first; pass the last row of a page as `after` for the next one.
@@ -175,8 +174,7 @@ class Engine {
                          std::function<void(Result<SendAck>)> done) = 0;
   // Advances the read pointer and sends a read receipt to the other members and the actor's other
   // devices. Returns the pointer after the call.
-  virtual Result<Seq> MarkRead(UserId actor, const DeviceId& device, const ConversationId& conversation,
-                               Seq seq) = 0;
+  virtual Result<Seq> MarkRead(UserId actor, const DeviceId& device, const ConversationId& conversation, Seq seq) = 0;
   virtual Result<SyncResult> Sync(UserId actor, const SyncRequest& request) = 0;
   // Ephemeral "is typing" to the other members' sessions.
   virtual Status Typing(UserId actor, const DeviceId& device, const ConversationId& conversation) = 0;

@@ -16,7 +16,7 @@ using TimestampMs = int64_t;
 
 struct User {
   UserId id;
-  std::string username;      // unique, lower-case
+  std::string username;  // unique, lower-case
   std::string display_name;
   TimestampMs created_at_ms = 0;
 };

@@ -20,10 +20,10 @@
 namespace im {
 
 struct SqliteStoreOptions {
-  std::string path;              // database file; created with its directory if missing
-  bool synchronous = true;       // false: no fsync per commit (tests only: NOT durable)
+  std::string path;         // database file; created with its directory if missing
+  bool synchronous = true;  // false: no fsync per commit (tests only: NOT durable)
   int reader_connections = 4;
-  int max_batch = 1024;          // writes per group-committed transaction
+  int max_batch = 1024;  // writes per group-committed transaction
 };
 
 Result<std::shared_ptr<Store>> OpenSqliteStore(const SqliteStoreOptions& options);

@@ -69,15 +69,24 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}                      // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}                                  // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) { assert(!status_.ok()); }  // NOLINT
 
   bool ok() const { return value_.has_value(); }
   const Status& status() const { return status_; }
 
-  T& value() & { assert(ok()); return *value_; }
-  const T& value() const& { assert(ok()); return *value_; }
-  T&& value() && { assert(ok()); return std::move(*value_); }
+  T& value() & {
+    assert(ok());
+    return *value_;
+  }
+  const T& value() const& {
+    assert(ok());
+    return *value_;
+  }
+  T&& value() && {
+    assert(ok());
+    return std::move(*value_);
+  }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
@@ -91,9 +100,9 @@ class [[nodiscard]] Result {
 }  // namespace im
 
 // Returns early from the enclosing function when `expr` (a Status) is not ok.
-#define IM_RETURN_IF_ERROR(expr)                  \
-  do {                                            \
-    ::im::Status im_status_tmp_ = (expr);         \
+#define IM_RETURN_IF_ERROR(expr)                     \
+  do {                                               \
+    ::im::Status im_status_tmp_ = (expr);            \
     if (!im_status_tmp_.ok()) return im_status_tmp_; \
   } while (0)
 

@@ -39,13 +39,13 @@ struct UserCredentials {
 
 // A refresh token as stored: only a hash of the token ever reaches the store.
 struct RefreshTokenRecord {
-  std::string token_hash;   // primary key (hex SHA-256 of the random token)
+  std::string token_hash;  // primary key (hex SHA-256 of the random token)
   UserId user;
-  std::string family_id;    // every rotation of one login shares the family
+  std::string family_id;  // every rotation of one login shares the family
   DeviceId device;
   TimestampMs expires_at_ms = 0;
-  bool used = false;        // rotated already: presenting it again is reuse
-  bool revoked = false;     // the family was revoked (logout, reuse detected, user deleted)
+  bool used = false;     // rotated already: presenting it again is reuse
+  bool revoked = false;  // the family was revoked (logout, reuse detected, user deleted)
 };
 
 struct NewGroup {
@@ -56,10 +56,10 @@ struct NewGroup {
 };
 
 struct NewMessage {
-  MessageId id;                 // assigned by the engine, unique
+  MessageId id;  // assigned by the engine, unique
   ConversationId conversation;
   UserId sender;
-  std::string client_msg_id;    // "" disables idempotency for this message
+  std::string client_msg_id;  // "" disables idempotency for this message
   ContentType type = ContentType::kText;
   std::string content;
   TimestampMs sent_at_ms = 0;
@@ -75,8 +75,8 @@ struct AppendResult {
 
 // Where a conversation's history stands.
 struct ConversationState {
-  Seq last_seq = 0;         // 0: no message yet
-  Seq first_seq = 1;        // lowest seq still stored; > 1 after TrimHistory
+  Seq last_seq = 0;   // 0: no message yet
+  Seq first_seq = 1;  // lowest seq still stored; > 1 after TrimHistory
   TimestampMs last_activity_ms = 0;
 };
 
@@ -89,8 +89,8 @@ struct ConversationCursor {
 
 // A page of messages of one conversation, ordered by seq.
 struct MessageRange {
-  Seq after_seq = 0;        // exclusive lower bound (0: from the start)
-  Seq before_seq = 0;       // exclusive upper bound (0: no bound)
+  Seq after_seq = 0;   // exclusive lower bound (0: from the start)
+  Seq before_seq = 0;  // exclusive upper bound (0: no bound)
   uint32_t limit = 50;
   bool newest_first = false;  // true: the `limit` highest seqs in the range, descending
 };
@@ -172,7 +172,7 @@ class Store {
   // CreateGroup/AddGroupMember (its activity starts at the group's creation time); a direct one
   // from its first message.
   virtual Result<std::vector<ConversationSummary>> ListConversations(UserId user, const ConversationCursor& after,
-                                                                      uint32_t limit) = 0;
+                                                                     uint32_t limit) = 0;
   // Moves the read pointer forward only (a lower seq is ignored); returns the pointer after the
   // call. The seq is clamped to the conversation's last seq. not_found when the conversation is
   // not on the user's list.
@@ -229,7 +229,7 @@ class StoreWrapper : public Store {
   }
   Status TrimHistory(const ConversationId& c, Seq s) override { return target_->TrimHistory(c, s); }
   Result<std::vector<ConversationSummary>> ListConversations(UserId u, const ConversationCursor& a,
-                                                              uint32_t l) override {
+                                                             uint32_t l) override {
     return target_->ListConversations(u, a, l);
   }
   Result<Seq> AdvanceReadSeq(UserId u, const ConversationId& c, Seq s) override {

@@ -14,9 +14,7 @@
 
 namespace im {
 
-std::string topics::Downstream(std::string_view gateway_id) {
-  return "im-downstream-" + std::string(gateway_id);
-}
+std::string topics::Downstream(std::string_view gateway_id) { return "im-downstream-" + std::string(gateway_id); }
 
 namespace {
 
@@ -70,8 +68,8 @@ class InProcessBus final : public Bus, public std::enable_shared_from_this<InPro
   Result<std::unique_ptr<Subscription>> Subscribe(std::string_view topic, std::string_view group,
                                                   Handler handler) override {
     if (!handler) return Status::InvalidArgument("subscription without a handler");
-    auto member = std::make_unique<Member>(shared_from_this(), std::string(topic), std::string(group),
-                                           std::move(handler));
+    auto member =
+        std::make_unique<Member>(shared_from_this(), std::string(topic), std::string(group), std::move(handler));
     std::lock_guard lock(mu_);
     groups_[member->topic()][member->group()].push_back(member.get());
     return std::unique_ptr<Subscription>(std::move(member));
@@ -174,8 +172,6 @@ void Member::Run() {
 
 }  // namespace
 
-std::shared_ptr<Bus> NewInProcessBus(InProcessBusOptions options) {
-  return std::make_shared<InProcessBus>(options);
-}
+std::shared_ptr<Bus> NewInProcessBus(InProcessBusOptions options) { return std::make_shared<InProcessBus>(options); }
 
 }  // namespace im

@@ -10,7 +10,7 @@
 namespace im {
 
 struct ConversationAccess {
-  std::optional<Group> group;  // set for group conversations
+  std::optional<Group> group;         // set for group conversations
   std::optional<GroupMember> member;  // the actor's membership, for group conversations
 };
 

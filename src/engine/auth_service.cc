@@ -62,7 +62,8 @@ Status AuthService::ChangePassword(UserId actor, const std::string& current_pass
     auto rec = store_->GetRefreshToken(crypto::Sha256Hex(keep_refresh_token));
     if (rec.ok() && rec->user == actor) keep_family = rec->family_id;
   }
-  IM_RETURN_IF_ERROR(store_->UpdatePasswordHash(actor, crypto::HashPassword(new_password, options_.password_iterations)));
+  IM_RETURN_IF_ERROR(
+      store_->UpdatePasswordHash(actor, crypto::HashPassword(new_password, options_.password_iterations)));
   return store_->RevokeUserRefreshFamilies(actor, keep_family);
 }
 

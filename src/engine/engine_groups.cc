@@ -47,7 +47,8 @@ Status EngineImpl::KickMember(UserId actor, GroupId group, UserId target) {
   IM_ASSIGN_OR_RETURN(GroupMember me, RequireMember(actor, group));
   if (actor == target) return Status::InvalidArgument("use leave to remove yourself");
   auto them = store_->GetGroupMember(group, target);
-  if (!them.ok()) return them.status().code() == StatusCode::kNotFound ? Status::NotFound("not a member") : them.status();
+  if (!them.ok())
+    return them.status().code() == StatusCode::kNotFound ? Status::NotFound("not a member") : them.status();
   bool allowed = me.role == GroupRole::kOwner || (me.role == GroupRole::kAdmin && them->role == GroupRole::kMember);
   if (!allowed) return Status::PermissionDenied("only the owner, or an admin for plain members, may kick");
   return store_->RemoveGroupMember(group, target);

@@ -58,8 +58,9 @@ Status EngineImpl::Start() {
   if (options_.run_gateway) {
     hub_ = std::make_unique<SessionHub>(options_.presence, options_.gateway_id, options_.presence_ttl_ms,
                                         [this](UserId u, bool online) { OnPresenceChanged(u, online); });
-    IM_ASSIGN_OR_RETURN(auto sub, bus.Subscribe(topics::Downstream(options_.gateway_id), "gateway-" + options_.gateway_id,
-                                                [this](const BusRecord& r) { return hub_->HandleDownstream(r); }));
+    IM_ASSIGN_OR_RETURN(auto sub,
+                        bus.Subscribe(topics::Downstream(options_.gateway_id), "gateway-" + options_.gateway_id,
+                                      [this](const BusRecord& r) { return hub_->HandleDownstream(r); }));
     subscriptions_.push_back(std::move(sub));
   }
   if (options_.run_logic) {
@@ -85,8 +86,7 @@ Result<User> EngineImpl::Register(const std::string& username, const std::string
                                   const std::string& display_name) {
   return auth_->Register(username, password, display_name);
 }
-Result<AuthTokens> EngineImpl::Login(const std::string& username, const std::string& password,
-                                     const DeviceId& device) {
+Result<AuthTokens> EngineImpl::Login(const std::string& username, const std::string& password, const DeviceId& device) {
   return auth_->Login(username, password, device);
 }
 Status EngineImpl::ChangePassword(UserId actor, const std::string& current_password, const std::string& new_password,

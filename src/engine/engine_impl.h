@@ -67,7 +67,9 @@ class EngineImpl final : public Engine {
   Status FanoutToConversation(const ConversationId& conversation, const ConversationAccess& access, UserId actor,
                               const std::string& exclude_device, const Event& event);
   void OnPresenceChanged(UserId user, bool online);
-  uint32_t ClampPage(uint32_t limit) const { return limit == 0 || limit > options_.max_page ? options_.max_page : limit; }
+  uint32_t ClampPage(uint32_t limit) const {
+    return limit == 0 || limit > options_.max_page ? options_.max_page : limit;
+  }
   // The actor's membership in a live group, or permission_denied.
   Result<GroupMember> RequireMember(UserId actor, GroupId group);
 

@@ -37,20 +37,22 @@ Result<HistoryPage> EngineImpl::GetHistory(UserId actor, const ConversationId& c
 Result<SendAck> EngineImpl::Send(UserId actor, const DeviceId& device, const SendRequest& request) {
   IM_RETURN_IF_ERROR(ValidateDevice(device));
   IM_RETURN_IF_ERROR(ValidateSendRequest(request, options_.max_message_bytes));
-  IM_ASSIGN_OR_RETURN(ConversationAccess access, CheckConversationAccess(*store_, actor, request.conversation, AccessMode::kWrite));
+  IM_ASSIGN_OR_RETURN(ConversationAccess access,
+                      CheckConversationAccess(*store_, actor, request.conversation, AccessMode::kWrite));
 
   TimestampMs now = options_.clock();
   NewMessage m{ids_.Next(now), request.conversation, actor, request.client_msg_id, request.type, request.content, now};
   IM_ASSIGN_OR_RETURN(AppendResult stored, store_->AppendMessage(m));
   if (stored.duplicate && stored.conversation != request.conversation) {
-    return Status::AlreadyExists("client_msg_id " + request.client_msg_id + " was already used in another conversation");
+    return Status::AlreadyExists("client_msg_id " + request.client_msg_id +
+                                 " was already used in another conversation");
   }
   SendAck ack{stored.id, stored.seq, stored.sent_at_ms, stored.duplicate};
 
   // The message is durable: from here on a failure must not turn into an error for the sender
   // (members that miss the event recover it with sync).
-  Message message{stored.id, request.conversation, stored.seq, actor, request.client_msg_id, request.type,
-                  request.content, stored.sent_at_ms};
+  Message message{stored.id,    request.conversation, stored.seq,       actor, request.client_msg_id,
+                  request.type, request.content,      stored.sent_at_ms};
   if (stored.duplicate) {
     // A retry: deliver the original again (its first fanout may have died with a crash).
     auto original = store_->ListMessages(request.conversation, MessageRange{stored.seq - 1, stored.seq + 1, 1, false});

@@ -51,8 +51,8 @@ Status Fanout::ToGroup(const Group& group, const v1::Event& event, UserId exclud
   if (group.member_count <= realtime_max_members_) {
     UserId after;
     do {
-      IM_ASSIGN_OR_RETURN(after, GroupBatch(group.id, event, exclude_user, exclude_device, after,
-                                            realtime_max_members_ + 1));
+      IM_ASSIGN_OR_RETURN(after,
+                          GroupBatch(group.id, event, exclude_user, exclude_device, after, realtime_max_members_ + 1));
     } while (after.valid());
     return Status::Ok();
   }

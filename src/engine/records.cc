@@ -27,14 +27,10 @@ Result<Message> FromProto(const v1::Message& m) {
   if (m.type() != v1::CONTENT_TYPE_TEXT && m.type() != v1::CONTENT_TYPE_CUSTOM) {
     return Status::InvalidArgument("unknown content type in record");
   }
-  return Message{MessageId(m.id()),
-                 std::move(conv),
-                 m.seq(),
-                 UserId(m.sender_id()),
-                 m.client_msg_id(),
-                 m.type() == v1::CONTENT_TYPE_CUSTOM ? ContentType::kCustom : ContentType::kText,
-                 m.content(),
-                 m.sent_at_ms()};
+  return Message{MessageId(m.id()), std::move(conv),
+                 m.seq(),           UserId(m.sender_id()),
+                 m.client_msg_id(), m.type() == v1::CONTENT_TYPE_CUSTOM ? ContentType::kCustom : ContentType::kText,
+                 m.content(),       m.sent_at_ms()};
 }
 
 void ToProto(const Event& e, v1::Event* out) {

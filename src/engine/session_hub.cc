@@ -58,7 +58,8 @@ void SessionHub::Detach(SessionId id) {
     auto& list = by_user_[gone.user];
     std::erase(list, id);
     last = list.empty();
-    device_left = std::none_of(list.begin(), list.end(), [&](SessionId o) { return sessions_[o].device == gone.device; });
+    device_left =
+        std::none_of(list.begin(), list.end(), [&](SessionId o) { return sessions_[o].device == gone.device; });
     if (last) by_user_.erase(gone.user);
   }
   if (device_left) (void)presence_->Unregister(RouteOf(gone));

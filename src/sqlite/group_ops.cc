@@ -78,9 +78,10 @@ Result<Group> SqliteStore::CreateGroup(const NewGroup& group) {
     const std::string conversation = ConversationId::Group(created.id).str();
     AddListRow(group.owner, conversation, 0);
     {
-      StatementScope q(w(),
-                       "INSERT INTO conversations(id, first_seq, last_seq, last_activity_ms) VALUES(?, 1, 0, ?) "
-                       "ON CONFLICT(id) DO UPDATE SET last_activity_ms = max(last_activity_ms, excluded.last_activity_ms)");
+      StatementScope q(
+          w(),
+          "INSERT INTO conversations(id, first_seq, last_seq, last_activity_ms) VALUES(?, 1, 0, ?) "
+          "ON CONFLICT(id) DO UPDATE SET last_activity_ms = max(last_activity_ms, excluded.last_activity_ms)");
       q->bindNoCopy(1, conversation);
       q->bind(2, group.created_at_ms);
       q->exec();

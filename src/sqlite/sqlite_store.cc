@@ -366,7 +366,7 @@ Status SqliteStore::TrimHistory(const ConversationId& conversation, Seq before_s
 // ---- conversation list and read state ----
 
 Result<std::vector<ConversationSummary>> SqliteStore::ListConversations(UserId user, const ConversationCursor& after,
-                                                                         uint32_t limit) {
+                                                                        uint32_t limit) {
   return Read("sqlite store: list conversations", [&](StatementCache& c) -> Result<std::vector<ConversationSummary>> {
     // The last message is found through the head's last_seq (the messages primary key).
     StatementScope q(c,

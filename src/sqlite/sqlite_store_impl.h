@@ -77,7 +77,7 @@ class SqliteStore final : public Store {
   Status TrimHistory(const ConversationId& conversation, Seq before_seq) override;
 
   Result<std::vector<ConversationSummary>> ListConversations(UserId user, const ConversationCursor& after,
-                                                              uint32_t limit) override;
+                                                             uint32_t limit) override;
   Result<Seq> AdvanceReadSeq(UserId user, const ConversationId& conversation, Seq seq) override;
   Result<Seq> GetReadSeq(UserId user, const ConversationId& conversation) override;
   Status Flush() override;

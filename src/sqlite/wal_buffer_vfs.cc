@@ -13,12 +13,12 @@ constexpr size_t kBufferBytes = size_t{4} << 20;
 constexpr size_t kMaxWrite = 124 * 1024;
 
 struct WalFile {
-  sqlite3_file base;     // pMethods = &kWalMethods
-  sqlite3_file* real;    // the root VFS's file, placed right after this struct
-  char* buffer;          // kBufferBytes, allocated on the first buffered write
-  sqlite3_int64 start;   // file offset of buffer[0]
-  size_t length;         // bytes buffered
-  bool buffering;        // false: every call goes straight through
+  sqlite3_file base;    // pMethods = &kWalMethods
+  sqlite3_file* real;   // the root VFS's file, placed right after this struct
+  char* buffer;         // kBufferBytes, allocated on the first buffered write
+  sqlite3_int64 start;  // file offset of buffer[0]
+  size_t length;        // bytes buffered
+  bool buffering;       // false: every call goes straight through
 };
 
 sqlite3_vfs* Root(sqlite3_vfs* vfs) { return static_cast<sqlite3_vfs*>(vfs->pAppData); }
@@ -102,9 +102,7 @@ int WalFileControl(sqlite3_file* file, int op, void* arg) {
 }
 
 int WalSectorSize(sqlite3_file* file) { return RealMethods(file)->xSectorSize(Wal(file)->real); }
-int WalDeviceCharacteristics(sqlite3_file* file) {
-  return RealMethods(file)->xDeviceCharacteristics(Wal(file)->real);
-}
+int WalDeviceCharacteristics(sqlite3_file* file) { return RealMethods(file)->xDeviceCharacteristics(Wal(file)->real); }
 
 // A WAL file has no shared memory or memory map of its own; forward for completeness.
 int WalShmMap(sqlite3_file* file, int page, int size, int extend, void volatile** out) {
@@ -136,10 +134,25 @@ int WalUnfetch(sqlite3_file* file, sqlite3_int64 offset, void* p) {
 }
 
 const sqlite3_io_methods kWalMethods = {
-    3,           WalClose,     WalRead,         WalWrite,      WalTruncate,         WalSync,
-    WalFileSize, WalLock,      WalUnlock,       WalCheckReservedLock, WalFileControl, WalSectorSize,
-    WalDeviceCharacteristics,  WalShmMap,       WalShmLock,    WalShmBarrier,       WalShmUnmap,
-    WalFetch,    WalUnfetch,
+    3,
+    WalClose,
+    WalRead,
+    WalWrite,
+    WalTruncate,
+    WalSync,
+    WalFileSize,
+    WalLock,
+    WalUnlock,
+    WalCheckReservedLock,
+    WalFileControl,
+    WalSectorSize,
+    WalDeviceCharacteristics,
+    WalShmMap,
+    WalShmLock,
+    WalShmBarrier,
+    WalShmUnmap,
+    WalFetch,
+    WalUnfetch,
 };
 
 int Open(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* file, int flags, int* out_flags) {

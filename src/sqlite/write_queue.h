@@ -113,10 +113,10 @@ class WriteQueue {
   std::atomic<WriteJob*> head_{nullptr};  // LIFO push by submitters; writer takes all at once
   WriteJob* carry_ = nullptr;             // FIFO: taken but not yet run (writer thread only)
   WriteJob* carry_tail_ = nullptr;
-  std::atomic<uint32_t> signal_{0};       // bumped by a push onto the empty stack; writer sleeps on it
-  std::atomic<uint32_t> epoch_{0};        // completed batches: the word submitters sleep on
+  std::atomic<uint32_t> signal_{0};  // bumped by a push onto the empty stack; writer sleeps on it
+  std::atomic<uint32_t> epoch_{0};   // completed batches: the word submitters sleep on
   std::atomic<bool> stopping_{false};
-  bool batch_fatal_ = false;              // writer thread only: the current transaction is lost
+  bool batch_fatal_ = false;  // writer thread only: the current transaction is lost
   Status batch_fatal_status_;
   std::thread thread_;
 };

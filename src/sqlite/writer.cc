@@ -18,8 +18,7 @@ constexpr size_t kMaxCachedHeads = 1 << 16;
 // Retries of an insert that hit UNIQUE(conversation_id, seq), i.e. someone else wrote the seq.
 constexpr int kSeqConflictRetries = 3;
 
-constexpr const char* kSelectHead =
-    "SELECT first_seq, last_seq, last_activity_ms FROM conversations WHERE id = ?";
+constexpr const char* kSelectHead = "SELECT first_seq, last_seq, last_activity_ms FROM conversations WHERE id = ?";
 constexpr const char* kSelectMaxSeq = "SELECT max(seq) FROM messages WHERE conversation_id = ?";
 constexpr const char* kInsertMessage =
     "INSERT INTO messages(conversation_id, seq, id, sender_id, client_msg_id, type, content, sent_at_ms) "

@@ -76,7 +76,8 @@ class MemoryStore final : public Store {
     if (it == users_.end()) return UserNotFound(id);
     for (auto& [gid, g] : groups_) {
       if (g.owner == id && !g.dismissed) {
-        return Status::FailedPrecondition("user owns group " + std::to_string(gid.value) + ": transfer or dismiss it first");
+        return Status::FailedPrecondition("user owns group " + std::to_string(gid.value) +
+                                          ": transfer or dismiss it first");
       }
     }
     user_by_name_.erase(it->second.user.username);
@@ -211,7 +212,8 @@ class MemoryStore final : public Store {
     if (g == members_.end()) return GroupNotFound(gid);
     auto it = g->second.find(user);
     if (it == g->second.end()) return Status::NotFound("not a member");
-    if (it->second.role == GroupRole::kOwner) return Status::FailedPrecondition("the owner's role changes only by transfer");
+    if (it->second.role == GroupRole::kOwner)
+      return Status::FailedPrecondition("the owner's role changes only by transfer");
     it->second.role = role;
     return Status::Ok();
   }
@@ -314,19 +316,24 @@ class MemoryStore final : public Store {
   }
 
   Result<std::vector<ConversationSummary>> ListConversations(UserId user, const ConversationCursor& after,
-                                                              uint32_t limit) override {
+                                                             uint32_t limit) override {
     std::lock_guard lock(mu_);
     std::vector<ConversationSummary> all;
     auto uc = user_conversations_.find(user);
     if (uc == user_conversations_.end()) return all;
     for (auto& [conv, read] : uc->second) {
       const ConversationRow& row = conversations_[conv];
-      if (after.id.valid() && (row.state.last_activity_ms > after.last_activity_ms ||
-                               (row.state.last_activity_ms == after.last_activity_ms && conv.str() >= after.id.str()))) {
+      if (after.id.valid() &&
+          (row.state.last_activity_ms > after.last_activity_ms ||
+           (row.state.last_activity_ms == after.last_activity_ms && conv.str() >= after.id.str()))) {
         continue;
       }
-      ConversationSummary s{conv, row.state.last_seq, read, row.state.last_seq - std::min(read, row.state.last_seq),
-                            row.state.last_activity_ms, std::nullopt};
+      ConversationSummary s{conv,
+                            row.state.last_seq,
+                            read,
+                            row.state.last_seq - std::min(read, row.state.last_seq),
+                            row.state.last_activity_ms,
+                            std::nullopt};
       if (auto last = row.messages.find(row.state.last_seq); last != row.messages.end()) s.last_message = last->second;
       all.push_back(std::move(s));
     }

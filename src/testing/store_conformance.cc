@@ -14,27 +14,29 @@ Status Fail(const char* file, int line, const std::string& what) {
 
 #define EXPECT(cond) \
   if (!(cond)) return Fail(__FILE__, __LINE__, #cond)
-#define EXPECT_OK(expr)                                                                           \
-  do {                                                                                            \
-    auto im_s_ = (expr);                                                                          \
+#define EXPECT_OK(expr)                                                                                         \
+  do {                                                                                                          \
+    auto im_s_ = (expr);                                                                                        \
     if (!StatusOf(im_s_).ok()) return Fail(__FILE__, __LINE__, #expr " ok, got " + StatusOf(im_s_).ToString()); \
   } while (0)
-#define EXPECT_CODE(expr, want)                                                                       \
-  do {                                                                                                \
-    auto im_s_ = (expr);                                                                              \
-    if (StatusOf(im_s_).code() != (want))                                                             \
+#define EXPECT_CODE(expr, want)                                                                            \
+  do {                                                                                                     \
+    auto im_s_ = (expr);                                                                                   \
+    if (StatusOf(im_s_).code() != (want))                                                                  \
       return Fail(__FILE__, __LINE__, #expr " to fail with " #want ", got " + StatusOf(im_s_).ToString()); \
   } while (0)
 // Declares `lhs` from a Result that must be ok.
 #define ASSIGN_OK(lhs, expr) ASSIGN_OK_IMPL_(IM_CONCAT_(conf_r_, __LINE__), lhs, expr)
-#define ASSIGN_OK_IMPL_(tmp, lhs, expr)                                                           \
-  auto tmp = (expr);                                                                              \
+#define ASSIGN_OK_IMPL_(tmp, lhs, expr)                                                        \
+  auto tmp = (expr);                                                                           \
   if (!tmp.ok()) return Fail(__FILE__, __LINE__, #expr " ok, got " + tmp.status().ToString()); \
   lhs = std::move(tmp).value()
 
 inline const Status& StatusOf(const Status& s) { return s; }
 template <typename T>
-const Status& StatusOf(const Result<T>& r) { return r.status(); }
+const Status& StatusOf(const Result<T>& r) {
+  return r.status();
+}
 
 constexpr TimestampMs kT0 = 1'700'000'000'000;
 
@@ -309,12 +311,18 @@ Status AppendConcurrentGapless(Store& s) {
       for (int i = 0; i < kPerThread; ++i) {
         std::string key = "t" + std::to_string(t) + "-" + std::to_string(i);
         auto r = s.AppendMessage(Msg(conv, senders[t], key));
-        if (!r.ok() || r->duplicate) { failures++; continue; }
+        if (!r.ok() || r->duplicate) {
+          failures++;
+          continue;
+        }
         acked[t].push_back({key, r->seq});
         if (i % 10 == 0) {  // a retry of an earlier send must return its original seq
           auto& [old_key, old_seq] = acked[t][acked[t].size() / 2];
           auto d = s.AppendMessage(Msg(conv, senders[t], old_key));
-          if (d.ok() && d->duplicate && d->seq == old_seq) duplicates_ok++; else failures++;
+          if (d.ok() && d->duplicate && d->seq == old_seq)
+            duplicates_ok++;
+          else
+            failures++;
         }
       }
     });
@@ -325,7 +333,8 @@ Status AppendConcurrentGapless(Store& s) {
   ASSIGN_OK(ConversationState st, s.GetConversationState(conv));
   EXPECT(st.last_seq == Seq(kThreads * kPerThread));
   std::set<Seq> seqs;
-  for (auto& v : acked) for (auto& [k, seq] : v) seqs.insert(seq);
+  for (auto& v : acked)
+    for (auto& [k, seq] : v) seqs.insert(seq);
   EXPECT(seqs.size() == size_t(kThreads * kPerThread));
   EXPECT(*seqs.begin() == 1 && *seqs.rbegin() == Seq(kThreads * kPerThread));
   Seq next = 1;
@@ -454,8 +463,9 @@ Status ConversationListTiesAndCursor(Store& s) {
   for (auto& c : seen) ids.insert(c.id);
   EXPECT(ids == expected);
   for (size_t i = 1; i < seen.size(); ++i) {
-    bool ordered = seen[i - 1].last_activity_ms > seen[i].last_activity_ms ||
-                   (seen[i - 1].last_activity_ms == seen[i].last_activity_ms && seen[i - 1].id.str() > seen[i].id.str());
+    bool ordered =
+        seen[i - 1].last_activity_ms > seen[i].last_activity_ms ||
+        (seen[i - 1].last_activity_ms == seen[i].last_activity_ms && seen[i - 1].id.str() > seen[i].id.str());
     EXPECT(ordered);
   }
   return Status::Ok();

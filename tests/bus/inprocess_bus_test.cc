@@ -16,17 +16,21 @@ TEST_CASE("in-process bus: each group gets every record once, in order per key")
   std::atomic<int> group_a{0}, group_b{0};
   std::vector<std::unique_ptr<Subscription>> subs;
   for (int member = 0; member < 3; ++member) {
-    subs.push_back(bus->Subscribe("t", "a", [&](const BusRecord& r) {
-                        std::lock_guard lock(mu);
-                        seen_by_key[r.key].push_back(r.payload);
-                        group_a++;
-                        return Status::Ok();
-                      }).value());
+    subs.push_back(bus->Subscribe("t", "a",
+                                  [&](const BusRecord& r) {
+                                    std::lock_guard lock(mu);
+                                    seen_by_key[r.key].push_back(r.payload);
+                                    group_a++;
+                                    return Status::Ok();
+                                  })
+                       .value());
   }
-  subs.push_back(bus->Subscribe("t", "b", [&](const BusRecord&) {
-                      group_b++;
-                      return Status::Ok();
-                    }).value());
+  subs.push_back(bus->Subscribe("t", "b",
+                                [&](const BusRecord&) {
+                                  group_b++;
+                                  return Status::Ok();
+                                })
+                     .value());
   for (int i = 0; i < 300; ++i) {
     REQUIRE(bus->Publish("t", "key" + std::to_string(i % 7), std::to_string(i)).ok());
   }
@@ -44,19 +48,23 @@ TEST_CASE("in-process bus: a failing handler is retried, then the record is dead
   std::atomic<int> attempts{0}, flaky_attempts{0};
   std::vector<BusRecord> dead;
   std::mutex mu;
-  auto failing = bus->Subscribe("work", "w", [&](const BusRecord& r) {
-                       if (r.payload == "poison") {
-                         attempts++;
-                         return Status::Internal("cannot process");
-                       }
-                       // Fails once, then succeeds: retried without reaching the dead letters.
-                       return ++flaky_attempts == 1 ? Status::Unavailable("try again") : Status::Ok();
-                     }).value();
-  auto dlq = bus->Subscribe(topics::kDeadLetter, "ops", [&](const BusRecord& r) {
-                   std::lock_guard lock(mu);
-                   dead.push_back(r);
-                   return Status::Ok();
-                 }).value();
+  auto failing = bus->Subscribe("work", "w",
+                                [&](const BusRecord& r) {
+                                  if (r.payload == "poison") {
+                                    attempts++;
+                                    return Status::Internal("cannot process");
+                                  }
+                                  // Fails once, then succeeds: retried without reaching the dead letters.
+                                  return ++flaky_attempts == 1 ? Status::Unavailable("try again") : Status::Ok();
+                                })
+                     .value();
+  auto dlq = bus->Subscribe(topics::kDeadLetter, "ops",
+                            [&](const BusRecord& r) {
+                              std::lock_guard lock(mu);
+                              dead.push_back(r);
+                              return Status::Ok();
+                            })
+                 .value();
   REQUIRE(bus->Publish("work", "k", "flaky").ok());
   REQUIRE(bus->Publish("work", "k", "poison").ok());
   REQUIRE(bus->Drain().ok());
@@ -70,10 +78,12 @@ TEST_CASE("in-process bus: a failing handler is retried, then the record is dead
 TEST_CASE("in-process bus: after unsubscribe the handler is never called again") {
   auto bus = NewInProcessBus();
   std::atomic<int> calls{0};
-  auto sub = bus->Subscribe("t", "g", [&](const BusRecord&) {
-                  calls++;
-                  return Status::Ok();
-                }).value();
+  auto sub = bus->Subscribe("t", "g",
+                            [&](const BusRecord&) {
+                              calls++;
+                              return Status::Ok();
+                            })
+                 .value();
   REQUIRE(bus->Publish("t", "k", "1").ok());
   REQUIRE(bus->Drain().ok());
   sub.reset();

@@ -212,8 +212,10 @@ TEST_CASE("sqlite store: a failing job does not fail the others in its batch") {
         }
         // Everyone races for the same names: all but one per name fail with already_exists.
         auto u = store->CreateUser({"name" + std::to_string(i % 50), "", "h", kT0});
-        if (u.ok()) created++;
-        else if (u.status().code() == StatusCode::kAlreadyExists) taken++;
+        if (u.ok())
+          created++;
+        else if (u.status().code() == StatusCode::kAlreadyExists)
+          taken++;
       }
     });
   }
@@ -271,7 +273,8 @@ TEST_CASE("sqlite store: everything survives a reopen, and reopening migrates no
     auto dup = store->AppendMessage(Msg(ConversationId::Direct(a, b), b, "d2"));
     CHECK(dup.value().duplicate);
     CHECK(dup.value().seq == 2);
-    auto next = store->AppendMessage(Msg(ConversationId::Direct(a, b), a, "new" + std::to_string(reopen), kT0 + 31 + reopen));
+    auto next =
+        store->AppendMessage(Msg(ConversationId::Direct(a, b), a, "new" + std::to_string(reopen), kT0 + 31 + reopen));
     CHECK(next.value().seq == Seq(31 + reopen));
   }
 }
@@ -315,8 +318,9 @@ TEST_CASE("sqlite store: a seq taken behind the writer's back is skipped, not ov
   // Another writer (a stale owner in a split deployment) stores seq 2 and 3 directly.
   ExecRaw(path,
           "INSERT INTO messages(conversation_id, seq, id, sender_id, client_msg_id, type, content, sent_at_ms) "
-          "VALUES('" + conv.str() + "', 2, 900, " + std::to_string(b.value) + ", NULL, 1, x'6869', 1), ('" +
-              conv.str() + "', 3, 901, " + std::to_string(b.value) + ", NULL, 1, x'6869', 1)");
+          "VALUES('" +
+              conv.str() + "', 2, 900, " + std::to_string(b.value) + ", NULL, 1, x'6869', 1), ('" + conv.str() +
+              "', 3, 901, " + std::to_string(b.value) + ", NULL, 1, x'6869', 1)");
   auto r = store->AppendMessage(Msg(conv, a, "4"));
   REQUIRE_MESSAGE(r.ok(), r.status().ToString());
   CHECK(r->seq == 4);
@@ -489,8 +493,9 @@ TEST_CASE("sqlite store: large and binary messages round-trip through the buffer
     b = MakeUser(*store, "b");
     REQUIRE(store->AppendMessage(Msg(ConversationId::Direct(a, b), a, "big", kT0, big)).ok());
     for (int i = 0; i < 300; ++i) {
-      REQUIRE(store->AppendMessage(Msg(ConversationId::Direct(a, b), b, "s" + std::to_string(i), kT0,
-                                       std::string(100 + i * 37, static_cast<char>('a' + i % 26))))
+      REQUIRE(store
+                  ->AppendMessage(Msg(ConversationId::Direct(a, b), b, "s" + std::to_string(i), kT0,
+                                      std::string(100 + i * 37, static_cast<char>('a' + i % 26))))
                   .ok());
     }
     auto got = store->ListMessages(ConversationId::Direct(a, b), {0, 2, 1, false}).value();
@@ -517,8 +522,9 @@ TEST_CASE("sqlite store: flush and shutdown drain queued writes, in both sync mo
       for (int t = 0; t < 6; ++t) {
         threads.emplace_back([&, t] {
           for (int i = 0; i < 100; ++i) {
-            CHECK(store->AppendMessage(Msg(ConversationId::Direct(a, b), a, std::to_string(t) + "-" + std::to_string(i)))
-                      .ok());
+            CHECK(
+                store->AppendMessage(Msg(ConversationId::Direct(a, b), a, std::to_string(t) + "-" + std::to_string(i)))
+                    .ok());
           }
         });
       }
