@@ -1,0 +1,120 @@
+#include "wire/frame_codec.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <algorithm>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "common/utf8.h"
+
+namespace im::wire {
+namespace {
+
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+
+constexpr size_t kMaxIdBytes = 64;
+
+std::string TypeOf(const FieldDescriptor& field) {
+  std::string type = field.name();
+  std::replace(type.begin(), type.end(), '_', '-');
+  return type;
+}
+
+const FieldDescriptor* BodyField(const Message& frame, std::string_view type) {
+  const auto* body = frame.GetDescriptor()->FindOneofByName("body");
+  for (int i = 0; i < body->field_count(); ++i) {
+    if (TypeOf(*body->field(i)) == type) return body->field(i);
+  }
+  return nullptr;
+}
+
+Status ParseJsonInto(std::string_view text, Message& frame) {
+  if (!IsValidUtf8(text)) return Status::InvalidArgument("frame is not valid UTF-8");
+  boost::system::error_code ec;
+  boost::json::value doc = boost::json::parse(text, ec);
+  if (ec) return Status::InvalidArgument("frame is not JSON: " + ec.message());
+  auto* object = doc.if_object();
+  if (object == nullptr) return Status::InvalidArgument("frame must be a JSON object");
+
+  auto type_it = object->find("type");
+  if (type_it == object->end() || !type_it->value().is_string()) {
+    return Status::InvalidArgument("frame needs a string \"type\"");
+  }
+  std::string type(type_it->value().get_string());
+  const FieldDescriptor* field = BodyField(frame, type);
+  if (field == nullptr) return Status::InvalidArgument("unknown frame type \"" + type + "\"");
+  object->erase(type_it);
+
+  if (auto id_it = object->find("id"); id_it != object->end()) {
+    if (!id_it->value().is_string() || id_it->value().get_string().size() > kMaxIdBytes) {
+      return Status::InvalidArgument("\"id\" must be a string of at most 64 bytes");
+    }
+    frame.GetReflection()->SetString(&frame, frame.GetDescriptor()->FindFieldByName("id"),
+                                     std::string(id_it->value().get_string()));
+    object->erase(id_it);
+  }
+
+  Message* body = frame.GetReflection()->MutableMessage(&frame, field);
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  auto parsed = google::protobuf::util::JsonStringToMessage(boost::json::serialize(*object), body, options);
+  if (!parsed.ok()) {
+    return Status::InvalidArgument("bad \"" + type + "\" frame: " + std::string(parsed.message()));
+  }
+  return Status::Ok();
+}
+
+std::string ToJsonImpl(const Message& frame) {
+  std::string out = "{\"type\":" + boost::json::serialize(boost::json::string(FrameType(frame)));
+  const std::string& id = frame.GetReflection()->GetString(frame, frame.GetDescriptor()->FindFieldByName("id"));
+  if (!id.empty()) out += ",\"id\":" + boost::json::serialize(boost::json::string(id));
+  const auto* body = frame.GetDescriptor()->FindOneofByName("body");
+  if (const FieldDescriptor* field = frame.GetReflection()->GetOneofFieldDescriptor(frame, body)) {
+    google::protobuf::util::JsonPrintOptions options;
+    options.preserve_proto_field_names = true;
+    options.always_print_primitive_fields = true;
+    std::string fields;
+    (void)google::protobuf::util::MessageToJsonString(frame.GetReflection()->GetMessage(frame, field), &fields,
+                                                      options);
+    // fields is "{…}": splice its members after type and id.
+    if (fields.size() > 2) out += "," + fields.substr(1, fields.size() - 2);
+  }
+  out += "}";
+  return out;
+}
+
+}  // namespace
+
+std::string FrameType(const Message& frame) {
+  const auto* body = frame.GetDescriptor()->FindOneofByName("body");
+  const FieldDescriptor* field = body ? frame.GetReflection()->GetOneofFieldDescriptor(frame, body) : nullptr;
+  return field ? TypeOf(*field) : std::string();
+}
+
+Result<v1::ClientFrame> ParseClientJson(std::string_view text) {
+  v1::ClientFrame frame;
+  IM_RETURN_IF_ERROR(ParseJsonInto(text, frame));
+  return frame;
+}
+
+Result<v1::ServerFrame> ParseServerJson(std::string_view text) {
+  v1::ServerFrame frame;
+  IM_RETURN_IF_ERROR(ParseJsonInto(text, frame));
+  return frame;
+}
+
+Result<v1::ClientFrame> ParseClientBinary(std::string_view bytes) {
+  v1::ClientFrame frame;
+  if (!frame.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return Status::InvalidArgument("binary frame is not an im.v1.ClientFrame");
+  }
+  if (frame.body_case() == v1::ClientFrame::BODY_NOT_SET) return Status::InvalidArgument("binary frame has no body");
+  return frame;
+}
+
+std::string ToJson(const v1::ServerFrame& frame) { return ToJsonImpl(frame); }
+std::string ToJson(const v1::ClientFrame& frame) { return ToJsonImpl(frame); }
+
+}  // namespace im::wire
