@@ -1,0 +1,36 @@
+// SessionProtocol: the transport-independent half of a client session. It turns client frames
+// into Engine calls and engine events into server frames, for one authenticated (user, device).
+// The WebSocket session (and any host transport speaking the same frames) owns the socket and
+// calls this; Handle blocks on the engine, so call it from a worker, not a network thread.
+#ifndef IM_SRC_GATEWAY_SESSION_PROTOCOL_H_
+#define IM_SRC_GATEWAY_SESSION_PROTOCOL_H_
+
+#include <optional>
+
+#include "im/engine.h"
+#include "im/v1/frames.pb.h"
+
+namespace im::gateway {
+
+class SessionProtocol {
+ public:
+  SessionProtocol(Engine& engine, UserId user, DeviceId device)
+      : engine_(engine), user_(user), device_(std::move(device)) {}
+
+  // The reply to one client frame, carrying the frame's id: its result or an error frame. "ack"
+  // and a successful "typing" have no reply.
+  std::optional<v1::ServerFrame> Handle(const v1::ClientFrame& frame);
+
+  // The frame pushed to a session for an engine event.
+  static v1::ServerFrame FromEvent(const Event& event);
+  static v1::ServerFrame ErrorFrame(const std::string& id, const Status& status);
+
+ private:
+  Engine& engine_;
+  const UserId user_;
+  const DeviceId device_;
+};
+
+}  // namespace im::gateway
+
+#endif  // IM_SRC_GATEWAY_SESSION_PROTOCOL_H_
