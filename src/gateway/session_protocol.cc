@@ -27,8 +27,8 @@ Result<ContentType> ParseContentType(v1::ContentType type) {
 Result<v1::ServerFrame> Send(Engine& engine, UserId user, const DeviceId& device, const v1::SendMessage& in) {
   IM_ASSIGN_OR_RETURN(ConversationId conversation, ParseConversation(in.conversation_id()));
   IM_ASSIGN_OR_RETURN(ContentType type, ParseContentType(in.content_type()));
-  IM_ASSIGN_OR_RETURN(SendAck ack, engine.Send(user, device, SendRequest{conversation, in.client_msg_id(), type,
-                                                                          in.content()}));
+  IM_ASSIGN_OR_RETURN(SendAck ack,
+                      engine.Send(user, device, SendRequest{conversation, in.client_msg_id(), type, in.content()}));
   v1::ServerFrame out;
   auto* a = out.mutable_send_ack();
   a->set_message_id(ack.id.value);

@@ -47,16 +47,16 @@ TEST_CASE("session protocol: send-message is acked with id and seq; a resend get
 TEST_CASE("session protocol: read, sync and ping replies") {
   Chat c;
   for (int i = 0; i < 3; ++i) {
-    (void)c.Call(c.alice, R"({"type":"send-message","id":"s","conversation_id":")" + c.ab +
-                              R"(","client_msg_id":"k)" + std::to_string(i) + R"(","content":"m"})");
+    (void)c.Call(c.alice, R"({"type":"send-message","id":"s","conversation_id":")" + c.ab + R"(","client_msg_id":"k)" +
+                              std::to_string(i) + R"(","content":"m"})");
   }
   auto read = c.Call(c.bob, R"({"type":"read","id":"r","conversation_id":")" + c.ab + R"(","seq":2})");
   REQUIRE(read.has_read_receipt());
   CHECK(read.read_receipt().read_seq() == 2);
   CHECK(read.read_receipt().reader_id() == c.bob.value);
 
-  auto sync = c.Call(c.bob, R"({"type":"sync","id":"y","positions":[{"conversation_id":")" + c.ab +
-                                R"(","last_seq":1}]})");
+  auto sync =
+      c.Call(c.bob, R"({"type":"sync","id":"y","positions":[{"conversation_id":")" + c.ab + R"(","last_seq":1}]})");
   REQUIRE(sync.has_sync_result());
   REQUIRE(sync.sync_result().conversations_size() == 1);
   const auto& conv = sync.sync_result().conversations(0);
@@ -77,8 +77,8 @@ TEST_CASE("session protocol: errors come back as error frames with the request i
   REQUIRE(bad.has_error());
   CHECK(bad.id() == "e1");
   CHECK(bad.error().code() == "invalid_argument");
-  auto outsider = c.Call(c.carol, R"({"type":"send-message","id":"e2","conversation_id":")" + c.ab +
-                                      R"(","content":"let me in"})");
+  auto outsider =
+      c.Call(c.carol, R"({"type":"send-message","id":"e2","conversation_id":")" + c.ab + R"(","content":"let me in"})");
   CHECK(outsider.error().code() == "permission_denied");
   auto empty = c.Call(c.alice, R"({"type":"send-message","id":"e3","conversation_id":")" + c.ab + R"("})");
   CHECK(empty.error().code() == "invalid_argument");
@@ -89,8 +89,8 @@ TEST_CASE("session protocol: errors come back as error frames with the request i
 }
 
 TEST_CASE("session protocol: events become pushed frames without an id") {
-  Message m{MessageId(77), ConversationId::Direct(UserId(1), UserId(2)), 5, UserId(1), "k", ContentType::kText,
-            "hello", 1000};
+  Message m{MessageId(77), ConversationId::Direct(UserId(1), UserId(2)), 5, UserId(1), "k", ContentType::kText, "hello",
+            1000};
   auto frame = gateway::SessionProtocol::FromEvent(Event(NewMessageEvent{m}));
   std::string json = wire::ToJson(frame);
   CHECK(json.rfind(R"({"type":"new-message","message":{"id":"77","conversation_id":"d:1:2","seq":"5",)", 0) == 0);

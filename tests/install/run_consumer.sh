@@ -18,5 +18,5 @@ case "$mode" in
     ;;
   *) echo "unknown mode $mode" >&2; exit 2 ;;
 esac
-cmake --build "$scratch/build" -j 2 >/dev/null
+cmake --build "$scratch/build" --target consumer -j 2 >/dev/null
 "$scratch/build/consumer"

@@ -5,9 +5,8 @@
 using namespace im;
 
 TEST_CASE("wire: a JSON send-message frame parses into its protobuf body") {
-  auto f = wire::ParseClientJson(
-      R"({"type":"send-message","id":"c1","conversation_id":"d:1:2","client_msg_id":"m-1",)"
-      R"("content_type":"CONTENT_TYPE_TEXT","content":"h\u00e9llo"})");
+  auto f = wire::ParseClientJson(R"({"type":"send-message","id":"c1","conversation_id":"d:1:2","client_msg_id":"m-1",)"
+                                 R"("content_type":"CONTENT_TYPE_TEXT","content":"h\u00e9llo"})");
   REQUIRE_MESSAGE(f.ok(), f.status().ToString());
   CHECK(f->id() == "c1");
   REQUIRE(f->has_send_message());

@@ -1,0 +1,44 @@
+// The WebSocket + REST gateway (target im::beast, Boost.Beast): the transport imd and
+// im-gateway put in front of an Engine. See docs/protocol.md for the frames.
+//
+//   auto gateway = im::Gateway::Start(*engine, {.listen_host = "127.0.0.1", .listen_port = 8080});
+//   ...
+//   gateway.value()->Stop();   // or destroy it
+//
+// Threading: the gateway runs its own network threads and a worker pool for blocking engine
+// calls; `engine` must outlive it.
+#ifndef IM_GATEWAY_H_
+#define IM_GATEWAY_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "im/engine.h"
+#include "im/status.h"
+
+namespace im {
+
+struct GatewayOptions {
+  std::string listen_host = "127.0.0.1";
+  uint16_t listen_port = 8080;  // 0: any free port (see Gateway::port)
+  int network_threads = 1;
+  int worker_threads = 4;                 // blocking engine calls (store, password hashing)
+  uint32_t max_frame_bytes = 128 * 1024;  // larger WebSocket frames close the connection (1009)
+  uint32_t max_body_bytes = 128 * 1024;   // REST request bodies
+  uint32_t max_queued_frames = 1024;      // per session; beyond it a slow consumer is closed
+};
+
+class Gateway {
+ public:
+  // Binds and starts serving. unavailable when the address cannot be bound.
+  static Result<std::unique_ptr<Gateway>> Start(Engine& engine, GatewayOptions options);
+  // Stops accepting, closes every session (going away) and joins the threads.
+  virtual ~Gateway() = default;
+  virtual uint16_t port() const = 0;
+  virtual void Stop() = 0;
+};
+
+}  // namespace im
+
+#endif  // IM_GATEWAY_H_

@@ -1,0 +1,126 @@
+// Gateway: the listener (accepts TCP connections and hands each to an HttpSession) and the
+// threads that run it.
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include "beast/gateway_state.h"
+#include "beast/http_session.h"
+#include "beast/websocket_session.h"
+#include "im/gateway.h"
+
+namespace im {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+class Listener : public std::enable_shared_from_this<Listener> {
+ public:
+  Listener(asio::io_context& ioc, std::shared_ptr<gateway::GatewayState> state)
+      : ioc_(ioc), acceptor_(asio::make_strand(ioc)), state_(std::move(state)) {}
+
+  Status Open(const tcp::endpoint& endpoint) {
+    boost::system::error_code ec;
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec)
+      return Status::Unavailable("cannot listen on " + endpoint.address().to_string() + ":" +
+                                 std::to_string(endpoint.port()) + ": " + ec.message());
+    return Status::Ok();
+  }
+  uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  void Run() { DoAccept(); }
+  void Stop() {
+    asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
+      boost::system::error_code ec;
+      self->acceptor_.close(ec);
+    });
+  }
+
+ private:
+  void DoAccept() {
+    acceptor_.async_accept(asio::make_strand(ioc_),
+                           [self = shared_from_this()](boost::system::error_code ec, tcp::socket socket) {
+                             if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
+                             if (!ec) std::make_shared<gateway::HttpSession>(std::move(socket), self->state_)->Run();
+                             self->DoAccept();
+                           });
+  }
+
+  asio::io_context& ioc_;
+  tcp::acceptor acceptor_;
+  std::shared_ptr<gateway::GatewayState> state_;
+};
+
+class GatewayImpl final : public Gateway {
+ public:
+  GatewayImpl(Engine& engine, GatewayOptions options)
+      : ioc_(std::max(1, options.network_threads)),
+        state_(std::make_shared<gateway::GatewayState>(engine, std::move(options))) {}
+  ~GatewayImpl() override { Stop(); }
+
+  Status Start() {
+    boost::system::error_code ec;
+    auto address = asio::ip::make_address(state_->options.listen_host, ec);
+    if (ec) return Status::InvalidArgument("bad listen address " + state_->options.listen_host);
+    listener_ = std::make_shared<Listener>(ioc_, state_);
+    IM_RETURN_IF_ERROR(listener_->Open(tcp::endpoint(address, state_->options.listen_port)));
+    port_ = listener_->port();
+    listener_->Run();
+    for (int i = 0; i < std::max(1, state_->options.network_threads); ++i) {
+      threads_.emplace_back([this] { ioc_.run(); });
+    }
+    return Status::Ok();
+  }
+
+  uint16_t port() const override { return port_; }
+
+  void Stop() override {
+    if (threads_.empty()) return;
+    listener_->Stop();
+    std::vector<std::shared_ptr<gateway::WebsocketSession>> live;
+    {
+      std::lock_guard lock(state_->mu);
+      state_->stopping = true;
+      for (auto& [ptr, weak] : state_->sessions) {
+        if (auto s = weak.lock()) live.push_back(std::move(s));
+      }
+    }
+    for (auto& s : live) s->Close(boost::beast::websocket::close_code::going_away, "server shutting down");
+    live.clear();
+    // Give the close handshakes a moment, then stop the loop.
+    for (int i = 0; i < 50; ++i) {
+      {
+        std::lock_guard lock(state_->mu);
+        if (state_->sessions.empty()) break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ioc_.stop();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+    state_->workers.join();
+  }
+
+ private:
+  asio::io_context ioc_;
+  std::shared_ptr<gateway::GatewayState> state_;
+  std::shared_ptr<Listener> listener_;
+  std::vector<std::thread> threads_;
+  uint16_t port_ = 0;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Gateway>> Gateway::Start(Engine& engine, GatewayOptions options) {
+  auto gateway = std::make_unique<GatewayImpl>(engine, std::move(options));
+  IM_RETURN_IF_ERROR(gateway->Start());
+  return std::unique_ptr<Gateway>(std::move(gateway));
+}
+
+}  // namespace im

@@ -1,0 +1,34 @@
+// The REST API of the gateway, free of Beast types: a request in, a response out. Runs on the
+// gateway's worker pool (it calls the engine, which blocks).
+#ifndef IM_SRC_BEAST_REST_API_H_
+#define IM_SRC_BEAST_REST_API_H_
+
+#include <string>
+#include <string_view>
+
+#include "im/engine.h"
+
+namespace im::gateway {
+
+struct RestRequest {
+  std::string_view method;         // "GET", "POST", …
+  std::string_view target;         // path and query
+  std::string_view authorization;  // the Authorization header, if any
+  std::string_view body;
+};
+
+struct RestResponse {
+  int status = 200;
+  std::string body;  // JSON ("" for 204)
+};
+
+// The HTTP status for an engine status code (invalid_argument 400, unauthenticated 401, …).
+int HttpStatusFor(StatusCode code);
+// {"code": "...", "message": "..."} with the matching HTTP status.
+RestResponse ErrorResponse(const Status& status);
+
+RestResponse HandleRest(Engine& engine, const RestRequest& request);
+
+}  // namespace im::gateway
+
+#endif  // IM_SRC_BEAST_REST_API_H_

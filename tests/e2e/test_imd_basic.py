@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""End-to-end: imd over real sockets, driven by a client that is not ours (python3-websockets).
+
+Two users register and log in over REST, connect WebSockets with their access tokens, chat 1:1
+both ways, resend idempotently, sync after a reconnect; a bad token is refused at the upgrade.
+"""
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+
+import websockets
+
+
+def rest(port, path, body=None, token=None):
+    req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), method="POST" if body is not None else "GET")
+    if body is not None:
+        req.data = json.dumps(body).encode()
+        req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", "Bearer " + token)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+async def recv_type(ws, frame_type, timeout=5):
+    while True:
+        frame = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+        if frame["type"] == frame_type:
+            return frame
+
+
+async def scenario(port):
+    status, err = rest(port, "/api/v1/auth/register", {"username": "x", "password": "short"})
+    check(status == 400 and err["code"] == "invalid_argument", "bad registration: %s %s" % (status, err))
+    check(rest(port, "/api/v1/auth/register", {"username": "alice", "password": "alice-password"})[0] == 201, "alice")
+    check(rest(port, "/api/v1/auth/register", {"username": "bob", "password": "bob-password"})[0] == 201, "bob")
+    check(rest(port, "/api/v1/auth/register", {"username": "bob", "password": "bob-password"})[0] == 409, "dup")
+    status, bad = rest(port, "/api/v1/auth/login", {"username": "bob", "password": "nope-nope", "device": "d"})
+    check(status == 401 and bad["code"] == "unauthenticated", "bad login")
+    _, a = rest(port, "/api/v1/auth/login", {"username": "alice", "password": "alice-password", "device": "laptop"})
+    _, b = rest(port, "/api/v1/auth/login", {"username": "bob", "password": "bob-password", "device": "phone"})
+    status, me = rest(port, "/api/v1/users/me", token=a["access_token"])
+    check(status == 200 and me["username"] == "alice", "users/me")
+    conv = "d:%s:%s" % tuple(sorted([a["user_id"], b["user_id"]], key=int))
+
+    url = "ws://127.0.0.1:%d/ws" % port
+    try:
+        async with websockets.connect(url, extra_headers={"Authorization": "Bearer forged.token.here"}):
+            raise AssertionError("a forged token was accepted")
+    except websockets.exceptions.InvalidStatusCode as e:
+        check(e.status_code == 401, "forged token refused with 401, got %d" % e.status_code)
+
+    async with websockets.connect(url, extra_headers={"Authorization": "Bearer " + a["access_token"]}) as wa, \
+            websockets.connect(url + "?token=" + b["access_token"]) as wb:
+        await wa.send(json.dumps({"type": "send-message", "id": "1", "conversation_id": conv,
+                                  "client_msg_id": "a-1", "content": "hello bob"}))
+        ack = await recv_type(wa, "send-ack")
+        check(ack["id"] == "1" and ack["seq"] == "1" and not ack["duplicate"], "ack: %s" % ack)
+        msg = await recv_type(wb, "new-message")
+        check(msg["message"]["content"] == "hello bob" and msg["message"]["id"] == ack["message_id"], "bob got it")
+        await wb.send(json.dumps({"type": "send-message", "id": "2", "conversation_id": conv,
+                                  "client_msg_id": "b-1", "content": "hi alice"}))
+        check((await recv_type(wb, "send-ack"))["seq"] == "2", "reply seq 2")
+        check((await recv_type(wa, "new-message"))["message"]["content"] == "hi alice", "alice got the reply")
+        await wa.send(json.dumps({"type": "send-message", "id": "3", "conversation_id": conv,
+                                  "client_msg_id": "a-1", "content": "hello bob"}))
+        dup = await recv_type(wa, "send-ack")
+        check(dup["duplicate"] and dup["seq"] == "1" and dup["message_id"] == ack["message_id"], "idempotent resend")
+        await wa.send("{not json")
+        err = await recv_type(wa, "error")
+        check(err["code"] == "invalid_argument", "malformed frame: %s" % err)
+        await wa.send(json.dumps({"type": "ping", "id": "p"}))
+        check((await recv_type(wa, "pong"))["id"] == "p", "pong")
+
+    # Bob is offline while alice sends two more; after reconnecting, sync returns exactly those.
+    async with websockets.connect(url, extra_headers={"Authorization": "Bearer " + a["access_token"]}) as wa:
+        for i in (3, 4):
+            await wa.send(json.dumps({"type": "send-message", "id": str(i), "conversation_id": conv,
+                                      "client_msg_id": "a-%d" % i, "content": "missed %d" % i}))
+            await recv_type(wa, "send-ack")
+    async with websockets.connect(url + "?token=" + b["access_token"]) as wb:
+        await wb.send(json.dumps({"type": "sync", "id": "s", "positions": [{"conversation_id": conv, "last_seq": 2}]}))
+        result = await recv_type(wb, "sync-result")
+        got = result["conversations"][0]["messages"]
+        check([m["seq"] for m in got] == ["3", "4"], "sync returned exactly the missed messages: %s" % got)
+
+
+def main(imd):
+    data = tempfile.mkdtemp(prefix="imd-e2e-")
+    env = dict(os.environ, IM_PASSWORD_ITERATIONS="1000")
+    proc = subprocess.Popen([imd, "--listen", "127.0.0.1:0", "--data-dir", data], stdout=subprocess.PIPE,
+                            env=env, text=True)
+    try:
+        line = proc.stdout.readline()
+        port = int(line.split("http://127.0.0.1:")[1].split("/")[0])
+        asyncio.run(scenario(port))
+        print("imd e2e: all checks passed")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        shutil.rmtree(data, ignore_errors=True)
+    if proc.returncode != 0:
+        raise SystemExit("imd exited with %d after SIGTERM" % proc.returncode)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
