@@ -3,6 +3,7 @@
 #ifndef IM_SRC_BEAST_GATEWAY_STATE_H_
 #define IM_SRC_BEAST_GATEWAY_STATE_H_
 
+#include <array>
 #include <boost/asio/thread_pool.hpp>
 #include <functional>
 #include <memory>
@@ -27,6 +28,18 @@ struct GatewayState {
   std::mutex mu;
   std::unordered_map<WebsocketSession*, std::weak_ptr<WebsocketSession>> sessions;
   bool stopping = false;
+
+  // The frame for a pushed event, encoded once per event and encoding, and shared by every
+  // session of the fanout (the engine hands all of them the same Event object).
+  std::shared_ptr<const std::string> EncodeEvent(const std::shared_ptr<const Event>& event, bool binary);
+
+ private:
+  struct Encoded {
+    std::weak_ptr<const Event> event;              // identity check: a freed Event's address may be reused
+    std::shared_ptr<const std::string> frames[2];  // [0] JSON, [1] binary
+  };
+  std::mutex encode_mu_;
+  std::array<Encoded, 64> encoded_;
 };
 
 }  // namespace im::gateway

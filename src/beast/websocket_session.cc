@@ -16,20 +16,33 @@ namespace {
 // and queues.
 class WebsocketSink : public SessionSink {
  public:
-  explicit WebsocketSink(std::weak_ptr<WebsocketSession> session) : session_(std::move(session)) {}
+  WebsocketSink(std::weak_ptr<WebsocketSession> session, std::shared_ptr<GatewayState> state)
+      : session_(std::move(session)), state_(std::move(state)) {}
   void Deliver(const std::shared_ptr<const Event>& event) override {
     auto s = session_.lock();
     if (!s) return;
-    v1::ServerFrame frame = SessionProtocol::FromEvent(*event);
     bool binary = s->binary();
-    s->Send(std::make_shared<const std::string>(binary ? frame.SerializeAsString() : wire::ToJson(frame)), !binary);
+    s->Send(state_->EncodeEvent(event, binary), !binary);
   }
 
  private:
   std::weak_ptr<WebsocketSession> session_;
+  std::shared_ptr<GatewayState> state_;
 };
 
 }  // namespace
+
+std::shared_ptr<const std::string> GatewayState::EncodeEvent(const std::shared_ptr<const Event>& event, bool binary) {
+  Encoded& slot = encoded_[std::hash<const Event*>()(event.get()) % encoded_.size()];
+  std::lock_guard lock(encode_mu_);
+  if (slot.event.lock() != event) slot = Encoded{event, {}};
+  auto& frame = slot.frames[binary ? 1 : 0];
+  if (!frame) {
+    v1::ServerFrame f = SessionProtocol::FromEvent(*event);
+    frame = std::make_shared<const std::string>(binary ? f.SerializeAsString() : wire::ToJson(f));
+  }
+  return frame;
+}
 
 WebsocketSession::WebsocketSession(asio::ip::tcp::socket&& socket, std::shared_ptr<GatewayState> state, AuthContext who)
     : ws_(std::move(socket)),
@@ -56,7 +69,7 @@ void WebsocketSession::OnAccept(beast::error_code ec) {
     if (state_->stopping) return;
     state_->sessions[this] = weak_from_this();
   }
-  auto sink = std::make_shared<WebsocketSink>(weak_from_this());
+  auto sink = std::make_shared<WebsocketSink>(weak_from_this(), state_);
   auto attached = state_->engine.Attach(who_.user, who_.device, sink);
   if (!attached.ok()) return Close(websocket::close_code::internal_error, attached.status().message());
   engine_session_ = *attached;
