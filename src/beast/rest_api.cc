@@ -1,6 +1,8 @@
 #include "beast/rest_api.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
+#include <charconv>
 
 #include "common/utf8.h"
 
@@ -46,6 +48,78 @@ json::object TokensJson(const AuthTokens& t) {
           {"refresh_expires_at_ms", t.refresh_expires_at_ms}};
 }
 
+// The value of `name` in the query string ("" when absent). Ids and numbers need no decoding.
+std::string QueryParam(std::string_view target, std::string_view name) {
+  size_t q = target.find('?');
+  if (q == std::string_view::npos) return "";
+  std::string_view query = target.substr(q + 1);
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    if (pair.size() > name.size() && pair.substr(0, name.size()) == name && pair[name.size()] == '=') {
+      return std::string(pair.substr(name.size() + 1));
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return "";
+}
+
+Result<uint64_t> NumberParam(std::string_view target, std::string_view name, uint64_t fallback) {
+  std::string v = QueryParam(target, name);
+  if (v.empty()) return fallback;
+  uint64_t n = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || end != v.data() + v.size()) {
+    return Status::InvalidArgument("query parameter " + std::string(name) + " must be a non-negative integer");
+  }
+  return n;
+}
+
+Result<int64_t> IdField(const json::object& o, std::string_view name) {
+  auto it = o.find(name);
+  if (it != o.end() && it->value().is_int64() && it->value().get_int64() > 0) return it->value().get_int64();
+  if (it != o.end() && it->value().is_string()) {
+    int64_t n = 0;
+    std::string_view v = it->value().get_string();
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec == std::errc() && end == v.data() + v.size() && n > 0) return n;
+  }
+  return Status::InvalidArgument("\"" + std::string(name) + "\" must be a positive id");
+}
+
+json::object MessageJson(const Message& m) {
+  return {{"id", std::to_string(m.id.value)},
+          {"conversation_id", m.conversation.str()},
+          {"seq", std::to_string(m.seq)},
+          {"sender_id", std::to_string(m.sender.value)},
+          {"client_msg_id", m.client_msg_id},
+          {"type", m.type == ContentType::kCustom ? "custom" : "text"},
+          {"content", m.content},
+          {"sent_at_ms", m.sent_at_ms}};
+}
+
+json::object GroupJson(const Group& g) {
+  return {{"id", std::to_string(g.id.value)},
+          {"name", g.name},
+          {"owner_id", std::to_string(g.owner.value)},
+          {"member_count", g.member_count},
+          {"max_members", g.max_members},
+          {"created_at_ms", g.created_at_ms}};
+}
+
+const char* RoleName(GroupRole r) {
+  return r == GroupRole::kOwner ? "owner" : r == GroupRole::kAdmin ? "admin" : "member";
+}
+
+// "/api/v1/groups/42/join" with prefix "/api/v1/groups/" -> {"42", "join"}.
+std::pair<std::string_view, std::string_view> SplitResource(std::string_view path, std::string_view prefix) {
+  std::string_view rest = path.substr(prefix.size());
+  size_t slash = rest.find('/');
+  if (slash == std::string_view::npos) return {rest, ""};
+  return {rest.substr(0, slash), rest.substr(slash + 1)};
+}
+
 Result<AuthContext> Bearer(Engine& engine, std::string_view authorization) {
   constexpr std::string_view kPrefix = "Bearer ";
   if (authorization.substr(0, kPrefix.size()) != kPrefix) {
@@ -88,6 +162,125 @@ Result<RestResponse> Route(Engine& engine, const RestRequest& r) {
     IM_ASSIGN_OR_RETURN(AuthContext who, Bearer(engine, r.authorization));
     IM_ASSIGN_OR_RETURN(User user, engine.GetUser(who.user));
     return Json(200, UserJson(user));
+  }
+  // Everything below acts as the bearer of the access token.
+  IM_ASSIGN_OR_RETURN(AuthContext who, Bearer(engine, r.authorization));
+  const bool get = r.method == "GET";
+  if (path == "/api/v1/users" && get) {
+    std::vector<UserId> ids;
+    std::string list = QueryParam(r.target, "ids");
+    for (size_t pos = 0; pos < list.size();) {
+      size_t comma = list.find(',', pos);
+      std::string item = list.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+      int64_t id = 0;
+      auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), id);
+      if (ec != std::errc() || end != item.data() + item.size() || id <= 0) {
+        return Status::InvalidArgument("ids must be a comma-separated list of user ids");
+      }
+      ids.emplace_back(id);
+      if (comma == std::string::npos) break;
+      pos = comma + 1;
+    }
+    IM_ASSIGN_OR_RETURN(auto users, engine.GetUsers(ids));
+    json::array out;
+    for (const auto& u : users) out.push_back(UserJson(u));
+    return Json(200, json::object{{"users", std::move(out)}});
+  }
+  if (path == "/api/v1/conversations" && get) {
+    IM_ASSIGN_OR_RETURN(uint64_t limit, NumberParam(r.target, "limit", 50));
+    IM_ASSIGN_OR_RETURN(uint64_t before, NumberParam(r.target, "cursor_activity_ms", 0));
+    ConversationCursor cursor;
+    if (auto id = ConversationId::Parse(QueryParam(r.target, "cursor_id"))) {
+      cursor = ConversationCursor{static_cast<TimestampMs>(before), *id};
+    }
+    IM_ASSIGN_OR_RETURN(
+        auto list, engine.ListConversations(who.user, cursor, static_cast<uint32_t>(std::min<uint64_t>(limit, 1000))));
+    json::array out;
+    for (const auto& c : list) {
+      json::object row{{"id", c.id.str()},
+                       {"last_seq", std::to_string(c.last_seq)},
+                       {"read_seq", std::to_string(c.read_seq)},
+                       {"unread", c.unread},
+                       {"last_activity_ms", c.last_activity_ms}};
+      if (c.last_message) row["last_message"] = MessageJson(*c.last_message);
+      out.push_back(std::move(row));
+    }
+    return Json(200, json::object{{"conversations", std::move(out)}});
+  }
+  constexpr std::string_view kConversations = "/api/v1/conversations/";
+  if (path.substr(0, kConversations.size()) == kConversations) {
+    auto [id_text, action] = SplitResource(path, kConversations);
+    auto conversation = ConversationId::Parse(id_text);
+    if (!conversation) return Status::InvalidArgument("malformed conversation id");
+    if (action == "messages" && get) {
+      IM_ASSIGN_OR_RETURN(uint64_t before, NumberParam(r.target, "before_seq", 0));
+      IM_ASSIGN_OR_RETURN(uint64_t after, NumberParam(r.target, "after_seq", 0));
+      IM_ASSIGN_OR_RETURN(uint64_t limit, NumberParam(r.target, "limit", 50));
+      HistoryQuery q{after, before, static_cast<uint32_t>(std::min<uint64_t>(limit, 1000))};
+      IM_ASSIGN_OR_RETURN(HistoryPage page, engine.GetHistory(who.user, *conversation, q));
+      json::array out;
+      for (const auto& m : page.messages) out.push_back(MessageJson(m));
+      return Json(200, json::object{{"messages", std::move(out)}, {"has_more", page.has_more}});
+    }
+    if (action == "read" && post) {
+      IM_ASSIGN_OR_RETURN(json::object body, ParseBody(r.body));
+      IM_ASSIGN_OR_RETURN(int64_t seq, IdField(body, "seq"));
+      IM_ASSIGN_OR_RETURN(Seq read, engine.MarkRead(who.user, who.device, *conversation, static_cast<Seq>(seq)));
+      return Json(200, json::object{{"read_seq", std::to_string(read)}});
+    }
+  }
+  if (path == "/api/v1/groups" && post) {
+    IM_ASSIGN_OR_RETURN(json::object body, ParseBody(r.body));
+    IM_ASSIGN_OR_RETURN(std::string name, StringField(body, "name", true));
+    IM_ASSIGN_OR_RETURN(Group g, engine.CreateGroup(who.user, name));
+    return Json(201, GroupJson(g));
+  }
+  constexpr std::string_view kGroups = "/api/v1/groups/";
+  if (path.substr(0, kGroups.size()) == kGroups) {
+    auto [id_text, action] = SplitResource(path, kGroups);
+    int64_t id = 0;
+    auto [end, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
+    if (ec != std::errc() || end != id_text.data() + id_text.size() || id <= 0) {
+      return Status::InvalidArgument("malformed group id");
+    }
+    GroupId group(id);
+    if (action.empty() && get) {
+      IM_ASSIGN_OR_RETURN(Group g, engine.GetGroup(who.user, group));
+      return Json(200, GroupJson(g));
+    }
+    if (action == "join" && post) {
+      IM_RETURN_IF_ERROR(engine.JoinGroup(who.user, group));
+      return RestResponse{204, ""};
+    }
+    if (action == "leave" && post) {
+      IM_RETURN_IF_ERROR(engine.LeaveGroup(who.user, group));
+      return RestResponse{204, ""};
+    }
+    if (action == "members" && get) {
+      IM_ASSIGN_OR_RETURN(uint64_t after, NumberParam(r.target, "after", 0));
+      IM_ASSIGN_OR_RETURN(uint64_t limit, NumberParam(r.target, "limit", 100));
+      IM_ASSIGN_OR_RETURN(auto members, engine.ListMembers(who.user, group, UserId(static_cast<int64_t>(after)),
+                                                           static_cast<uint32_t>(std::min<uint64_t>(limit, 1000))));
+      json::array out;
+      for (const auto& m : members) {
+        out.push_back(json::object{
+            {"user_id", std::to_string(m.user.value)}, {"role", RoleName(m.role)}, {"joined_at_ms", m.joined_at_ms}});
+      }
+      return Json(200, json::object{{"members", std::move(out)}});
+    }
+    if ((action == "kick" || action == "role") && post) {
+      IM_ASSIGN_OR_RETURN(json::object body, ParseBody(r.body));
+      IM_ASSIGN_OR_RETURN(int64_t target, IdField(body, "user_id"));
+      if (action == "kick") {
+        IM_RETURN_IF_ERROR(engine.KickMember(who.user, group, UserId(target)));
+        return RestResponse{204, ""};
+      }
+      IM_ASSIGN_OR_RETURN(std::string role, StringField(body, "role", true));
+      if (role != "admin" && role != "member") return Status::InvalidArgument("role must be \"admin\" or \"member\"");
+      IM_RETURN_IF_ERROR(engine.SetMemberRole(who.user, group, UserId(target),
+                                              role == "admin" ? GroupRole::kAdmin : GroupRole::kMember));
+      return RestResponse{204, ""};
+    }
   }
   return Status::NotFound("no route for " + std::string(r.method) + " " + std::string(path));
 }
