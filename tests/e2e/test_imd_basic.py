@@ -124,6 +124,40 @@ async def scenario(port):
     _, users = rest(port, "/api/v1/users?ids=%s,%s" % (a["user_id"], b["user_id"]), token=bt)
     check(sorted(u["username"] for u in users["users"]) == ["alice", "bob"], "batch lookup")
 
+    # A group of three with bob on two devices: one send reaches every other session once.
+    check(rest(port, "/api/v1/auth/register", {"username": "carol", "password": "carol-password"})[0] == 201, "carol")
+    _, c = rest(port, "/api/v1/auth/login", {"username": "carol", "password": "carol-password", "device": "tab"})
+    _, b2 = rest(port, "/api/v1/auth/login", {"username": "bob", "password": "bob-password", "device": "desk"})
+    check(rest(port, "/api/v1/groups/%s/join" % group["id"], {}, token=c["access_token"])[0] == 204, "carol joins")
+    gconv = "g:" + group["id"]
+    async with websockets.connect(url + "?token=" + at) as wa, \
+            websockets.connect(url + "?token=" + bt) as wb1, \
+            websockets.connect(url + "?token=" + b2["access_token"]) as wb2, \
+            websockets.connect(url + "?token=" + c["access_token"]) as wc:
+        await wa.send(json.dumps({"type": "send-message", "id": "g1", "conversation_id": gconv,
+                                  "client_msg_id": "g-1", "content": "hello group"}))
+        gack = await recv_type(wa, "send-ack")
+        check(gack["seq"] == "1", "first group message gets seq 1")
+        for name, ws in (("bob phone", wb1), ("bob desk", wb2), ("carol", wc)):
+            got = await recv_type(ws, "new-message")
+            check(got["message"]["id"] == gack["message_id"] and got["message"]["content"] == "hello group",
+                  "%s got the group message" % name)
+        await wb2.send(json.dumps({"type": "send-message", "id": "g2", "conversation_id": gconv,
+                                   "client_msg_id": "g-2", "content": "from the desk"}))
+        check((await recv_type(wb2, "send-ack"))["seq"] == "2", "group seq 2")
+        for name, ws in (("alice", wa), ("bob phone", wb1), ("carol", wc)):
+            got = await recv_type(ws, "new-message")
+            check(got["message"]["content"] == "from the desk", "%s got bob's desk message" % name)
+        await wc.send(json.dumps({"type": "read", "id": "r1", "conversation_id": gconv, "seq": 2}))
+        mine = await recv_type(wc, "read-receipt")
+        check(mine["id"] == "r1" and mine["read_seq"] == "2", "carol's read is confirmed: %s" % mine)
+        theirs = await recv_type(wa, "read-receipt")
+        check(theirs["reader_id"] == c["user_id"] and theirs["read_seq"] == "2", "alice sees carol's receipt")
+    _, clist = rest(port, "/api/v1/conversations", token=c["access_token"])
+    check(clist["conversations"][0]["unread"] == 0, "carol has nothing unread")
+    _, alist = rest(port, "/api/v1/conversations", token=at)
+    check([x["unread"] for x in alist["conversations"] if x["id"] == gconv] == [1], "alice has bob's message unread")
+
 
 def main(imd):
     data = tempfile.mkdtemp(prefix="imd-e2e-")
