@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <charconv>
+#include <optional>
 
 #include "common/utf8.h"
 
@@ -76,14 +77,20 @@ Result<uint64_t> NumberParam(std::string_view target, std::string_view name, uin
   return n;
 }
 
+// A positive decimal id ("42"); nullopt for anything else.
+std::optional<int64_t> ParseId(std::string_view v) {
+  int64_t n = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || end != v.data() + v.size() || n <= 0) return std::nullopt;
+  return n;
+}
+
+// An id member given as a JSON number or a decimal string.
 Result<int64_t> IdField(const json::object& o, std::string_view name) {
   auto it = o.find(name);
   if (it != o.end() && it->value().is_int64() && it->value().get_int64() > 0) return it->value().get_int64();
   if (it != o.end() && it->value().is_string()) {
-    int64_t n = 0;
-    std::string_view v = it->value().get_string();
-    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-    if (ec == std::errc() && end == v.data() + v.size() && n > 0) return n;
+    if (auto id = ParseId(it->value().get_string())) return *id;
   }
   return Status::InvalidArgument("\"" + std::string(name) + "\" must be a positive id");
 }
@@ -171,13 +178,10 @@ Result<RestResponse> Route(Engine& engine, const RestRequest& r) {
     std::string list = QueryParam(r.target, "ids");
     for (size_t pos = 0; pos < list.size();) {
       size_t comma = list.find(',', pos);
-      std::string item = list.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-      int64_t id = 0;
-      auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), id);
-      if (ec != std::errc() || end != item.data() + item.size() || id <= 0) {
-        return Status::InvalidArgument("ids must be a comma-separated list of user ids");
-      }
-      ids.emplace_back(id);
+      auto id =
+          ParseId(std::string_view(list).substr(pos, comma == std::string::npos ? std::string::npos : comma - pos));
+      if (!id) return Status::InvalidArgument("ids must be a comma-separated list of user ids");
+      ids.emplace_back(*id);
       if (comma == std::string::npos) break;
       pos = comma + 1;
     }
@@ -238,12 +242,9 @@ Result<RestResponse> Route(Engine& engine, const RestRequest& r) {
   constexpr std::string_view kGroups = "/api/v1/groups/";
   if (path.substr(0, kGroups.size()) == kGroups) {
     auto [id_text, action] = SplitResource(path, kGroups);
-    int64_t id = 0;
-    auto [end, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
-    if (ec != std::errc() || end != id_text.data() + id_text.size() || id <= 0) {
-      return Status::InvalidArgument("malformed group id");
-    }
-    GroupId group(id);
+    auto id = ParseId(id_text);
+    if (!id) return Status::InvalidArgument("malformed group id");
+    GroupId group(*id);
     if (action.empty() && get) {
       IM_ASSIGN_OR_RETURN(Group g, engine.GetGroup(who.user, group));
       return Json(200, GroupJson(g));
