@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""Bad input against a running imd: every case gets its documented error or close code, and imd
+keeps serving a well-behaved client with nothing lost. (First part of the imd issue's battery;
+rate limits and idle timeouts come with those features.)"""
+import asyncio
+import base64
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+
+import websockets
+
+
+def rest(port, path, body=None, token=None, raw=None):
+    req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path),
+                                 method="POST" if (body is not None or raw is not None) else "GET")
+    if raw is not None:
+        req.data = raw
+    elif body is not None:
+        req.data = json.dumps(body).encode()
+    if token:
+        req.add_header("Authorization", "Bearer " + token)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+async def recv_type(ws, frame_type, timeout=5):
+    while True:
+        frame = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+        if frame["type"] == frame_type:
+            return frame
+
+
+def b64(obj):
+    return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+
+
+async def expect_refused(url, headers=None):
+    try:
+        async with websockets.connect(url, extra_headers=headers or {}):
+            return None
+    except websockets.exceptions.InvalidStatusCode as e:
+        return e.status_code
+
+
+async def scenario(port):
+    url = "ws://127.0.0.1:%d/ws" % port
+    for name in ("alice", "bob", "mallory"):
+        rest(port, "/api/v1/auth/register", {"username": name, "password": name + "-password"})
+    tok = {n: rest(port, "/api/v1/auth/login", {"username": n, "password": n + "-password", "device": "d"})[1]
+           for n in ("alice", "bob", "mallory")}
+    conv = "d:%s:%s" % tuple(sorted([tok["alice"]["user_id"], tok["bob"]["user_id"]], key=int))
+
+    # REST: malformed bodies and wrong types.
+    check(rest(port, "/api/v1/auth/login", raw=b"{oops")[0] == 400, "malformed JSON body")
+    check(rest(port, "/api/v1/auth/login", {"username": 5, "password": "x", "device": "d"})[0] == 400, "wrong type")
+    check(rest(port, "/api/v1/auth/login", raw=b"\xff\xfe")[0] == 400, "invalid UTF-8 body")
+    check(rest(port, "/api/v1/auth/register", raw=b"x" * 200000)[0] == 413, "body over the limit")
+
+    # Upgrades without a valid token: missing, forged signature, alg none, wrong shape.
+    real = tok["alice"]["access_token"]
+    header, payload, _ = real.split(".")
+    none_token = b64({"alg": "none", "typ": "JWT"}) + "." + payload + "."
+    forged = header + "." + b64({"iss": "libim", "sub": tok["bob"]["user_id"], "exp": 4102444800, "iat": 1}) + "." + \
+        real.split(".")[2]
+    for what, headers, suffix in (("missing", None, ""), ("garbage", {"Authorization": "Bearer x"}, ""),
+                                  ("alg none", {"Authorization": "Bearer " + none_token}, ""),
+                                  ("forged payload", None, "?token=" + forged)):
+        status = await expect_refused(url + suffix, headers)
+        check(status == 401, "%s token refused with 401, got %s" % (what, status))
+
+    async with websockets.connect(url + "?token=" + tok["bob"]["access_token"]) as bob:
+        async with websockets.connect(url + "?token=" + real) as ws:
+            cases = [
+                ("{not json", "invalid_argument"),
+                (json.dumps({"type": "launch", "id": "1"}), "invalid_argument"),
+                (json.dumps({"type": "send-message", "conversation_id": 7}), "invalid_argument"),
+                (json.dumps({"type": "send-message", "conversation_id": "x"}), "invalid_argument"),
+                (json.dumps({"type": "send-message", "conversation_id": conv, "content": ""}), "invalid_argument"),
+                (json.dumps({"type": "send-message", "conversation_id": "g:999", "content": "x"}), "permission_denied"),
+                (json.dumps({"type": "send-message", "conversation_id": conv, "content": "x" * 70000}),
+                 "resource_exhausted"),
+            ]
+            for text, code in cases:
+                await ws.send(text)
+                err = await recv_type(ws, "error")
+                check(err["code"] == code, "%r -> %s, got %s" % (text[:40], code, err))
+            # Bytes that are not a protobuf frame: a binary error frame, connection open.
+            await ws.send(b"\xff\x00garbage")
+            err = await asyncio.wait_for(ws.recv(), 5)  # replies use the request's encoding
+            check(isinstance(err, bytes) and b"invalid_argument" in err, "garbage binary frame: %r" % err)
+            # Mallory cannot reach the alice-bob conversation.
+            async with websockets.connect(url + "?token=" + tok["mallory"]["access_token"]) as mal:
+                await mal.send(json.dumps({"type": "send-message", "id": "m", "conversation_id": conv,
+                                           "content": "let me in"}))
+                check((await recv_type(mal, "error"))["code"] == "permission_denied", "outsider refused")
+                await mal.send(json.dumps({"type": "sync", "id": "s", "positions": [{"conversation_id": conv}]}))
+                res = await recv_type(mal, "sync-result")
+                check(res["conversations"][0]["error_code"] == "permission_denied" and
+                      not res["conversations"][0]["messages"], "outsider sync refused")
+            # A frame over the 128 KiB limit closes that connection with 1009.
+            async with websockets.connect(url + "?token=" + real, max_size=None) as big:
+                await big.send("x" * 200000)
+                try:
+                    await asyncio.wait_for(big.recv(), 5)
+                    raise AssertionError("oversized frame not refused")
+                except websockets.exceptions.ConnectionClosed as e:
+                    check(e.code == 1009, "oversized frame closed with 1009, got %s" % e.code)
+            # TCP closed in the middle of a frame, and a connection that never finishes its
+            # handshake: neither disturbs anyone else.
+            s = socket.create_connection(("127.0.0.1", port))
+            s.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                      b"Authorization: Bearer " + real.encode() + b"\r\n\r\n")
+            s.recv(4096)
+            s.sendall(b"\x81\xfe\x10\x00\x00\x00\x00\x00abc")  # announces 4096 masked bytes, sends 3
+            s.close()
+            half_open = socket.create_connection(("127.0.0.1", port))
+            half_open.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\n")
+            # After all that, the well-behaved session still works and nothing was lost.
+            await ws.send(json.dumps({"type": "send-message", "id": "ok", "conversation_id": conv,
+                                      "client_msg_id": "ok-1", "content": "still here"}))
+            ack = await recv_type(ws, "send-ack")
+            check(ack["seq"] == "1", "the only stored message is the good one: %s" % ack)
+            got = await recv_type(bob, "new-message")
+            check(got["message"]["content"] == "still here", "bob still receives")
+            half_open.close()
+    _, page = rest(port, "/api/v1/conversations/%s/messages" % conv, token=tok["bob"]["access_token"])
+    check([m["content"] for m in page["messages"]] == ["still here"], "history holds exactly the good message")
+
+
+def main(imd):
+    data = tempfile.mkdtemp(prefix="imd-bad-")
+    env = dict(os.environ, IM_PASSWORD_ITERATIONS="1000")
+    proc = subprocess.Popen([imd, "--listen", "127.0.0.1:0", "--data-dir", data], stdout=subprocess.PIPE,
+                            env=env, text=True)
+    try:
+        port = int(proc.stdout.readline().split("http://127.0.0.1:")[1].split("/")[0])
+        asyncio.run(scenario(port))
+        check(proc.poll() is None, "imd is still running")
+        print("imd bad input: all checks passed")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
