@@ -19,6 +19,7 @@
 #include "im/engine.h"
 #include "im/gateway.h"
 #include "im/sqlite_store.h"
+#include "store/timed_store.h"
 
 namespace {
 
@@ -96,7 +97,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   im::Options options;
-  options.store = *store;
+  options.store = im::NewTimedStore(*store);  // im_store_latency_seconds on /metrics
   options.jwt_secret = *key;
   if (const char* iterations = std::getenv("IM_PASSWORD_ITERATIONS"))
     options.password_iterations = std::atoi(iterations);

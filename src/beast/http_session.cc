@@ -64,6 +64,16 @@ void HttpSession::OnRead(beast::error_code ec, std::size_t) {
     if (path != "/ws") return Respond(404, R"({"code":"not_found","message":"WebSocket endpoint is /ws"})", false);
     return Upgrade(std::move(req));
   }
+  if (path == "/readyz") {
+    // Ready while accepting work; 503 once shutdown has begun, so balancers drain us first.
+    bool stopping;
+    {
+      std::lock_guard lock(state_->mu);
+      stopping = state_->stopping;
+    }
+    return Respond(stopping ? 503 : 200, stopping ? R"({"status":"stopping"})" : R"({"status":"ready"})",
+                   req.keep_alive());
+  }
   // REST calls block on the engine (store, password hashing): run them on the worker pool and
   // come back to this connection's strand to write.
   asio::post(state_->workers, [self = shared_from_this(), req = std::move(req)] {
@@ -72,7 +82,7 @@ void HttpSession::OnRead(beast::error_code ec, std::size_t) {
     RestResponse out = HandleRest(self->state_->engine, r);
     bool keep_alive = req.keep_alive();
     asio::post(self->stream_.get_executor(), [self, out = std::move(out), keep_alive]() mutable {
-      self->Respond(out.status, std::move(out.body), keep_alive);
+      self->Respond(out.status, std::move(out.body), keep_alive, std::move(out.content_type));
     });
   });
 }
@@ -92,10 +102,10 @@ void HttpSession::Upgrade(Request request) {
   });
 }
 
-void HttpSession::Respond(int status, std::string body, bool keep_alive) {
+void HttpSession::Respond(int status, std::string body, bool keep_alive, std::string content_type) {
   response_ = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(status), 11);
   response_->set(http::field::server, "libim");
-  if (!body.empty()) response_->set(http::field::content_type, "application/json");
+  if (!body.empty()) response_->set(http::field::content_type, content_type);
   response_->keep_alive(keep_alive);
   response_->body() = std::move(body);
   response_->prepare_payload();

@@ -21,7 +21,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void DoRead();
   void OnRead(boost::beast::error_code ec, std::size_t bytes);
   void Upgrade(Request request);
-  void Respond(int status, std::string body, bool keep_alive);
+  void Respond(int status, std::string body, bool keep_alive, std::string content_type = "application/json");
   void OnWrite(bool keep_alive, boost::beast::error_code ec, std::size_t bytes);
 
   boost::beast::tcp_stream stream_;

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <optional>
 
+#include "common/metrics.h"
 #include "common/utf8.h"
 
 namespace im::gateway {
@@ -138,7 +139,11 @@ Result<AuthContext> Bearer(Engine& engine, std::string_view authorization) {
 Result<RestResponse> Route(Engine& engine, const RestRequest& r) {
   std::string_view path = r.target.substr(0, r.target.find('?'));
   const bool post = r.method == "POST";
+  metrics::Default().http_requests.Add();
   if (path == "/healthz" && r.method == "GET") return Json(200, json::object{{"status", "ok"}});
+  if (path == "/metrics" && r.method == "GET") {
+    return RestResponse{200, metrics::Default().RenderPrometheus(), "text/plain; version=0.0.4"};
+  }
   if (path == "/api/v1/auth/register" && post) {
     IM_ASSIGN_OR_RETURN(json::object body, ParseBody(r.body));
     IM_ASSIGN_OR_RETURN(std::string username, StringField(body, "username", true));

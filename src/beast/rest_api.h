@@ -19,7 +19,8 @@ struct RestRequest {
 
 struct RestResponse {
   int status = 200;
-  std::string body;  // JSON ("" for 204)
+  std::string body;  // JSON ("" for 204), or the Prometheus text of /metrics
+  std::string content_type = "application/json";
 };
 
 // The HTTP status for an engine status code (invalid_argument 400, unauthenticated 401, …).

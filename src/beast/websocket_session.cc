@@ -2,7 +2,10 @@
 
 #include <boost/asio/post.hpp>
 
+#include "common/metrics.h"
 #include "wire/frame_codec.h"
+
+#include <chrono>
 
 namespace im::gateway {
 
@@ -22,6 +25,7 @@ class WebsocketSink : public SessionSink {
     auto s = session_.lock();
     if (!s) return;
     bool binary = s->binary();
+    metrics::Default().fanout_deliveries.Add();
     s->Send(state_->EncodeEvent(event, binary), !binary);
   }
 
@@ -52,6 +56,7 @@ WebsocketSession::WebsocketSession(asio::ip::tcp::socket&& socket, std::shared_p
       work_(asio::make_strand(state_->workers.get_executor())) {}
 
 WebsocketSession::~WebsocketSession() {
+  if (engine_session_ != 0) metrics::Default().connections.Add(-1);
   std::lock_guard lock(state_->mu);
   state_->sessions.erase(this);
 }
@@ -73,6 +78,7 @@ void WebsocketSession::OnAccept(beast::error_code ec) {
   auto attached = state_->engine.Attach(who_.user, who_.device, sink);
   if (!attached.ok()) return Close(websocket::close_code::internal_error, attached.status().message());
   engine_session_ = *attached;
+  metrics::Default().connections.Add(1);
   DoRead();
 }
 
@@ -88,6 +94,7 @@ void WebsocketSession::OnRead(beast::error_code ec, std::size_t) {
   }
   const bool binary = ws_.got_binary();
   binary_ = binary;
+  metrics::Default().frames_in.Add();
   std::string bytes = beast::buffers_to_string(buffer_.data());
   buffer_.consume(buffer_.size());
   auto frame = binary ? wire::ParseClientBinary(bytes) : wire::ParseClientJson(bytes);
@@ -96,8 +103,14 @@ void WebsocketSession::OnRead(beast::error_code ec, std::size_t) {
     Enqueue({std::make_shared<const std::string>(binary ? error.SerializeAsString() : wire::ToJson(error)), !binary});
   } else {
     asio::post(work_, [self = shared_from_this(), frame = std::move(frame).value(), binary] {
+      auto start = std::chrono::steady_clock::now();
       auto reply = self->protocol_.Handle(frame);
       if (!reply) return;
+      if (reply->has_send_ack()) {
+        metrics::Default().messages_sent.Add();
+        metrics::Default().send_latency.Observe(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      }
       self->Send(std::make_shared<const std::string>(binary ? reply->SerializeAsString() : wire::ToJson(*reply)),
                  !binary);
     });
@@ -139,6 +152,7 @@ void WebsocketSession::Enqueue(Outgoing out) {
     return;
   }
   queue_.push_back(std::move(out));
+  metrics::Default().frames_out.Add();
   if (!writing_) DoWrite();
 }
 

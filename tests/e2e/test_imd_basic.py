@@ -153,6 +153,26 @@ async def scenario(port):
         check(mine["id"] == "r1" and mine["read_seq"] == "2", "carol's read is confirmed: %s" % mine)
         theirs = await recv_type(wa, "read-receipt")
         check(theirs["reader_id"] == c["user_id"] and theirs["read_seq"] == "2", "alice sees carol's receipt")
+    # Operations endpoints.
+    check(rest(port, "/readyz")[0] == 200, "readyz")
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as resp:
+        text = resp.read().decode()
+        check(resp.headers["Content-Type"].startswith("text/plain"), "metrics content type")
+    values = {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines()
+              if line and not line.startswith("#")}
+    check(values["im_messages_sent_total"] == 7, "7 sends acked: %s" % values["im_messages_sent_total"])
+    check(values["im_fanout_deliveries_total"] >= 8, "deliveries counted")
+    check(values["im_frames_in_total"] > values["im_messages_sent_total"], "frames counted")
+    check(values['im_store_latency_seconds_count{op="append"}'] == 7, "store append latency recorded")
+    check(values["im_send_latency_seconds_count"] == values["im_messages_sent_total"], "one latency per send")
+    # Every WebSocket above is closed: the gauge returns to 0 once the server has seen the closes.
+    for _ in range(100):
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as resp:
+            gauge = [l for l in resp.read().decode().splitlines() if l.startswith("im_connections ")][0]
+        if gauge == "im_connections 0":
+            break
+        await asyncio.sleep(0.02)
+    check(gauge == "im_connections 0", "connections gauge back to 0: %s" % gauge)
     _, clist = rest(port, "/api/v1/conversations", token=c["access_token"])
     check(clist["conversations"][0]["unread"] == 0, "carol has nothing unread")
     _, alist = rest(port, "/api/v1/conversations", token=at)

@@ -1,0 +1,65 @@
+#include "common/metrics.h"
+
+#include <cstdio>
+
+namespace im::metrics {
+
+void Histogram::Observe(double seconds) {
+  size_t i = 0;
+  while (i < kBounds.size() && seconds > kBounds[i]) ++i;
+  buckets_[i].fetch_add(1, std::memory_order_relaxed);
+  count_.fetch_add(1, std::memory_order_relaxed);
+  sum_micros_.fetch_add(static_cast<uint64_t>(seconds * 1e6), std::memory_order_relaxed);
+}
+
+void Histogram::Render(const std::string& name, const std::string& labels, std::string* out) const {
+  const std::string sep = labels.empty() ? "" : ",";
+  uint64_t cumulative = 0;
+  char line[256];
+  for (size_t i = 0; i < buckets_.size(); ++i) {
+    cumulative += buckets_[i].load(std::memory_order_relaxed);
+    if (i < kBounds.size()) {
+      std::snprintf(line, sizeof line, "%s_bucket{%s%sle=\"%g\"} %llu\n", name.c_str(), labels.c_str(), sep.c_str(),
+                    kBounds[i], static_cast<unsigned long long>(cumulative));
+    } else {
+      std::snprintf(line, sizeof line, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name.c_str(), labels.c_str(), sep.c_str(),
+                    static_cast<unsigned long long>(cumulative));
+    }
+    *out += line;
+  }
+  const std::string braces = labels.empty() ? "" : "{" + labels + "}";
+  std::snprintf(line, sizeof line, "%s_sum%s %.6f\n%s_count%s %llu\n", name.c_str(), braces.c_str(),
+                static_cast<double>(sum_micros_.load(std::memory_order_relaxed)) / 1e6, name.c_str(), braces.c_str(),
+                static_cast<unsigned long long>(count_.load(std::memory_order_relaxed)));
+  *out += line;
+}
+
+std::string Registry::RenderPrometheus() const {
+  std::string out;
+  auto counter = [&](const char* name, const char* help, uint64_t v) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" + name + " " +
+           std::to_string(v) + "\n";
+  };
+  out += "# HELP im_connections Open WebSocket sessions.\n# TYPE im_connections gauge\nim_connections " +
+         std::to_string(connections.value()) + "\n";
+  counter("im_frames_in_total", "Frames received from clients.", frames_in.value());
+  counter("im_frames_out_total", "Frames queued to clients.", frames_out.value());
+  counter("im_messages_sent_total", "Messages acknowledged to their senders.", messages_sent.value());
+  counter("im_fanout_deliveries_total", "Events pushed to sessions.", fanout_deliveries.value());
+  counter("im_http_requests_total", "REST requests served.", http_requests.value());
+  out += "# HELP im_send_latency_seconds send-message handling, persist to ack.\n";
+  out += "# TYPE im_send_latency_seconds histogram\n";
+  send_latency.Render("im_send_latency_seconds", "", &out);
+  out += "# HELP im_store_latency_seconds Store calls on the message path.\n";
+  out += "# TYPE im_store_latency_seconds histogram\n";
+  store_append_latency.Render("im_store_latency_seconds", "op=\"append\"", &out);
+  store_read_latency.Render("im_store_latency_seconds", "op=\"read\"", &out);
+  return out;
+}
+
+Registry& Default() {
+  static Registry registry;
+  return registry;
+}
+
+}  // namespace im::metrics
