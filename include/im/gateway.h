@@ -27,6 +27,12 @@ struct GatewayOptions {
   uint32_t max_frame_bytes = 128 * 1024;  // larger WebSocket frames close the connection (1009)
   uint32_t max_body_bytes = 128 * 1024;   // REST request bodies
   uint32_t max_queued_frames = 1024;      // per session; beyond it a slow consumer is closed
+  // Client frames per second, as token buckets (rate, burst); beyond them a frame is answered
+  // with resource_exhausted and not processed.
+  double connection_frames_per_second = 50;
+  double connection_frame_burst = 100;
+  double user_frames_per_second = 100;  // across all of a user's connections to this gateway
+  double user_frame_burst = 200;
 };
 
 class Gateway {

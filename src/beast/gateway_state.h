@@ -10,6 +10,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "beast/rate_limiter.h"
 #include "im/engine.h"
 #include "im/gateway.h"
 
@@ -19,11 +20,15 @@ class WebsocketSession;
 
 struct GatewayState {
   GatewayState(Engine& e, GatewayOptions o)
-      : engine(e), options(std::move(o)), workers(static_cast<size_t>(std::max(1, options.worker_threads))) {}
+      : engine(e),
+        options(std::move(o)),
+        workers(static_cast<size_t>(std::max(1, options.worker_threads))),
+        user_limiter(options.user_frames_per_second, options.user_frame_burst) {}
 
   Engine& engine;
   const GatewayOptions options;
   boost::asio::thread_pool workers;
+  PerUserLimiter user_limiter;
 
   std::mutex mu;
   std::unordered_map<WebsocketSession*, std::weak_ptr<WebsocketSession>> sessions;

@@ -53,7 +53,8 @@ WebsocketSession::WebsocketSession(asio::ip::tcp::socket&& socket, std::shared_p
       state_(std::move(state)),
       who_(std::move(who)),
       protocol_(state_->engine, who_.user, who_.device),
-      work_(asio::make_strand(state_->workers.get_executor())) {}
+      work_(asio::make_strand(state_->workers.get_executor())),
+      frame_limit_(state_->options.connection_frames_per_second, state_->options.connection_frame_burst) {}
 
 WebsocketSession::~WebsocketSession() {
   if (engine_session_ != 0) metrics::Default().connections.Add(-1);
@@ -98,8 +99,14 @@ void WebsocketSession::OnRead(beast::error_code ec, std::size_t) {
   std::string bytes = beast::buffers_to_string(buffer_.data());
   buffer_.consume(buffer_.size());
   auto frame = binary ? wire::ParseClientBinary(bytes) : wire::ParseClientJson(bytes);
+  std::string reply_id;  // a refused but well-formed frame still gets its id back
+  if (frame.ok() &&
+      !(frame_limit_.TryTake(std::chrono::steady_clock::now()) && state_->user_limiter.TryTake(who_.user))) {
+    reply_id = frame->id();
+    frame = Status::ResourceExhausted("rate limit exceeded: slow down");
+  }
   if (!frame.ok()) {
-    auto error = SessionProtocol::ErrorFrame("", frame.status());
+    auto error = SessionProtocol::ErrorFrame(reply_id, frame.status());
     Enqueue({std::make_shared<const std::string>(binary ? error.SerializeAsString() : wire::ToJson(error)), !binary});
   } else {
     asio::post(work_, [self = shared_from_this(), frame = std::move(frame).value(), binary] {

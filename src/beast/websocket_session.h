@@ -13,6 +13,7 @@
 #include <string>
 
 #include "beast/gateway_state.h"
+#include "beast/rate_limiter.h"
 #include "gateway/session_protocol.h"
 
 namespace im::gateway {
@@ -52,6 +53,7 @@ class WebsocketSession : public std::enable_shared_from_this<WebsocketSession> {
   SessionProtocol protocol_;
   // Requests of this session run on the worker pool one at a time, in order.
   boost::asio::strand<boost::asio::thread_pool::executor_type> work_;
+  TokenBucket frame_limit_;  // per connection; used on the strand only
   std::deque<Outgoing> queue_;
   bool writing_ = false;
   bool closing_ = false;

@@ -131,6 +131,19 @@ async def scenario(port):
             s.close()
             half_open = socket.create_connection(("127.0.0.1", port))
             half_open.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\n")
+            # Flooding past the rate limit (50 frames/s, burst 100 per connection): the excess is
+            # refused with resource_exhausted, echoing the frame id, and the connection stays usable.
+            async with websockets.connect(url + "?token=" + tok["mallory"]["access_token"]) as flood:
+                for i in range(300):
+                    await flood.send(json.dumps({"type": "ping", "id": "f%d" % i}))
+                replies = [json.loads(await asyncio.wait_for(flood.recv(), 5)) for _ in range(300)]
+                refused = [r for r in replies if r["type"] == "error"]
+                check(refused and all(r["code"] == "resource_exhausted" and r["id"].startswith("f") for r in refused),
+                      "flood refused: %d of 300" % len(refused))
+                check(sum(r["type"] == "pong" for r in replies) >= 100, "the burst was served")
+                await asyncio.sleep(1.0)
+                await flood.send(json.dumps({"type": "ping", "id": "after"}))
+                check((await recv_type(flood, "pong"))["id"] == "after", "served again after backing off")
             # After all that, the well-behaved session still works and nothing was lost.
             await ws.send(json.dumps({"type": "send-message", "id": "ok", "conversation_id": conv,
                                       "client_msg_id": "ok-1", "content": "still here"}))
