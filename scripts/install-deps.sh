@@ -9,7 +9,7 @@ packages=(
   libprotobuf-dev protobuf-compiler
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   doctest-dev libbenchmark-dev
-  python3-websockets
+  python3-websockets libtomlplusplus-dev
 )
 
 missing=()

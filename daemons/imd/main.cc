@@ -1,9 +1,7 @@
 // imd: the all-in-one libim daemon — the engine on the embedded SQLite store behind the
 // WebSocket + REST gateway, in one process.
 //
-//   imd [--listen HOST:PORT] [--data-dir DIR]
-//
-// First milestone of the imd issue: flags only (TOML config and environment come next).
+//   imd [--config FILE] [--listen HOST:PORT] [--data-dir DIR]   (see config.h)
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,6 +13,7 @@
 #include <fstream>
 #include <string>
 
+#include "config.h"
 #include "crypto/random.h"
 #include "im/engine.h"
 #include "im/gateway.h"
@@ -24,13 +23,6 @@
 namespace {
 
 volatile std::sig_atomic_t g_stop = 0;
-
-void Usage(FILE* out) {
-  std::fprintf(out,
-               "usage: imd [--listen HOST:PORT] [--data-dir DIR]\n"
-               "  --listen    address to serve HTTP and WebSocket on (default 127.0.0.1:8080; port 0 = any)\n"
-               "  --data-dir  where the database and the JWT key live (default ./data)\n");
-}
 
 // The HS256 key: generated once, kept in the data directory (mode 0600).
 im::Result<std::string> LoadOrCreateJwtKey(const std::filesystem::path& dir) {
@@ -54,35 +46,16 @@ im::Result<std::string> LoadOrCreateJwtKey(const std::filesystem::path& dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string listen = "127.0.0.1:8080";
-  std::string data_dir = "data";
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      Usage(stdout);
-      return 0;
-    } else if (arg == "--listen" && i + 1 < argc) {
-      listen = argv[++i];
-    } else if (arg == "--data-dir" && i + 1 < argc) {
-      data_dir = argv[++i];
-    } else {
-      std::fprintf(stderr, "imd: unknown or incomplete argument \"%s\"\n", arg.c_str());
-      Usage(stderr);
-      return 2;
-    }
-  }
-  size_t colon = listen.rfind(':');
-  int port = -1;
-  if (colon != std::string::npos) {
-    try {
-      port = std::stoi(listen.substr(colon + 1));
-    } catch (...) {
-    }
-  }
-  if (colon == std::string::npos || port < 0 || port > 65535) {
-    std::fprintf(stderr, "imd: --listen wants HOST:PORT, got \"%s\"\n", listen.c_str());
+  auto config = imd::LoadConfig(std::vector<std::string>(argv + 1, argv + argc));
+  if (!config.ok()) {
+    std::fprintf(stderr, "imd: %s\n%s", config.status().message().c_str(), imd::Usage());
     return 2;
   }
+  if (config->help) {
+    std::fputs(imd::Usage(), stdout);
+    return 0;
+  }
+  const std::string& data_dir = config->data_dir;
 
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
@@ -106,9 +79,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "imd: %s\n", engine.status().ToString().c_str());
     return 1;
   }
-  im::GatewayOptions gateway_options;
-  gateway_options.listen_host = listen.substr(0, colon);
-  gateway_options.listen_port = static_cast<uint16_t>(port);
+  const im::GatewayOptions& gateway_options = config->gateway;
   auto gateway = im::Gateway::Start(**engine, gateway_options);
   if (!gateway.ok()) {
     std::fprintf(stderr, "imd: %s\n", gateway.status().ToString().c_str());

@@ -1,0 +1,146 @@
+#include "config.h"
+
+#include <toml++/toml.h>
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+
+namespace imd {
+namespace {
+
+using im::Status;
+
+Status SetListen(Config& c, const std::string& value, const std::string& where) {
+  size_t colon = value.rfind(':');
+  int port = -1;
+  if (colon != std::string::npos) {
+    auto [end, ec] = std::from_chars(value.data() + colon + 1, value.data() + value.size(), port);
+    if (ec != std::errc() || end != value.data() + value.size()) port = -1;
+  }
+  if (colon == std::string::npos || colon == 0 || port < 0 || port > 65535) {
+    return Status::InvalidArgument(where + ": listen wants HOST:PORT, got \"" + value + "\"");
+  }
+  c.listen_host = value.substr(0, colon);
+  c.listen_port = static_cast<uint16_t>(port);
+  return Status::Ok();
+}
+
+Status SetInt(int64_t& out, int64_t value, int64_t lo, int64_t hi, const std::string& where) {
+  if (value < lo || value > hi) {
+    return Status::InvalidArgument(where + " must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+  }
+  out = value;
+  return Status::Ok();
+}
+
+Status ApplyToml(Config& c, const std::string& path) {
+  toml::table t;
+  try {
+    t = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    return Status::InvalidArgument(path + ":" + std::to_string(e.source().begin.line) + ": " +
+                                   std::string(e.description()));
+  }
+  for (auto&& [key, node] : t) {
+    const std::string k(key.str());
+    const std::string where = path + ": " + k;
+    if (k == "listen") {
+      auto v = node.value<std::string>();
+      if (!v) return Status::InvalidArgument(where + " must be a string");
+      IM_RETURN_IF_ERROR(SetListen(c, *v, where));
+    } else if (k == "data_dir") {
+      auto v = node.value<std::string>();
+      if (!v || v->empty()) return Status::InvalidArgument(where + " must be a non-empty string");
+      c.data_dir = *v;
+    } else if (k == "password_iterations") {
+      auto v = node.value<int64_t>();
+      int64_t out = 0;
+      if (!v) return Status::InvalidArgument(where + " must be an integer");
+      IM_RETURN_IF_ERROR(SetInt(out, *v, 1000, 10'000'000, where));
+      c.password_iterations = static_cast<int>(out);
+    } else if (k == "limits") {
+      const toml::table* limits = node.as_table();
+      if (!limits) return Status::InvalidArgument(where + " must be a table");
+      for (auto&& [lkey, lnode] : *limits) {
+        const std::string lk(lkey.str());
+        const std::string lwhere = where + "." + lk;
+        auto v = lnode.value<int64_t>();
+        if (!v) return Status::InvalidArgument(lwhere + " must be an integer");
+        int64_t out = 0;
+        if (lk == "max_frame_bytes") {
+          IM_RETURN_IF_ERROR(SetInt(out, *v, 1024, 16 << 20, lwhere));
+          c.gateway.max_frame_bytes = static_cast<uint32_t>(out);
+        } else if (lk == "max_queued_frames") {
+          IM_RETURN_IF_ERROR(SetInt(out, *v, 16, 1 << 20, lwhere));
+          c.gateway.max_queued_frames = static_cast<uint32_t>(out);
+        } else if (lk == "connection_frames_per_second") {
+          IM_RETURN_IF_ERROR(SetInt(out, *v, 1, 1'000'000, lwhere));
+          c.gateway.connection_frames_per_second = static_cast<double>(out);
+          c.gateway.connection_frame_burst = static_cast<double>(out) * 2;
+        } else if (lk == "user_frames_per_second") {
+          IM_RETURN_IF_ERROR(SetInt(out, *v, 1, 1'000'000, lwhere));
+          c.gateway.user_frames_per_second = static_cast<double>(out);
+          c.gateway.user_frame_burst = static_cast<double>(out) * 2;
+        } else {
+          return Status::InvalidArgument(lwhere + " is not a known setting");
+        }
+      }
+    } else {
+      return Status::InvalidArgument(where + " is not a known setting");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+const char* Usage() {
+  return "usage: imd [--config FILE] [--listen HOST:PORT] [--data-dir DIR]\n"
+         "  --config    TOML file: listen, data_dir, password_iterations, [limits] max_frame_bytes,\n"
+         "              max_queued_frames, connection_frames_per_second, user_frames_per_second\n"
+         "  --listen    address for HTTP and WebSocket (default 127.0.0.1:8080; port 0 = any free port)\n"
+         "  --data-dir  database and JWT key (default ./data)\n"
+         "Environment (between the file and the flags): IMD_LISTEN, IMD_DATA_DIR, IM_PASSWORD_ITERATIONS.\n";
+}
+
+im::Result<Config> LoadConfig(const std::vector<std::string>& args) {
+  Config c;
+  std::string config_file, listen_flag, data_dir_flag;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&](std::string& out) -> Status {
+      if (i + 1 >= args.size()) return Status::InvalidArgument(a + " needs a value");
+      out = args[++i];
+      return Status::Ok();
+    };
+    if (a == "--help" || a == "-h") {
+      c.help = true;
+    } else if (a == "--config") {
+      IM_RETURN_IF_ERROR(value(config_file));
+    } else if (a == "--listen") {
+      IM_RETURN_IF_ERROR(value(listen_flag));
+    } else if (a == "--data-dir") {
+      IM_RETURN_IF_ERROR(value(data_dir_flag));
+    } else {
+      return Status::InvalidArgument("unknown argument \"" + a + "\"");
+    }
+  }
+  if (!config_file.empty()) IM_RETURN_IF_ERROR(ApplyToml(c, config_file));
+  if (const char* v = std::getenv("IMD_LISTEN")) IM_RETURN_IF_ERROR(SetListen(c, v, "IMD_LISTEN"));
+  if (const char* v = std::getenv("IMD_DATA_DIR"); v && *v) c.data_dir = v;
+  if (const char* v = std::getenv("IM_PASSWORD_ITERATIONS")) {
+    int n = 0;
+    auto [end, ec] = std::from_chars(v, v + std::strlen(v), n);
+    if (ec != std::errc() || *end != '\0' || n < 1 || n > 10'000'000) {
+      return Status::InvalidArgument("IM_PASSWORD_ITERATIONS must be an integer between 1 and 10000000");
+    }
+    c.password_iterations = n;
+  }
+  if (!listen_flag.empty()) IM_RETURN_IF_ERROR(SetListen(c, listen_flag, "--listen"));
+  if (!data_dir_flag.empty()) c.data_dir = data_dir_flag;
+  c.gateway.listen_host = c.listen_host;
+  c.gateway.listen_port = c.listen_port;
+  return c;
+}
+
+}  // namespace imd

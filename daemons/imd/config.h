@@ -1,0 +1,30 @@
+// imd's configuration: defaults < TOML file (--config) < environment (IMD_*) < flags.
+#ifndef IM_DAEMONS_IMD_CONFIG_H_
+#define IM_DAEMONS_IMD_CONFIG_H_
+
+#include <string>
+#include <vector>
+
+#include "im/gateway.h"
+#include "im/status.h"
+
+namespace imd {
+
+struct Config {
+  std::string listen_host = "127.0.0.1";
+  uint16_t listen_port = 8080;
+  std::string data_dir = "data";
+  int password_iterations = 600'000;
+  im::GatewayOptions gateway;  // limits; listen address copied in by Load
+  bool help = false;
+};
+
+// Parses argv (and the TOML file it names, and the environment). invalid_argument with a message
+// naming the offending key, variable or flag.
+im::Result<Config> LoadConfig(const std::vector<std::string>& args);
+
+const char* Usage();
+
+}  // namespace imd
+
+#endif  // IM_DAEMONS_IMD_CONFIG_H_

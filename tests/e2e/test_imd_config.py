@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""imd configuration: TOML file < environment < flags, and clear errors for bad settings."""
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import urllib.request
+
+import websockets
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+def run_bad(imd, args, env_extra, expect):
+    env = dict(os.environ, **env_extra)
+    out = subprocess.run([imd] + args, capture_output=True, text=True, env=env, timeout=20)
+    check(out.returncode == 2 and expect in out.stderr, "%s -> exit 2 mentioning %r, got %d %r" %
+          (args, expect, out.returncode, out.stderr))
+
+
+def main(imd):
+    tmp = tempfile.mkdtemp(prefix="imd-config-")
+    try:
+        bad = os.path.join(tmp, "bad.toml")
+        with open(bad, "w") as f:
+            f.write('listen = "127.0.0.1:0"\n[limits]\nmax_frame_bytes = "big"\n')
+        run_bad(imd, ["--config", bad], {}, "limits.max_frame_bytes must be an integer")
+        with open(bad, "w") as f:
+            f.write('lissten = "127.0.0.1:0"\n')
+        run_bad(imd, ["--config", bad], {}, "lissten is not a known setting")
+        run_bad(imd, ["--config", os.path.join(tmp, "missing.toml")], {}, "missing.toml")
+        run_bad(imd, ["--listen", "127.0.0.1"], {}, "HOST:PORT")
+        run_bad(imd, [], {"IMD_LISTEN": "nowhere"}, "IMD_LISTEN")
+        run_bad(imd, ["--frobnicate"], {}, "unknown argument")
+
+        # The file sets data_dir and a 64 KiB frame limit; the environment overrides the listen
+        # address of the file; the flag overrides data_dir.
+        good = os.path.join(tmp, "imd.toml")
+        file_dir, flag_dir = os.path.join(tmp, "from-file"), os.path.join(tmp, "from-flag")
+        with open(good, "w") as f:
+            f.write('listen = "127.0.0.1:1"\ndata_dir = "%s"\n[limits]\nmax_frame_bytes = 65536\n' % file_dir)
+        env = dict(os.environ, IMD_LISTEN="127.0.0.1:0", IM_PASSWORD_ITERATIONS="1000")
+        proc = subprocess.Popen([imd, "--config", good, "--data-dir", flag_dir], stdout=subprocess.PIPE, env=env,
+                                text=True)
+        try:
+            line = proc.stdout.readline()
+            port = int(line.split("http://127.0.0.1:")[1].split("/")[0])
+            check(port != 1, "IMD_LISTEN overrides the file")
+            check(os.path.exists(os.path.join(flag_dir, "im.db")) and not os.path.exists(file_dir),
+                  "--data-dir overrides the file")
+
+            def post(path, body):
+                req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), method="POST",
+                                             data=json.dumps(body).encode())
+                return json.loads(urllib.request.urlopen(req, timeout=10).read())
+
+            post("/api/v1/auth/register", {"username": "cfg", "password": "cfg-password"})
+            token = post("/api/v1/auth/login", {"username": "cfg", "password": "cfg-password", "device": "d"})
+
+            async def frame_limit():
+                url = "ws://127.0.0.1:%d/ws?token=%s" % (port, token["access_token"])
+                async with websockets.connect(url, max_size=None) as ws:
+                    await ws.send(json.dumps({"type": "ping", "id": "x" * 10, "pad": "y" * 100}))
+                    await ws.send("z" * 100000)  # under the default 128 KiB, over the file's 64 KiB
+                    try:
+                        while True:
+                            await asyncio.wait_for(ws.recv(), 5)
+                    except websockets.exceptions.ConnectionClosed as e:
+                        return e.code
+
+            code = asyncio.run(frame_limit())
+            check(code == 1009, "the file's max_frame_bytes applies: close %s" % code)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+        print("imd config: all checks passed")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
