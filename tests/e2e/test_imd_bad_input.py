@@ -5,44 +5,14 @@ rate limits and idle timeouts come with those features.)"""
 import asyncio
 import base64
 import json
-import os
 import shutil
 import socket
-import subprocess
 import sys
 import tempfile
-import urllib.error
-import urllib.request
 
 import websockets
 
-
-def rest(port, path, body=None, token=None, raw=None):
-    req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path),
-                                 method="POST" if (body is not None or raw is not None) else "GET")
-    if raw is not None:
-        req.data = raw
-    elif body is not None:
-        req.data = json.dumps(body).encode()
-    if token:
-        req.add_header("Authorization", "Bearer " + token)
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, json.loads(resp.read() or b"null")
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null")
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
-
-
-async def recv_type(ws, frame_type, timeout=5):
-    while True:
-        frame = json.loads(await asyncio.wait_for(ws.recv(), timeout))
-        if frame["type"] == frame_type:
-            return frame
+from imd_harness import check, recv_type, rest, start_imd
 
 
 def b64(obj):
@@ -158,11 +128,8 @@ async def scenario(port):
 
 def main(imd):
     data = tempfile.mkdtemp(prefix="imd-bad-")
-    env = dict(os.environ, IM_PASSWORD_ITERATIONS="1000")
-    proc = subprocess.Popen([imd, "--listen", "127.0.0.1:0", "--data-dir", data], stdout=subprocess.PIPE,
-                            env=env, text=True)
+    proc, port = start_imd(imd, data)
     try:
-        port = int(proc.stdout.readline().split("http://127.0.0.1:")[1].split("/")[0])
         asyncio.run(scenario(port))
         check(proc.poll() is None, "imd is still running")
         print("imd bad input: all checks passed")

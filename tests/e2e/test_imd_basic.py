@@ -6,41 +6,14 @@ both ways, resend idempotently, sync after a reconnect; a bad token is refused a
 """
 import asyncio
 import json
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import urllib.error
 import urllib.request
 
 import websockets
 
-
-def rest(port, path, body=None, token=None):
-    req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), method="POST" if body is not None else "GET")
-    if body is not None:
-        req.data = json.dumps(body).encode()
-        req.add_header("Content-Type", "application/json")
-    if token:
-        req.add_header("Authorization", "Bearer " + token)
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, json.loads(resp.read() or b"null")
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null")
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
-
-
-async def recv_type(ws, frame_type, timeout=5):
-    while True:
-        frame = json.loads(await asyncio.wait_for(ws.recv(), timeout))
-        if frame["type"] == frame_type:
-            return frame
+from imd_harness import check, recv_type, rest, start_imd
 
 
 async def scenario(port):
@@ -181,12 +154,8 @@ async def scenario(port):
 
 def main(imd):
     data = tempfile.mkdtemp(prefix="imd-e2e-")
-    env = dict(os.environ, IM_PASSWORD_ITERATIONS="1000")
-    proc = subprocess.Popen([imd, "--listen", "127.0.0.1:0", "--data-dir", data], stdout=subprocess.PIPE,
-                            env=env, text=True)
+    proc, port = start_imd(imd, data)
     try:
-        line = proc.stdout.readline()
-        port = int(line.split("http://127.0.0.1:")[1].split("/")[0])
         asyncio.run(scenario(port))
         print("imd e2e: all checks passed")
     finally:

@@ -7,14 +7,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import urllib.request
 
 import websockets
 
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
+from imd_harness import check, rest, start_imd
 
 
 def run_bad(imd, args, env_extra, expect):
@@ -45,23 +41,15 @@ def main(imd):
         file_dir, flag_dir = os.path.join(tmp, "from-file"), os.path.join(tmp, "from-flag")
         with open(good, "w") as f:
             f.write('listen = "127.0.0.1:1"\ndata_dir = "%s"\n[limits]\nmax_frame_bytes = 65536\n' % file_dir)
-        env = dict(os.environ, IMD_LISTEN="127.0.0.1:0", IM_PASSWORD_ITERATIONS="1000")
-        proc = subprocess.Popen([imd, "--config", good, "--data-dir", flag_dir], stdout=subprocess.PIPE, env=env,
-                                text=True)
+        proc, port = start_imd(imd, flag_dir, ["--config", good], env_extra={"IMD_LISTEN": "127.0.0.1:0"},
+                               listen_flag=False)
         try:
-            line = proc.stdout.readline()
-            port = int(line.split("http://127.0.0.1:")[1].split("/")[0])
             check(port != 1, "IMD_LISTEN overrides the file")
             check(os.path.exists(os.path.join(flag_dir, "im.db")) and not os.path.exists(file_dir),
                   "--data-dir overrides the file")
 
-            def post(path, body):
-                req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), method="POST",
-                                             data=json.dumps(body).encode())
-                return json.loads(urllib.request.urlopen(req, timeout=10).read())
-
-            post("/api/v1/auth/register", {"username": "cfg", "password": "cfg-password"})
-            token = post("/api/v1/auth/login", {"username": "cfg", "password": "cfg-password", "device": "d"})
+            rest(port, "/api/v1/auth/register", {"username": "cfg", "password": "cfg-password"})
+            _, token = rest(port, "/api/v1/auth/login", {"username": "cfg", "password": "cfg-password", "device": "d"})
 
             async def frame_limit():
                 url = "ws://127.0.0.1:%d/ws?token=%s" % (port, token["access_token"])

@@ -3,33 +3,14 @@
 send-ack is in history, seqs are gapless, and nothing is duplicated."""
 import asyncio
 import json
-import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
-import urllib.request
 
 import websockets
 
-
-def rest(port, path, body=None, token=None):
-    req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), method="POST" if body is not None else "GET")
-    if body is not None:
-        req.data = json.dumps(body).encode()
-    if token:
-        req.add_header("Authorization", "Bearer " + token)
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        return json.loads(resp.read() or b"null")
-
-
-def start(imd, data):
-    env = dict(os.environ, IM_PASSWORD_ITERATIONS="1000")
-    proc = subprocess.Popen([imd, "--listen", "127.0.0.1:0", "--data-dir", data], stdout=subprocess.PIPE,
-                            env=env, text=True)
-    port = int(proc.stdout.readline().split("http://127.0.0.1:")[1].split("/")[0])
-    return proc, port
+from imd_harness import check, rest, start_imd
 
 
 async def stream(port, token, conv, acked, writers=4, kill_after=600):
@@ -59,12 +40,12 @@ async def stream(port, token, conv, acked, writers=4, kill_after=600):
 
 def main(imd):
     data = tempfile.mkdtemp(prefix="imd-kill-")
-    proc, port = start(imd, data)
+    proc, port = start_imd(imd, data)
     try:
         for n in ("alice", "bob"):
             rest(port, "/api/v1/auth/register", {"username": n, "password": n + "-password"})
-        a = rest(port, "/api/v1/auth/login", {"username": "alice", "password": "alice-password", "device": "d"})
-        b = rest(port, "/api/v1/auth/login", {"username": "bob", "password": "bob-password", "device": "d"})
+        _, a = rest(port, "/api/v1/auth/login", {"username": "alice", "password": "alice-password", "device": "d"})
+        _, b = rest(port, "/api/v1/auth/login", {"username": "bob", "password": "bob-password", "device": "d"})
         conv = "d:%s:%s" % tuple(sorted([a["user_id"], b["user_id"]], key=int))
         acked = {}
 
@@ -75,26 +56,23 @@ def main(imd):
             await asyncio.gather(*tasks)
 
         asyncio.run(run())
-        proc2, port = start(imd, data)
+        proc2, port = start_imd(imd, data)
         try:
             messages, before = [], 0
             while True:
                 q = "?limit=200" + ("&before_seq=%d" % before if before else "")
-                page = rest(port, "/api/v1/conversations/%s/messages%s" % (conv, q), token=b["access_token"])
+                _, page = rest(port, "/api/v1/conversations/%s/messages%s" % (conv, q), token=b["access_token"])
                 messages = page["messages"] + messages
                 if not page["has_more"]:
                     break
                 before = int(page["messages"][0]["seq"])
             seqs = [int(m["seq"]) for m in messages]
-            if seqs != list(range(1, len(seqs) + 1)):
-                raise AssertionError("seqs are not gapless 1..%d" % len(seqs))
+            check(seqs == list(range(1, len(seqs) + 1)), "seqs are not gapless 1..%d" % len(seqs))
             keys = [m["client_msg_id"] for m in messages]
-            if len(set(keys)) != len(keys):
-                raise AssertionError("duplicate messages in history")
+            check(len(set(keys)) == len(keys), "duplicate messages in history")
             by_key = {m["client_msg_id"]: (m["seq"], m["id"]) for m in messages}
             lost = [k for k, v in acked.items() if by_key.get(k) != v]
-            if lost:
-                raise AssertionError("%d acknowledged messages lost or changed, e.g. %s" % (len(lost), lost[:3]))
+            check(not lost, "%d acknowledged messages lost or changed, e.g. %s" % (len(lost), lost[:3]))
             print("imd SIGKILL: %d acked, %d stored, none lost, seqs gapless" % (len(acked), len(messages)))
         finally:
             proc2.terminate()
