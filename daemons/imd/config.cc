@@ -52,6 +52,10 @@ Status ApplyToml(Config& c, const std::string& path) {
       auto v = node.value<std::string>();
       if (!v || v->empty()) return Status::InvalidArgument(where + " must be a non-empty string");
       c.data_dir = *v;
+    } else if (k == "web_root") {
+      auto v = node.value<std::string>();
+      if (!v) return Status::InvalidArgument(where + " must be a string");
+      c.gateway.web_root = *v;
     } else if (k == "password_iterations") {
       auto v = node.value<int64_t>();
       int64_t out = 0;
@@ -95,17 +99,18 @@ Status ApplyToml(Config& c, const std::string& path) {
 }  // namespace
 
 const char* Usage() {
-  return "usage: imd [--config FILE] [--listen HOST:PORT] [--data-dir DIR]\n"
+  return "usage: imd [--config FILE] [--listen HOST:PORT] [--data-dir DIR] [--web-root DIR]\n"
          "  --config    TOML file: listen, data_dir, password_iterations, [limits] max_frame_bytes,\n"
          "              max_queued_frames, connection_frames_per_second, user_frames_per_second\n"
          "  --listen    address for HTTP and WebSocket (default 127.0.0.1:8080; port 0 = any free port)\n"
          "  --data-dir  database and JWT key (default ./data)\n"
+         "  --web-root  serve the web page from this directory instead of the built-in copy\n"
          "Environment (between the file and the flags): IMD_LISTEN, IMD_DATA_DIR, IM_PASSWORD_ITERATIONS.\n";
 }
 
 im::Result<Config> LoadConfig(const std::vector<std::string>& args) {
   Config c;
-  std::string config_file, listen_flag, data_dir_flag;
+  std::string config_file, listen_flag, data_dir_flag, web_root_flag;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     auto value = [&](std::string& out) -> Status {
@@ -121,6 +126,8 @@ im::Result<Config> LoadConfig(const std::vector<std::string>& args) {
       IM_RETURN_IF_ERROR(value(listen_flag));
     } else if (a == "--data-dir") {
       IM_RETURN_IF_ERROR(value(data_dir_flag));
+    } else if (a == "--web-root") {
+      IM_RETURN_IF_ERROR(value(web_root_flag));
     } else {
       return Status::InvalidArgument("unknown argument \"" + a + "\"");
     }
@@ -138,6 +145,7 @@ im::Result<Config> LoadConfig(const std::vector<std::string>& args) {
   }
   if (!listen_flag.empty()) IM_RETURN_IF_ERROR(SetListen(c, listen_flag, "--listen"));
   if (!data_dir_flag.empty()) c.data_dir = data_dir_flag;
+  if (!web_root_flag.empty()) c.gateway.web_root = web_root_flag;
   c.gateway.listen_host = c.listen_host;
   c.gateway.listen_port = c.listen_port;
   return c;

@@ -72,8 +72,7 @@ int main(int argc, char** argv) {
   im::Options options;
   options.store = im::NewTimedStore(*store);  // im_store_latency_seconds on /metrics
   options.jwt_secret = *key;
-  if (const char* iterations = std::getenv("IM_PASSWORD_ITERATIONS"))
-    options.password_iterations = std::atoi(iterations);
+  options.password_iterations = config->password_iterations;
   auto engine = im::Engine::Open(options);
   if (!engine.ok()) {
     std::fprintf(stderr, "imd: %s\n", engine.status().ToString().c_str());

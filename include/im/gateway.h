@@ -33,6 +33,9 @@ struct GatewayOptions {
   double connection_frame_burst = 100;
   double user_frames_per_second = 100;  // across all of a user's connections to this gateway
   double user_frame_burst = 200;
+  // The web chat page is served at "/" from the copy embedded at build time; a directory here
+  // serves it from disk instead (for working on the page).
+  std::string web_root;
 };
 
 class Gateway {

@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "beast/rest_api.h"
+#include "beast/static_files.h"
 #include "beast/websocket_session.h"
 
 namespace im::gateway {
@@ -74,6 +75,10 @@ void HttpSession::OnRead(beast::error_code ec, std::size_t) {
     return Respond(stopping ? 503 : 200, stopping ? R"({"status":"stopping"})" : R"({"status":"ready"})",
                    req.keep_alive());
   }
+  if ((req.method() == http::verb::get || req.method() == http::verb::head) && path.substr(0, 5) != "/api/" &&
+      path != "/metrics" && path != "/healthz") {
+    return ServeStatic(path, req.keep_alive(), req.method() == http::verb::head);
+  }
   // REST calls block on the engine (store, password hashing): run them on the worker pool and
   // come back to this connection's strand to write.
   asio::post(state_->workers, [self = shared_from_this(), req = std::move(req)] {
@@ -85,6 +90,22 @@ void HttpSession::OnRead(beast::error_code ec, std::size_t) {
       self->Respond(out.status, std::move(out.body), keep_alive, std::move(out.content_type));
     });
   });
+}
+
+void HttpSession::ServeStatic(std::string_view path, bool keep_alive, bool head_only) {
+  auto file = FindStaticFile(path, state_->options.web_root);
+  if (!file) return Respond(404, R"({"code":"not_found","message":"no such page"})", keep_alive);
+  auto& res = NewResponse(200, keep_alive);
+  res.set(http::field::content_type, file->content_type);
+  res.set(http::field::cache_control, "no-cache");
+  res.set("X-Content-Type-Options", "nosniff");
+  res.set("Referrer-Policy", "no-referrer");
+  res.set("Content-Security-Policy",
+          "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; frame-ancestors 'none'");
+  res.body() = std::move(file->bytes);
+  res.prepare_payload();
+  if (head_only) res.body().clear();  // HEAD: the length of the GET, no body
+  Write(keep_alive);
 }
 
 void HttpSession::Upgrade(Request request) {
@@ -102,13 +123,22 @@ void HttpSession::Upgrade(Request request) {
   });
 }
 
-void HttpSession::Respond(int status, std::string body, bool keep_alive, std::string content_type) {
+http::response<http::string_body>& HttpSession::NewResponse(int status, bool keep_alive) {
   response_ = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(status), 11);
   response_->set(http::field::server, "libim");
-  if (!body.empty()) response_->set(http::field::content_type, content_type);
   response_->keep_alive(keep_alive);
-  response_->body() = std::move(body);
-  response_->prepare_payload();
+  return *response_;
+}
+
+void HttpSession::Respond(int status, std::string body, bool keep_alive, std::string content_type) {
+  auto& res = NewResponse(status, keep_alive);
+  if (!body.empty()) res.set(http::field::content_type, content_type);
+  res.body() = std::move(body);
+  res.prepare_payload();
+  Write(keep_alive);
+}
+
+void HttpSession::Write(bool keep_alive) {
   http::async_write(stream_, *response_,
                     beast::bind_front_handler(&HttpSession::OnWrite, shared_from_this(), keep_alive));
 }

@@ -21,6 +21,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void DoRead();
   void OnRead(boost::beast::error_code ec, std::size_t bytes);
   void Upgrade(Request request);
+  void ServeStatic(std::string_view path, bool keep_alive, bool head_only);
+  boost::beast::http::response<boost::beast::http::string_body>& NewResponse(int status, bool keep_alive);
+  void Write(bool keep_alive);
   void Respond(int status, std::string body, bool keep_alive, std::string content_type = "application/json");
   void OnWrite(bool keep_alive, boost::beast::error_code ec, std::size_t bytes);
 
