@@ -10,7 +10,12 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   doctest-dev libbenchmark-dev
   python3-websockets libtomlplusplus-dev
+  chromium
 )
+# The browser test (tests/browser) runs on node and npm: a node already on PATH (such as
+# nodesource's nodejs, which brings its own npm) is used as it is; Debian's are the fallback.
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -26,4 +31,17 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
   echo "install-deps: all packages present"
+fi
+
+# The browser test's node packages (playwright-core, pinned by tests/browser/package-lock.json),
+# installed again only when the lock file changed.
+browser="$(cd "$(dirname "$0")/.." && pwd)/tests/browser"
+stamp="$browser/node_modules/.package-lock.sha256"
+want=$(sha256sum "$browser/package-lock.json" | cut -d' ' -f1)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  echo "install-deps: tests/browser/node_modules up to date"
+else
+  echo "install-deps: npm ci in tests/browser"
+  npm ci --prefix "$browser" --no-audit --no-fund --loglevel=error
+  echo "$want" >"$stamp"
 fi
