@@ -703,8 +703,9 @@
   }
   const peerOf = (c) => c.id.split(':').slice(1).find((x) => x !== me()) || me();
 
-  // There is no lookup by username in the REST API (only GET /api/v1/users?ids=): a user id
-  // ("42" or "#42") is looked up; a name is found only among users this page already knows.
+  // A user id ("42" or "#42") is looked up with GET /api/v1/users?ids=. A name is looked up among
+  // the users this page knows, then with GET /api/v1/users?username= — a server without that
+  // lookup ignores the parameter and answers an empty list, and the user is asked for an id.
   async function startDirect(input) {
     const text = input.trim().replace(/^@/, '');
     let user = null;
@@ -717,8 +718,21 @@
     } else {
       const name = text.toLowerCase();
       user = [...users.values()].find((u) => u.username === name) || null;
-      if (!user) {
-        throw new ApiError('not_found', `"${text}" is not among the users you know: ` +
+      let answered = false;  // the server looked the name up (found or not_found)
+      if (!user && /^[a-z0-9][a-z0-9_.-]{2,31}$/.test(name)) {
+        try {
+          const data = await api('GET', '/api/v1/users?username=' + encodeURIComponent(name));
+          user = (data.users || []).find((u) => u.username === name) || null;
+          answered = !!user;
+        } catch (e) {
+          if (!(e instanceof ApiError && e.code === 'not_found')) throw e;
+          answered = true;
+        }
+      }
+      if (user) users.set(String(user.id), user);
+      else if (answered) throw new ApiError('not_found', `no user named "${text}"`, 404);
+      else {
+        throw new ApiError('not_found', `the server cannot look up "${text}" by name: ` +
           'enter their user id instead (shown as #id next to their name on their page)', 404);
       }
     }

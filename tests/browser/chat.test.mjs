@@ -291,12 +291,22 @@ async function scenario() {
     delete pages.login;
   });
 
-  await check('an unknown username cannot start a chat (the API has no lookup by name); a user id can', async () => {
-    await alice.fill('#new-direct-input', 'bob');
+  await check('alice starts a 1:1 chat with bob: by username where the server looks names up, else by id', async () => {
+    // GET /api/v1/users?username= is newer than GET /api/v1/users?ids=; a server without it
+    // ignores the parameter and answers an empty list.
+    const lookup = await alice.evaluate(async () => {
+      const { access_token: token } = JSON.parse(sessionStorage.getItem('im.session'));
+      const res = await fetch('/api/v1/users?username=bob', { headers: { Authorization: 'Bearer ' + token } });
+      return res.ok ? res.json() : { users: [] };
+    });
+    const byName = (lookup.users || []).some((u) => u.username === 'bob');
+    log(`  the server ${byName ? 'looks users up by username' : 'has no lookup by username: the chat starts by id'}`);
+    await alice.fill('#new-direct-input', 'nobody-here');
     await alice.click('#new-direct-btn');
-    await until(alice, 'error banner about the username',
-      () => !document.getElementById('error-banner').hidden && /user id/.test(document.getElementById('error-text').textContent));
-    await alice.fill('#new-direct-input', '#' + ids.bob);
+    await until(alice, 'an error banner naming the unknown user',
+      () => !document.getElementById('error-banner').hidden && /nobody-here/.test(document.getElementById('error-text').textContent));
+    await alice.click('#error-dismiss');
+    await alice.fill('#new-direct-input', byName ? 'bob' : '#' + ids.bob);
     await alice.click('#new-direct-btn');
     await until(alice, 'chat with bob open', (id) => document.querySelector('[data-testid=conv-item].active')?.dataset.convId === id
       && document.getElementById('conv-title').textContent === 'bob', direct);
