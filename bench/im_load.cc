@@ -1115,6 +1115,7 @@ int main(int argc, char** argv) {
   for (auto& [code, count] : errors) j.Key(code).Int(count);
   j.Close();
   j.Key("errors_total").Int(errors_total).Key("missing").Int(missing).Key("unacked").Int(unacked);
+  j.Key("not_sent").Int(not_sent);
   j.Key("closes").Int(run.closes.load()).Key("duplicates").Int(dup_deliveries);
   j.Key("register_per_s").Num(n / register_s, 1).Key("connect_per_s").Num(n / connect_s, 1);
   j.Key("client_cpu_pct").Num(100 * client_cpu_s / load_wall_s, 1).Key("client_max_send_lag_ms").Num(max_lag / 1e6);
