@@ -56,6 +56,28 @@ Status ApplyToml(Config& c, const std::string& path) {
       auto v = node.value<std::string>();
       if (!v) return Status::InvalidArgument(where + " must be a string");
       c.gateway.web_root = *v;
+    } else if (k == "tls_certificate_file" || k == "tls_private_key_file") {
+      auto v = node.value<std::string>();
+      if (!v || v->empty()) return Status::InvalidArgument(where + " must be a non-empty string");
+      (k == "tls_certificate_file" ? c.gateway.tls_certificate_file : c.gateway.tls_private_key_file) = *v;
+    } else if (k == "allowed_origins") {
+      const toml::array* list = node.as_array();
+      if (!list) return Status::InvalidArgument(where + " must be an array of strings");
+      c.gateway.allowed_origins.clear();
+      for (auto&& item : *list) {
+        auto v = item.value<std::string>();
+        if (!v || v->empty()) return Status::InvalidArgument(where + " must be an array of strings");
+        c.gateway.allowed_origins.push_back(*v);
+      }
+    } else if (k == "log_level") {
+      auto v = node.value<std::string>();
+      if (!v || !im::ParseLogLevel(*v, &c.log_level)) {
+        return Status::InvalidArgument(where + " must be one of debug, info, warn, error");
+      }
+    } else if (k == "access_token_ttl_seconds") {
+      auto v = node.value<int64_t>();
+      if (!v) return Status::InvalidArgument(where + " must be an integer");
+      IM_RETURN_IF_ERROR(SetInt(c.access_token_ttl_seconds, *v, 1, 24 * 3600, where));
     } else if (k == "password_iterations") {
       auto v = node.value<int64_t>();
       int64_t out = 0;
@@ -74,6 +96,9 @@ Status ApplyToml(Config& c, const std::string& path) {
         if (lk == "max_frame_bytes") {
           IM_RETURN_IF_ERROR(SetInt(out, *v, 1024, 16 << 20, lwhere));
           c.gateway.max_frame_bytes = static_cast<uint32_t>(out);
+        } else if (lk == "idle_timeout_seconds") {
+          IM_RETURN_IF_ERROR(SetInt(out, *v, 2, 3600, lwhere));
+          c.gateway.idle_timeout_seconds = static_cast<int>(out);
         } else if (lk == "max_queued_frames") {
           IM_RETURN_IF_ERROR(SetInt(out, *v, 16, 1 << 20, lwhere));
           c.gateway.max_queued_frames = static_cast<uint32_t>(out);
@@ -100,17 +125,23 @@ Status ApplyToml(Config& c, const std::string& path) {
 
 const char* Usage() {
   return "usage: imd [--config FILE] [--listen HOST:PORT] [--data-dir DIR] [--web-root DIR]\n"
-         "  --config    TOML file: listen, data_dir, password_iterations, [limits] max_frame_bytes,\n"
-         "              max_queued_frames, connection_frames_per_second, user_frames_per_second\n"
+         "           [--tls-cert PEM --tls-key PEM]\n"
+         "  --config    TOML file (docs/imd.md): listen, data_dir, web_root, log_level,\n"
+         "              password_iterations, access_token_ttl_seconds, allowed_origins,\n"
+         "              tls_certificate_file, tls_private_key_file, [limits] max_frame_bytes,\n"
+         "              max_queued_frames, idle_timeout_seconds, connection_frames_per_second,\n"
+         "              user_frames_per_second\n"
          "  --listen    address for HTTP and WebSocket (default 127.0.0.1:8080; port 0 = any free port)\n"
          "  --data-dir  database and JWT key (default ./data)\n"
          "  --web-root  serve the web page from this directory instead of the built-in copy\n"
-         "Environment (between the file and the flags): IMD_LISTEN, IMD_DATA_DIR, IM_PASSWORD_ITERATIONS.\n";
+         "  --tls-cert, --tls-key  serve https and wss with this certificate chain and key\n"
+         "Environment (between the file and the flags): IMD_LISTEN, IMD_DATA_DIR, IMD_LOG_LEVEL,\n"
+         "IM_PASSWORD_ITERATIONS.\n";
 }
 
 im::Result<Config> LoadConfig(const std::vector<std::string>& args) {
   Config c;
-  std::string config_file, listen_flag, data_dir_flag, web_root_flag;
+  std::string config_file, listen_flag, data_dir_flag, web_root_flag, tls_cert_flag, tls_key_flag;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     auto value = [&](std::string& out) -> Status {
@@ -128,6 +159,10 @@ im::Result<Config> LoadConfig(const std::vector<std::string>& args) {
       IM_RETURN_IF_ERROR(value(data_dir_flag));
     } else if (a == "--web-root") {
       IM_RETURN_IF_ERROR(value(web_root_flag));
+    } else if (a == "--tls-cert") {
+      IM_RETURN_IF_ERROR(value(tls_cert_flag));
+    } else if (a == "--tls-key") {
+      IM_RETURN_IF_ERROR(value(tls_key_flag));
     } else {
       return Status::InvalidArgument("unknown argument \"" + a + "\"");
     }
@@ -143,7 +178,15 @@ im::Result<Config> LoadConfig(const std::vector<std::string>& args) {
     }
     c.password_iterations = n;
   }
+  if (const char* v = std::getenv("IMD_LOG_LEVEL"); v && *v && !im::ParseLogLevel(v, &c.log_level)) {
+    return Status::InvalidArgument("IMD_LOG_LEVEL must be one of debug, info, warn, error");
+  }
   if (!listen_flag.empty()) IM_RETURN_IF_ERROR(SetListen(c, listen_flag, "--listen"));
+  if (!tls_cert_flag.empty()) c.gateway.tls_certificate_file = tls_cert_flag;
+  if (!tls_key_flag.empty()) c.gateway.tls_private_key_file = tls_key_flag;
+  if (c.gateway.tls_certificate_file.empty() != c.gateway.tls_private_key_file.empty()) {
+    return Status::InvalidArgument("TLS needs both tls_certificate_file and tls_private_key_file (--tls-cert, --tls-key)");
+  }
   if (!data_dir_flag.empty()) c.data_dir = data_dir_flag;
   if (!web_root_flag.empty()) c.gateway.web_root = web_root_flag;
   c.gateway.listen_host = c.listen_host;

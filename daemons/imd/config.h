@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "im/gateway.h"
+#include "im/log.h"
 #include "im/status.h"
 
 namespace imd {
@@ -15,6 +16,8 @@ struct Config {
   uint16_t listen_port = 8080;
   std::string data_dir = "data";
   int password_iterations = 600'000;
+  int64_t access_token_ttl_seconds = 15 * 60;
+  im::LogLevel log_level = im::LogLevel::kInfo;
   im::GatewayOptions gateway;  // limits; listen address copied in by Load
   bool help = false;
 };

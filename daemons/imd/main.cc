@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   const std::string& data_dir = config->data_dir;
+  im::SetLogSink(nullptr, config->log_level);
 
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
@@ -73,6 +74,7 @@ int main(int argc, char** argv) {
   options.store = im::NewTimedStore(*store);  // im_store_latency_seconds on /metrics
   options.jwt_secret = *key;
   options.password_iterations = config->password_iterations;
+  options.access_token_ttl_ms = config->access_token_ttl_seconds * 1000;
   auto engine = im::Engine::Open(options);
   if (!engine.ok()) {
     std::fprintf(stderr, "imd: %s\n", engine.status().ToString().c_str());
@@ -84,8 +86,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "imd: %s\n", gateway.status().ToString().c_str());
     return 1;
   }
-  std::printf("imd listening on http://%s:%u/ (data in %s)\n", gateway_options.listen_host.c_str(), (*gateway)->port(),
-              data_dir.c_str());
+  std::printf("imd listening on %s://%s:%u/ (data in %s)\n",
+              gateway_options.tls_certificate_file.empty() ? "http" : "https", gateway_options.listen_host.c_str(),
+              (*gateway)->port(), data_dir.c_str());
   std::fflush(stdout);
 
   std::signal(SIGINT, [](int) { g_stop = 1; });

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "im/engine.h"
 #include "im/status.h"
@@ -33,6 +34,15 @@ struct GatewayOptions {
   double connection_frame_burst = 100;
   double user_frames_per_second = 100;  // across all of a user's connections to this gateway
   double user_frame_burst = 200;
+  // The WebSocket heartbeat: after half of this without traffic the server pings; after all of
+  // it without an answer the connection is closed (this also ends half-open connections).
+  int idle_timeout_seconds = 60;
+  // Browser upgrades whose Origin header is not listed get HTTP 403. Empty: any origin (tokens
+  // travel in the URL or a header, never in cookies, so a foreign page cannot borrow them).
+  std::vector<std::string> allowed_origins;
+  // TLS (https/wss) when both are set: PEM certificate chain and private key files. TLS 1.2+.
+  std::string tls_certificate_file;
+  std::string tls_private_key_file;
   // The web chat page is served at "/" from the copy embedded at build time; a directory here
   // serves it from disk instead (for working on the page).
   std::string web_root;

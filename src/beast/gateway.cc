@@ -1,6 +1,8 @@
 // Gateway: the listener (accepts TCP connections and hands each to an HttpSession) and the
 // threads that run it.
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/asio/strand.hpp>
 #include <chrono>
 #include <thread>
@@ -19,8 +21,9 @@ using tcp = asio::ip::tcp;
 
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
-  Listener(asio::io_context& ioc, std::shared_ptr<gateway::GatewayState> state)
-      : ioc_(ioc), acceptor_(asio::make_strand(ioc)), state_(std::move(state)) {}
+  // `tls` null: plain HTTP and WebSocket.
+  Listener(asio::io_context& ioc, std::shared_ptr<gateway::GatewayState> state, std::shared_ptr<asio::ssl::context> tls)
+      : ioc_(ioc), acceptor_(asio::make_strand(ioc)), state_(std::move(state)), tls_(std::move(tls)) {}
 
   Status Open(const tcp::endpoint& endpoint) {
     boost::system::error_code ec;
@@ -47,15 +50,41 @@ class Listener : public std::enable_shared_from_this<Listener> {
     acceptor_.async_accept(asio::make_strand(ioc_),
                            [self = shared_from_this()](boost::system::error_code ec, tcp::socket socket) {
                              if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
-                             if (!ec) std::make_shared<gateway::HttpSession>(std::move(socket), self->state_)->Run();
+                             if (!ec) self->Serve(std::move(socket));
                              self->DoAccept();
                            });
+  }
+
+  void Serve(tcp::socket socket) {
+    namespace beast = boost::beast;
+    if (tls_) {
+      using Stream = beast::ssl_stream<beast::tcp_stream>;
+      std::make_shared<gateway::HttpSession<Stream>>(Stream(beast::tcp_stream(std::move(socket)), *tls_), state_)->Run();
+    } else {
+      std::make_shared<gateway::HttpSession<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)), state_)->Run();
+    }
   }
 
   asio::io_context& ioc_;
   tcp::acceptor acceptor_;
   std::shared_ptr<gateway::GatewayState> state_;
+  std::shared_ptr<asio::ssl::context> tls_;
 };
+
+// A TLS 1.2+ server context from PEM files; invalid_argument naming the file that fails.
+Result<std::shared_ptr<asio::ssl::context>> MakeTlsContext(const GatewayOptions& options) {
+  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+  boost::system::error_code ec;
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                       asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1 |
+                       asio::ssl::context::single_dh_use,
+                   ec);
+  ctx->use_certificate_chain_file(options.tls_certificate_file, ec);
+  if (ec) return Status::InvalidArgument("TLS certificate " + options.tls_certificate_file + ": " + ec.message());
+  ctx->use_private_key_file(options.tls_private_key_file, asio::ssl::context::pem, ec);
+  if (ec) return Status::InvalidArgument("TLS private key " + options.tls_private_key_file + ": " + ec.message());
+  return ctx;
+}
 
 class GatewayImpl final : public Gateway {
  public:
@@ -68,7 +97,16 @@ class GatewayImpl final : public Gateway {
     boost::system::error_code ec;
     auto address = asio::ip::make_address(state_->options.listen_host, ec);
     if (ec) return Status::InvalidArgument("bad listen address " + state_->options.listen_host);
-    listener_ = std::make_shared<Listener>(ioc_, state_);
+    const auto& o = state_->options;
+    if (o.tls_certificate_file.empty() != o.tls_private_key_file.empty()) {
+      return Status::InvalidArgument("TLS needs both a certificate and a private key file");
+    }
+    if (o.idle_timeout_seconds < 2) return Status::InvalidArgument("idle_timeout_seconds must be at least 2");
+    std::shared_ptr<asio::ssl::context> tls;
+    if (!o.tls_certificate_file.empty()) {
+      IM_ASSIGN_OR_RETURN(tls, MakeTlsContext(o));
+    }
+    listener_ = std::make_shared<Listener>(ioc_, state_, std::move(tls));
     IM_RETURN_IF_ERROR(listener_->Open(tcp::endpoint(address, state_->options.listen_port)));
     port_ = listener_->port();
     listener_->Run();
@@ -83,7 +121,7 @@ class GatewayImpl final : public Gateway {
   void Stop() override {
     if (threads_.empty()) return;
     listener_->Stop();
-    std::vector<std::shared_ptr<gateway::WebsocketSession>> live;
+    std::vector<std::shared_ptr<gateway::ClientSession>> live;
     {
       std::lock_guard lock(state_->mu);
       state_->stopping = true;
@@ -91,7 +129,9 @@ class GatewayImpl final : public Gateway {
         if (auto s = weak.lock()) live.push_back(std::move(s));
       }
     }
-    for (auto& s : live) s->Close(boost::beast::websocket::close_code::going_away, "server shutting down");
+    for (auto& s : live) {
+      s->Close(static_cast<uint16_t>(boost::beast::websocket::close_code::going_away), "server shutting down");
+    }
     live.clear();
     // Give the close handshakes a moment, then stop the loop.
     for (int i = 0; i < 50; ++i) {

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 
 #include "beast/rate_limiter.h"
@@ -16,7 +17,17 @@
 
 namespace im::gateway {
 
-class WebsocketSession;
+// A live WebSocket connection, whatever its stream (plain TCP or TLS). Thread-safe.
+class ClientSession {
+ public:
+  virtual ~ClientSession() = default;
+  // Queues one encoded frame (text or binary) for writing.
+  virtual void Send(std::shared_ptr<const std::string> frame, bool text) = 0;
+  // Closes with a code and reason after the queued frames.
+  virtual void Close(uint16_t code, std::string reason) = 0;
+  // Whether pushed events go out as binary (the client's last frame was binary).
+  virtual bool binary() const = 0;
+};
 
 struct GatewayState {
   GatewayState(Engine& e, GatewayOptions o)
@@ -31,7 +42,7 @@ struct GatewayState {
   PerUserLimiter user_limiter;
 
   std::mutex mu;
-  std::unordered_map<WebsocketSession*, std::weak_ptr<WebsocketSession>> sessions;
+  std::unordered_map<ClientSession*, std::weak_ptr<ClientSession>> sessions;
   bool stopping = false;
 
   // The frame for a pushed event, encoded once per event and encoding, and shared by every

@@ -1,12 +1,14 @@
 #include "beast/http_session.h"
 
 #include <boost/asio/post.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
-#include <chrono>
+#include <boost/beast/websocket/ssl.hpp>
 
 #include "beast/rest_api.h"
 #include "beast/static_files.h"
 #include "beast/websocket_session.h"
+#include "common/log.h"
 
 namespace im::gateway {
 
@@ -15,6 +17,9 @@ namespace http = beast::http;
 namespace asio = boost::asio;
 
 namespace {
+
+template <class Stream>
+constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
 
 // The access token of an upgrade: "Authorization: Bearer …", or "?token=…" for browsers, which
 // cannot set headers on a WebSocket.
@@ -36,33 +41,78 @@ std::string UpgradeToken(const http::request<http::string_body>& req) {
   return "";
 }
 
+// The client's X-Request-Id when it is a sane token, else a fresh one; echoed in the response
+// and in the log line, so a client report can be matched to the server's logs.
+std::string RequestId(const http::request<http::string_body>& req) {
+  std::string_view given = req["X-Request-Id"];
+  bool ok = !given.empty() && given.size() <= 64;
+  for (char c : given) {
+    ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+                c == '.');
+  }
+  return ok ? std::string(given) : log::NewTraceId();
+}
+
+// Browsers send Origin on WebSocket upgrades; other clients usually do not, and are let through.
+bool OriginAllowed(const GatewayOptions& options, std::string_view origin) {
+  if (options.allowed_origins.empty() || origin.empty()) return true;
+  for (const auto& allowed : options.allowed_origins) {
+    if (allowed == origin) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
-HttpSession::HttpSession(asio::ip::tcp::socket&& socket, std::shared_ptr<GatewayState> state)
-    : stream_(std::move(socket)), state_(std::move(state)) {}
+template <class Stream>
+HttpSession<Stream>::HttpSession(Stream&& stream, std::shared_ptr<GatewayState> state)
+    : stream_(std::move(stream)), state_(std::move(state)) {}
 
-void HttpSession::Run() {
-  asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&HttpSession::DoRead, shared_from_this()));
+template <class Stream>
+void HttpSession<Stream>::Run() {
+  auto self = this->shared_from_this();
+  asio::dispatch(stream_.get_executor(), [self] {
+    if constexpr (kTls<Stream>) {
+      beast::get_lowest_layer(self->stream_).expires_after(std::chrono::seconds(30));
+      self->stream_.async_handshake(asio::ssl::stream_base::server, [self](beast::error_code ec) {
+        if (ec) return log::Debug("tls.handshake_failed", {{"error", ec.message()}});
+        self->DoRead();
+      });
+    } else {
+      self->DoRead();
+    }
+  });
 }
 
-void HttpSession::DoRead() {
+template <class Stream>
+void HttpSession<Stream>::DoRead() {
   parser_.emplace();
   parser_->body_limit(state_->options.max_body_bytes);
-  stream_.expires_after(std::chrono::seconds(30));
-  http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&HttpSession::OnRead, shared_from_this()));
+  beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(30));
+  http::async_read(stream_, buffer_, *parser_,
+                   beast::bind_front_handler(&HttpSession::OnRead, this->shared_from_this()));
 }
 
-void HttpSession::OnRead(beast::error_code ec, std::size_t) {
-  if (ec == http::error::body_limit)
+template <class Stream>
+void HttpSession<Stream>::OnRead(beast::error_code ec, std::size_t) {
+  started_ = std::chrono::steady_clock::now();
+  if (ec == http::error::body_limit) {
+    request_id_ = log::NewTraceId();
+    method_ = "?";
+    path_ = "?";
     return Respond(413, R"({"code":"resource_exhausted","message":"body too large"})", false);
-  if (ec) {
-    stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
-    return;
   }
+  if (ec) return Shutdown();
   Request req = parser_->release();
   std::string_view path = req.target().substr(0, req.target().find('?'));
+  request_id_ = RequestId(req);
+  method_ = std::string(req.method_string());
+  path_ = std::string(path);  // never the query: it may hold a token
   if (beast::websocket::is_upgrade(req)) {
     if (path != "/ws") return Respond(404, R"({"code":"not_found","message":"WebSocket endpoint is /ws"})", false);
+    if (!OriginAllowed(state_->options, req[http::field::origin])) {
+      return Respond(403, R"({"code":"permission_denied","message":"origin not allowed"})", false);
+    }
     return Upgrade(std::move(req));
   }
   if (path == "/readyz") {
@@ -81,7 +131,7 @@ void HttpSession::OnRead(beast::error_code ec, std::size_t) {
   }
   // REST calls block on the engine (store, password hashing): run them on the worker pool and
   // come back to this connection's strand to write.
-  asio::post(state_->workers, [self = shared_from_this(), req = std::move(req)] {
+  asio::post(state_->workers, [self = this->shared_from_this(), req = std::move(req)] {
     RestRequest r{std::string_view(req.method_string()), std::string_view(req.target()),
                   std::string_view(req[http::field::authorization]), req.body()};
     RestResponse out = HandleRest(self->state_->engine, r);
@@ -92,7 +142,8 @@ void HttpSession::OnRead(beast::error_code ec, std::size_t) {
   });
 }
 
-void HttpSession::ServeStatic(std::string_view path, bool keep_alive, bool head_only) {
+template <class Stream>
+void HttpSession<Stream>::ServeStatic(std::string_view path, bool keep_alive, bool head_only) {
   auto file = FindStaticFile(path, state_->options.web_root);
   if (!file) return Respond(404, R"({"code":"not_found","message":"no such page"})", keep_alive);
   auto& res = NewResponse(200, keep_alive);
@@ -108,29 +159,36 @@ void HttpSession::ServeStatic(std::string_view path, bool keep_alive, bool head_
   Write(keep_alive);
 }
 
-void HttpSession::Upgrade(Request request) {
-  asio::post(state_->workers, [self = shared_from_this(), request = std::move(request)]() mutable {
+template <class Stream>
+void HttpSession<Stream>::Upgrade(Request request) {
+  asio::post(state_->workers, [self = this->shared_from_this(), request = std::move(request)]() mutable {
     auto who = self->state_->engine.Authenticate(UpgradeToken(request));
     asio::post(self->stream_.get_executor(), [self, who = std::move(who), request = std::move(request)]() mutable {
       if (!who.ok()) {
         RestResponse err = ErrorResponse(who.status());
         return self->Respond(401, std::move(err.body), false);
       }
-      self->stream_.expires_never();
-      std::make_shared<WebsocketSession>(self->stream_.release_socket(), self->state_, std::move(who).value())
+      log::Info("http", {{"request_id", self->request_id_}, {"method", self->method_}, {"path", self->path_},
+                         {"status", 101}, {"user", static_cast<int64_t>(who->user.value)}});
+      beast::get_lowest_layer(self->stream_).expires_never();  // the WebSocket has its own timeouts
+      std::make_shared<WebsocketSession<Stream>>(std::move(self->stream_), self->state_, std::move(who).value(),
+                                                 self->request_id_)
           ->Run(std::move(request));
     });
   });
 }
 
-http::response<http::string_body>& HttpSession::NewResponse(int status, bool keep_alive) {
-  response_ = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(status), 11);
+template <class Stream>
+typename HttpSession<Stream>::Response& HttpSession<Stream>::NewResponse(int status, bool keep_alive) {
+  response_ = std::make_shared<Response>(static_cast<http::status>(status), 11);
   response_->set(http::field::server, "libim");
+  response_->set("X-Request-Id", request_id_);
   response_->keep_alive(keep_alive);
   return *response_;
 }
 
-void HttpSession::Respond(int status, std::string body, bool keep_alive, std::string content_type) {
+template <class Stream>
+void HttpSession<Stream>::Respond(int status, std::string body, bool keep_alive, std::string content_type) {
   auto& res = NewResponse(status, keep_alive);
   if (!body.empty()) res.set(http::field::content_type, content_type);
   res.body() = std::move(body);
@@ -138,18 +196,38 @@ void HttpSession::Respond(int status, std::string body, bool keep_alive, std::st
   Write(keep_alive);
 }
 
-void HttpSession::Write(bool keep_alive) {
+template <class Stream>
+void HttpSession<Stream>::Write(bool keep_alive) {
+  int status = static_cast<int>(response_->result_int());
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_).count();
+  if (status >= 500) {
+    log::Warn("http", {{"request_id", request_id_}, {"method", method_}, {"path", path_}, {"status", status}, {"ms", ms}});
+  } else {
+    log::Info("http", {{"request_id", request_id_}, {"method", method_}, {"path", path_}, {"status", status}, {"ms", ms}});
+  }
   http::async_write(stream_, *response_,
-                    beast::bind_front_handler(&HttpSession::OnWrite, shared_from_this(), keep_alive));
+                    beast::bind_front_handler(&HttpSession::OnWrite, this->shared_from_this(), keep_alive));
 }
 
-void HttpSession::OnWrite(bool keep_alive, beast::error_code ec, std::size_t) {
+template <class Stream>
+void HttpSession<Stream>::OnWrite(bool keep_alive, beast::error_code ec, std::size_t) {
   if (ec) return;
-  if (!keep_alive) {
-    stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
-    return;
-  }
+  if (!keep_alive) return Shutdown();
   DoRead();
 }
+
+template <class Stream>
+void HttpSession<Stream>::Shutdown() {
+  if constexpr (kTls<Stream>) {
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(5));
+    stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {});
+  } else {
+    beast::error_code ec;
+    stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+  }
+}
+
+template class HttpSession<beast::tcp_stream>;
+template class HttpSession<beast::ssl_stream<beast::tcp_stream>>;
 
 }  // namespace im::gateway

@@ -1,37 +1,50 @@
-// One HTTP connection: REST requests (keep-alive) until it upgrades to a WebSocket at /ws.
+// One HTTP connection: REST requests and the web page (keep-alive) until it upgrades to a
+// WebSocket at /ws. `Stream` is beast::tcp_stream or beast::ssl_stream<beast::tcp_stream>; both
+// are instantiated in http_session.cc only.
 #ifndef IM_SRC_BEAST_HTTP_SESSION_H_
 #define IM_SRC_BEAST_HTTP_SESSION_H_
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <chrono>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "beast/gateway_state.h"
 
 namespace im::gateway {
 
-class HttpSession : public std::enable_shared_from_this<HttpSession> {
+template <class Stream>
+class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
  public:
-  HttpSession(boost::asio::ip::tcp::socket&& socket, std::shared_ptr<GatewayState> state);
+  HttpSession(Stream&& stream, std::shared_ptr<GatewayState> state);
+  // TLS handshake (for a TLS stream), then requests.
   void Run();
 
  private:
   using Request = boost::beast::http::request<boost::beast::http::string_body>;
+  using Response = boost::beast::http::response<boost::beast::http::string_body>;
   void DoRead();
   void OnRead(boost::beast::error_code ec, std::size_t bytes);
   void Upgrade(Request request);
   void ServeStatic(std::string_view path, bool keep_alive, bool head_only);
-  boost::beast::http::response<boost::beast::http::string_body>& NewResponse(int status, bool keep_alive);
-  void Write(bool keep_alive);
+  Response& NewResponse(int status, bool keep_alive);
   void Respond(int status, std::string body, bool keep_alive, std::string content_type = "application/json");
+  void Write(bool keep_alive);
   void OnWrite(bool keep_alive, boost::beast::error_code ec, std::size_t bytes);
+  void Shutdown();
 
-  boost::beast::tcp_stream stream_;
+  Stream stream_;
   boost::beast::flat_buffer buffer_;
   std::shared_ptr<GatewayState> state_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
-  std::shared_ptr<boost::beast::http::response<boost::beast::http::string_body>> response_;
+  std::shared_ptr<Response> response_;
+  // The request being answered, for its log line.
+  std::string request_id_;
+  std::string method_;
+  std::string path_;
+  std::chrono::steady_clock::time_point started_;
 };
 
 }  // namespace im::gateway

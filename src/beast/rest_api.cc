@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <cctype>
 #include <charconv>
 #include <optional>
 
@@ -65,6 +66,21 @@ std::string QueryParam(std::string_view target, std::string_view name) {
     query.remove_prefix(amp + 1);
   }
   return "";
+}
+
+// %XX and '+' decoded (usernames may need it); malformed escapes are kept as they are.
+std::string PercentDecode(std::string_view in) {
+  std::string out;
+  for (size_t i = 0; i < in.size(); ++i) {
+    auto hex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
+    if (in[i] == '%' && i + 2 < in.size() && hex(in[i + 1]) && hex(in[i + 2])) {
+      out += static_cast<char>(std::stoi(std::string(in.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += in[i] == '+' ? ' ' : in[i];
+    }
+  }
+  return out;
 }
 
 Result<uint64_t> NumberParam(std::string_view target, std::string_view name, uint64_t fallback) {
@@ -178,6 +194,10 @@ Result<RestResponse> Route(Engine& engine, const RestRequest& r) {
   // Everything below acts as the bearer of the access token.
   IM_ASSIGN_OR_RETURN(AuthContext who, Bearer(engine, r.authorization));
   const bool get = r.method == "GET";
+  if (path == "/api/v1/users" && get && !QueryParam(r.target, "username").empty()) {
+    IM_ASSIGN_OR_RETURN(User user, engine.FindUser(PercentDecode(QueryParam(r.target, "username"))));
+    return Json(200, json::object{{"users", json::array{UserJson(user)}}});
+  }
   if (path == "/api/v1/users" && get) {
     std::vector<UserId> ids;
     std::string list = QueryParam(r.target, "ids");
@@ -260,6 +280,16 @@ Result<RestResponse> Route(Engine& engine, const RestRequest& r) {
     }
     if (action == "leave" && post) {
       IM_RETURN_IF_ERROR(engine.LeaveGroup(who.user, group));
+      return RestResponse{204, ""};
+    }
+    if (action.empty() && r.method == "DELETE") {
+      IM_RETURN_IF_ERROR(engine.DismissGroup(who.user, group));
+      return RestResponse{204, ""};
+    }
+    if (action == "transfer" && post) {
+      IM_ASSIGN_OR_RETURN(json::object body, ParseBody(r.body));
+      IM_ASSIGN_OR_RETURN(int64_t target, IdField(body, "user_id"));
+      IM_RETURN_IF_ERROR(engine.TransferOwnership(who.user, group, UserId(target)));
       return RestResponse{204, ""};
     }
     if (action == "members" && get) {

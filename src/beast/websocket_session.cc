@@ -1,11 +1,13 @@
 #include "beast/websocket_session.h"
 
 #include <boost/asio/post.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <chrono>
 
+#include "common/log.h"
 #include "common/metrics.h"
 #include "wire/frame_codec.h"
-
-#include <chrono>
 
 namespace im::gateway {
 
@@ -19,7 +21,7 @@ namespace {
 // and queues.
 class WebsocketSink : public SessionSink {
  public:
-  WebsocketSink(std::weak_ptr<WebsocketSession> session, std::shared_ptr<GatewayState> state)
+  WebsocketSink(std::weak_ptr<ClientSession> session, std::shared_ptr<GatewayState> state)
       : session_(std::move(session)), state_(std::move(state)) {}
   void Deliver(const std::shared_ptr<const Event>& event) override {
     auto s = session_.lock();
@@ -30,9 +32,14 @@ class WebsocketSink : public SessionSink {
   }
 
  private:
-  std::weak_ptr<WebsocketSession> session_;
+  std::weak_ptr<ClientSession> session_;
   std::shared_ptr<GatewayState> state_;
 };
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 }  // namespace
 
@@ -48,48 +55,88 @@ std::shared_ptr<const std::string> GatewayState::EncodeEvent(const std::shared_p
   return frame;
 }
 
-WebsocketSession::WebsocketSession(asio::ip::tcp::socket&& socket, std::shared_ptr<GatewayState> state, AuthContext who)
-    : ws_(std::move(socket)),
+template <class Stream>
+WebsocketSession<Stream>::WebsocketSession(Stream&& stream, std::shared_ptr<GatewayState> state, AuthContext who,
+                                           std::string conn_id)
+    : ws_(std::move(stream)),
       state_(std::move(state)),
       who_(std::move(who)),
+      conn_id_(std::move(conn_id)),
       protocol_(state_->engine, who_.user, who_.device),
       work_(asio::make_strand(state_->workers.get_executor())),
+      token_expiry_(ws_.get_executor()),
       frame_limit_(state_->options.connection_frames_per_second, state_->options.connection_frame_burst) {}
 
-WebsocketSession::~WebsocketSession() {
+template <class Stream>
+WebsocketSession<Stream>::~WebsocketSession() {
   if (engine_session_ != 0) metrics::Default().connections.Add(-1);
   std::lock_guard lock(state_->mu);
   state_->sessions.erase(this);
 }
 
-void WebsocketSession::Run(beast::http::request<beast::http::string_body> request) {
-  ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+template <class Stream>
+void WebsocketSession<Stream>::Run(beast::http::request<beast::http::string_body> request) {
+  // Beast pings after half the idle timeout without traffic and closes after the whole of it
+  // without an answer: that is the heartbeat, and what ends half-open connections.
+  websocket::stream_base::timeout timeout;
+  timeout.handshake_timeout = std::chrono::seconds(30);
+  timeout.idle_timeout = std::chrono::seconds(state_->options.idle_timeout_seconds);
+  timeout.keep_alive_pings = true;
+  ws_.set_option(timeout);
   ws_.read_message_max(state_->options.max_frame_bytes);
-  ws_.async_accept(request, beast::bind_front_handler(&WebsocketSession::OnAccept, shared_from_this()));
+  ws_.async_accept(request, beast::bind_front_handler(&WebsocketSession::OnAccept, this->shared_from_this()));
 }
 
-void WebsocketSession::OnAccept(beast::error_code ec) {
+template <class Stream>
+void WebsocketSession<Stream>::OnAccept(beast::error_code ec) {
   if (ec) return;
   {
     std::lock_guard lock(state_->mu);
     if (state_->stopping) return;
-    state_->sessions[this] = weak_from_this();
+    state_->sessions[this] = this->weak_from_this();
   }
-  auto sink = std::make_shared<WebsocketSink>(weak_from_this(), state_);
+  auto sink = std::make_shared<WebsocketSink>(this->weak_from_this(), state_);
   auto attached = state_->engine.Attach(who_.user, who_.device, sink);
-  if (!attached.ok()) return Close(websocket::close_code::internal_error, attached.status().message());
+  if (!attached.ok()) {
+    log::Error("ws.attach_failed", {{"conn", conn_id_}, {"error", attached.status().ToString()}});
+    return Close(static_cast<uint16_t>(websocket::close_code::internal_error), "cannot attach session");
+  }
   engine_session_ = *attached;
   metrics::Default().connections.Add(1);
+  log::Info("ws.open", {{"conn", conn_id_}, {"user", static_cast<int64_t>(who_.user.value)}, {"device", who_.device}});
+  WatchTokenExpiry();
   DoRead();
 }
 
-void WebsocketSession::DoRead() {
-  ws_.async_read(buffer_, beast::bind_front_handler(&WebsocketSession::OnRead, shared_from_this()));
+// A session lives no longer than the token it was opened with: at expiry it is closed with 1008
+// and the client reconnects with a refreshed token (and syncs). A revoked login is thus cut off
+// within one access-token lifetime.
+template <class Stream>
+void WebsocketSession<Stream>::WatchTokenExpiry() {
+  token_expiry_.expires_after(std::chrono::milliseconds(std::max<int64_t>(0, who_.expires_at_ms - NowMs())));
+  token_expiry_.async_wait([weak = this->weak_from_this()](beast::error_code ec) {
+    if (ec) return;
+    if (auto self = weak.lock()) {
+      self->StartClose(websocket::close_reason(websocket::close_code::policy_error, "access token expired"));
+    }
+  });
 }
 
-void WebsocketSession::OnRead(beast::error_code ec, std::size_t) {
+template <class Stream>
+void WebsocketSession<Stream>::DoRead() {
+  ws_.async_read(buffer_, beast::bind_front_handler(&WebsocketSession::OnRead, this->shared_from_this()));
+}
+
+template <class Stream>
+void WebsocketSession<Stream>::OnRead(beast::error_code ec, std::size_t) {
   if (ec) {
-    // Closed, failed, or a frame over read_message_max (Beast answers that with 1009 itself).
+    // Closed by the client, timed out, or a protocol violation that Beast answers with its close
+    // code (1009 for a frame over read_message_max, 1007 for invalid UTF-8 in a text frame).
+    token_expiry_.cancel();
+    log::Info("ws.close", {{"conn", conn_id_},
+                           {"user", static_cast<int64_t>(who_.user.value)},
+                           {"reason", ec == websocket::error::closed ? std::string("closed") : ec.message()},
+                           {"code", static_cast<int64_t>(closing_ ? close_reason_.code : ws_.reason().code)}});
     asio::post(state_->workers, [state = state_, id = engine_session_] { state->engine.Detach(id); });
     return;
   }
@@ -109,7 +156,7 @@ void WebsocketSession::OnRead(beast::error_code ec, std::size_t) {
     auto error = SessionProtocol::ErrorFrame(reply_id, frame.status());
     Enqueue({std::make_shared<const std::string>(binary ? error.SerializeAsString() : wire::ToJson(error)), !binary});
   } else {
-    asio::post(work_, [self = shared_from_this(), frame = std::move(frame).value(), binary] {
+    asio::post(work_, [self = this->shared_from_this(), frame = std::move(frame).value(), binary] {
       auto start = std::chrono::steady_clock::now();
       auto reply = self->protocol_.Handle(frame);
       if (!reply) return;
@@ -117,6 +164,12 @@ void WebsocketSession::OnRead(beast::error_code ec, std::size_t) {
         metrics::Default().messages_sent.Add();
         metrics::Default().send_latency.Observe(
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        log::Debug("ws.send", {{"conn", self->conn_id_},
+                               {"id", frame.id()},
+                               {"message_id", static_cast<int64_t>(reply->send_ack().message_id())},
+                               {"seq", static_cast<int64_t>(reply->send_ack().seq())}});
+      } else if (reply->has_error()) {
+        log::Debug("ws.error_reply", {{"conn", self->conn_id_}, {"id", frame.id()}, {"code", reply->error().code()}});
       }
       self->Send(std::make_shared<const std::string>(binary ? reply->SerializeAsString() : wire::ToJson(*reply)),
                  !binary);
@@ -125,36 +178,42 @@ void WebsocketSession::OnRead(beast::error_code ec, std::size_t) {
   DoRead();
 }
 
-void WebsocketSession::Send(std::shared_ptr<const std::string> frame, bool text) {
-  asio::post(ws_.get_executor(), [self = shared_from_this(), out = Outgoing{std::move(frame), text}]() mutable {
+template <class Stream>
+void WebsocketSession<Stream>::Send(std::shared_ptr<const std::string> frame, bool text) {
+  asio::post(ws_.get_executor(), [self = this->shared_from_this(), out = Outgoing{std::move(frame), text}]() mutable {
     self->Enqueue(std::move(out));
   });
 }
 
-void WebsocketSession::Close(websocket::close_code code, std::string reason) {
-  asio::post(ws_.get_executor(), [self = shared_from_this(), code, reason = std::move(reason)] {
-    self->StartClose(websocket::close_reason(code, reason));
+template <class Stream>
+void WebsocketSession<Stream>::Close(uint16_t code, std::string reason) {
+  asio::post(ws_.get_executor(), [self = this->shared_from_this(), code, reason = std::move(reason)] {
+    self->StartClose(websocket::close_reason(static_cast<websocket::close_code>(code), reason));
   });
 }
 
 // On the strand. The close frame is a write: it waits for the write in flight.
-void WebsocketSession::StartClose(websocket::close_reason reason) {
+template <class Stream>
+void WebsocketSession<Stream>::StartClose(websocket::close_reason reason) {
   if (closing_) return;
   closing_ = true;
   close_reason_ = std::move(reason);
   if (!writing_) SendClose();
 }
 
-void WebsocketSession::SendClose() {
-  ws_.async_close(close_reason_, [self = shared_from_this()](beast::error_code) {});
+template <class Stream>
+void WebsocketSession<Stream>::SendClose() {
+  ws_.async_close(close_reason_, [self = this->shared_from_this()](beast::error_code) {});
 }
 
-void WebsocketSession::Enqueue(Outgoing out) {
+template <class Stream>
+void WebsocketSession<Stream>::Enqueue(Outgoing out) {
   if (closing_) return;
   if (queue_.size() >= state_->options.max_queued_frames) {
     // A slow consumer: cut it off rather than grow without bound; it syncs on reconnect. The
     // frame being written stays alive until its write completes.
     queue_.erase(writing_ ? queue_.begin() + 1 : queue_.begin(), queue_.end());
+    log::Warn("ws.slow_consumer", {{"conn", conn_id_}, {"user", static_cast<int64_t>(who_.user.value)}});
     StartClose(websocket::close_reason(static_cast<websocket::close_code>(4000), "slow consumer"));
     return;
   }
@@ -163,19 +222,24 @@ void WebsocketSession::Enqueue(Outgoing out) {
   if (!writing_) DoWrite();
 }
 
-void WebsocketSession::DoWrite() {
+template <class Stream>
+void WebsocketSession<Stream>::DoWrite() {
   writing_ = true;
   ws_.text(queue_.front().text);
   ws_.async_write(asio::buffer(*queue_.front().bytes),
-                  beast::bind_front_handler(&WebsocketSession::OnWrite, shared_from_this()));
+                  beast::bind_front_handler(&WebsocketSession::OnWrite, this->shared_from_this()));
 }
 
-void WebsocketSession::OnWrite(beast::error_code ec, std::size_t) {
+template <class Stream>
+void WebsocketSession<Stream>::OnWrite(beast::error_code ec, std::size_t) {
   writing_ = false;
   if (ec) return;
   if (!queue_.empty()) queue_.pop_front();
   if (closing_) return SendClose();
   if (!queue_.empty()) DoWrite();
 }
+
+template class WebsocketSession<beast::tcp_stream>;
+template class WebsocketSession<beast::ssl_stream<beast::tcp_stream>>;
 
 }  // namespace im::gateway

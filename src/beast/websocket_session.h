@@ -1,9 +1,13 @@
 // One WebSocket connection (after a successful, authenticated upgrade): reads frames, runs them
 // through SessionProtocol on the worker pool one at a time, and writes replies and pushed events
-// with one write in flight and a bounded queue.
+// with one write in flight and a bounded queue. Closes with 1008 when its access token expires.
+// `Stream` is beast::tcp_stream or beast::ssl_stream<beast::tcp_stream>; both are instantiated
+// in websocket_session.cc only.
 #ifndef IM_SRC_BEAST_WEBSOCKET_SESSION_H_
 #define IM_SRC_BEAST_WEBSOCKET_SESSION_H_
 
+#include <atomic>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -18,19 +22,17 @@
 
 namespace im::gateway {
 
-class WebsocketSession : public std::enable_shared_from_this<WebsocketSession> {
+template <class Stream>
+class WebsocketSession : public ClientSession, public std::enable_shared_from_this<WebsocketSession<Stream>> {
  public:
-  WebsocketSession(boost::asio::ip::tcp::socket&& socket, std::shared_ptr<GatewayState> state, AuthContext who);
-  ~WebsocketSession();
+  WebsocketSession(Stream&& stream, std::shared_ptr<GatewayState> state, AuthContext who, std::string conn_id);
+  ~WebsocketSession() override;
 
   // Completes the upgrade, attaches to the engine and starts reading.
   void Run(boost::beast::http::request<boost::beast::http::string_body> request);
-  // Thread-safe: queues one encoded frame (text or binary) for writing.
-  void Send(std::shared_ptr<const std::string> frame, bool text);
-  // Thread-safe: closes with a code and reason after the queued frames.
-  void Close(boost::beast::websocket::close_code code, std::string reason);
-  // Whether pushed events go out as binary (the client's last frame was binary).
-  bool binary() const { return binary_; }
+  void Send(std::shared_ptr<const std::string> frame, bool text) override;
+  void Close(uint16_t code, std::string reason) override;
+  bool binary() const override { return binary_; }
 
  private:
   struct Outgoing {
@@ -38,6 +40,7 @@ class WebsocketSession : public std::enable_shared_from_this<WebsocketSession> {
     bool text;
   };
   void OnAccept(boost::beast::error_code ec);
+  void WatchTokenExpiry();
   void DoRead();
   void OnRead(boost::beast::error_code ec, std::size_t bytes);
   void Enqueue(Outgoing out);
@@ -46,13 +49,15 @@ class WebsocketSession : public std::enable_shared_from_this<WebsocketSession> {
   void StartClose(boost::beast::websocket::close_reason reason);
   void SendClose();
 
-  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  boost::beast::websocket::stream<Stream> ws_;
   boost::beast::flat_buffer buffer_;
   std::shared_ptr<GatewayState> state_;
   const AuthContext who_;
+  const std::string conn_id_;  // in every log line of this connection
   SessionProtocol protocol_;
   // Requests of this session run on the worker pool one at a time, in order.
   boost::asio::strand<boost::asio::thread_pool::executor_type> work_;
+  boost::asio::steady_timer token_expiry_;
   TokenBucket frame_limit_;  // per connection; used on the strand only
   std::deque<Outgoing> queue_;
   bool writing_ = false;
