@@ -139,6 +139,8 @@ class Engine {
   // ---- users ----
   virtual Result<User> GetUser(UserId id) = 0;
   virtual Result<std::vector<User>> GetUsers(std::span<const UserId> ids) = 0;
+  // By exact username (to start a chat with someone); not_found when there is no such user.
+  virtual Result<User> FindUser(const std::string& username) = 0;
   virtual Result<User> UpdateProfile(UserId actor, const std::string& display_name) = 0;
   // failed_precondition while the user still owns a group.
   virtual Status DeleteUser(UserId actor) = 0;

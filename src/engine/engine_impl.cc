@@ -99,6 +99,15 @@ Result<AuthContext> EngineImpl::Authenticate(const std::string& token) { return 
 
 Result<User> EngineImpl::GetUser(UserId id) { return store_->GetUser(id); }
 
+Result<User> EngineImpl::FindUser(const std::string& username) {
+  auto credentials = store_->GetCredentials(username);
+  if (!credentials.ok()) {
+    if (credentials.status().code() == StatusCode::kNotFound) return Status::NotFound("no user named " + username);
+    return credentials.status();
+  }
+  return store_->GetUser(credentials->id);
+}
+
 Result<std::vector<User>> EngineImpl::GetUsers(std::span<const UserId> ids) {
   if (ids.size() > options_.max_page) {
     return Status::InvalidArgument("at most " + std::to_string(options_.max_page) + " users per lookup");

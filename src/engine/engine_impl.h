@@ -33,6 +33,7 @@ class EngineImpl final : public Engine {
 
   Result<User> GetUser(UserId id) override;
   Result<std::vector<User>> GetUsers(std::span<const UserId> ids) override;
+  Result<User> FindUser(const std::string& username) override;
   Result<User> UpdateProfile(UserId actor, const std::string& display_name) override;
   Status DeleteUser(UserId actor) override;
 
