@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Bad input against a running imd: every case gets its documented error or close code, and imd
-keeps serving a well-behaved client with nothing lost. (First part of the imd issue's battery;
-rate limits and idle timeouts come with those features.)"""
+keeps serving a well-behaved client with nothing lost. (Expired tokens, idle
+timeouts and origins are in test_imd_transport.py.)"""
 import asyncio
 import base64
 import json
@@ -12,7 +12,7 @@ import tempfile
 
 import websockets
 
-from imd_harness import check, recv_type, rest, start_imd
+from imd_harness import check, masked_frame, raw_upgrade, read_close_code, recv_type, rest, start_imd
 
 
 def b64(obj):
@@ -99,6 +99,12 @@ async def scenario(port):
             s.recv(4096)
             s.sendall(b"\x81\xfe\x10\x00\x00\x00\x00\x00abc")  # announces 4096 masked bytes, sends 3
             s.close()
+            # A text frame that is not UTF-8 closes that connection with 1007.
+            bad_text = raw_upgrade(port, real)
+            bad_text.sendall(masked_frame(0x1, b'{"type":"ping","id":"\xff\xfe"}'))
+            code = read_close_code(bad_text)
+            check(code == 1007, "invalid UTF-8 text frame closed with 1007, got %s" % code)
+            bad_text.close()
             half_open = socket.create_connection(("127.0.0.1", port))
             half_open.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\n")
             # Flooding past the rate limit (50 frames/s, burst 100 per connection): the excess is

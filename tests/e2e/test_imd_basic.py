@@ -96,6 +96,9 @@ async def scenario(port):
     check(status == 403 and other["code"] == "permission_denied", "another pair's history: %s %s" % (status, other))
     _, users = rest(port, "/api/v1/users?ids=%s,%s" % (a["user_id"], b["user_id"]), token=bt)
     check(sorted(u["username"] for u in users["users"]) == ["alice", "bob"], "batch lookup")
+    _, found = rest(port, "/api/v1/users?username=alice", token=bt)
+    check([u["id"] for u in found["users"]] == [a["user_id"]], "lookup by username: %s" % found)
+    check(rest(port, "/api/v1/users?username=nobody", token=bt)[0] == 404, "unknown username")
 
     # A group of three with bob on two devices: one send reaches every other session once.
     check(rest(port, "/api/v1/auth/register", {"username": "carol", "password": "carol-password"})[0] == 201, "carol")
@@ -150,6 +153,17 @@ async def scenario(port):
     check(clist["conversations"][0]["unread"] == 0, "carol has nothing unread")
     _, alist = rest(port, "/api/v1/conversations", token=at)
     check([x["unread"] for x in alist["conversations"] if x["id"] == gconv] == [1], "alice has bob's message unread")
+
+    # Ownership moves to bob; then only bob may dismiss the group, after which it is gone.
+    gpath = "/api/v1/groups/%s" % group["id"]
+    check(rest(port, gpath + "/transfer", {"user_id": b["user_id"]}, token=bt)[0] == 403, "only the owner transfers")
+    check(rest(port, gpath + "/transfer", {"user_id": b["user_id"]}, token=at)[0] == 204, "alice hands over to bob")
+    _, members = rest(port, gpath + "/members", token=at)
+    roles = {m["user_id"]: m["role"] for m in members["members"]}
+    check(roles[b["user_id"]] == "owner" and roles[a["user_id"]] != "owner", "bob owns the group: %s" % roles)
+    check(rest(port, gpath, token=at, method="DELETE")[0] == 403, "a former owner cannot dismiss")
+    check(rest(port, gpath, token=bt, method="DELETE")[0] == 204, "the owner dismisses")
+    check(rest(port, gpath, token=bt)[0] == 404, "a dismissed group is gone")
 
 
 def main(imd):
