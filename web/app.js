@@ -12,7 +12,9 @@
   const PONG_TIMEOUT_MS = 10000;
   const BACKOFF_BASE_MS = 500;
   const BACKOFF_MAX_MS = 30000;
-  const REFRESH_MARGIN_MS = 60000;  // refresh the access token this long before it expires
+  const REFRESH_MARGIN_MS = 60000;  // refresh the access token this long before it expires …
+  const REFRESH_MARGIN_SHARE = 0.2;  // … or a fifth of its lifetime, when that is shorter
+  const STABLE_CONNECTION_MS = 5000; // the backoff starts over after a connection lasted this long
   const RETRYABLE = new Set(['unavailable', 'internal', 'deadline_exceeded']);
 
   const $ = (id) => document.getElementById(id);
@@ -54,7 +56,7 @@
   let outbox = [];            // unacknowledged sends: {conversation_id, client_msg_id, content, created_ms, state, error}
   let activeId = null;
   let lastTypingSent = 0;
-  const stats = { connects: 0, refreshes: 0, syncs: 0 };
+  const stats = { connects: 0, refreshes: 0, syncs: 0, lastCloseCode: 0 };
 
   function newConversation(id) {
     return {
@@ -164,7 +166,7 @@
 
   async function api(method, path, body) {
     if (!session) throw new ApiError('unauthenticated', 'not logged in', 401);
-    if (session.access_expires_at_ms - Date.now() < 30000) await refreshTokens();
+    if (tokenNeedsRefresh()) await refreshTokens();
     try {
       return await fetchJson(method, path, body, session.access_token);
     } catch (e) {
@@ -188,6 +190,7 @@
         Object.assign(session, {
           access_token: t.access_token,
           access_expires_at_ms: Number(t.access_expires_at_ms),
+          access_lifetime_ms: Number(t.access_expires_at_ms) - Date.now(),
           refresh_token: t.refresh_token,
           refresh_expires_at_ms: Number(t.refresh_expires_at_ms),
         });
@@ -206,10 +209,18 @@
     return refreshing;
   }
 
+  // Refresh this long before the access token expires: a minute, or a fifth of the token's
+  // lifetime when the server hands out short-lived tokens.
+  function refreshMargin() {
+    const lifetime = session.access_lifetime_ms || 15 * 60000;
+    return Math.min(REFRESH_MARGIN_MS, Math.max(1000, lifetime * REFRESH_MARGIN_SHARE));
+  }
+  const tokenNeedsRefresh = () => session.access_expires_at_ms - Date.now() < refreshMargin();
+
   function scheduleRefresh() {
     clearTimeout(refreshTimer);
     if (!session) return;
-    const delay = Math.max(1000, session.access_expires_at_ms - Date.now() - REFRESH_MARGIN_MS);
+    const delay = Math.max(1000, session.access_expires_at_ms - Date.now() - refreshMargin());
     refreshTimer = setTimeout(() => {
       refreshTokens().catch(() => setTimeout(scheduleRefresh, 5000));
     }, Math.min(delay, 2 ** 31 - 1));
@@ -219,7 +230,7 @@
   // The WebSocket: reconnects with exponential backoff; syncs every known conversation after
   // each (re)connect; resends unacknowledged messages under their original client_msg_id.
   const conn = {
-    ws: null, attempt: 0, timer: null, paused: false, reqSeq: 0, requests: new Map(),
+    ws: null, attempt: 0, openedAt: 0, timer: null, paused: false, reqSeq: 0, requests: new Map(),
     pingTimer: null, pongTimer: null,
   };
 
@@ -233,7 +244,7 @@
     clearTimeout(conn.timer);
     conn.timer = null;
     if (!session || conn.paused || conn.ws) return;
-    if (session.access_expires_at_ms - Date.now() < 30000) {
+    if (tokenNeedsRefresh()) {
       try {
         await refreshTokens();
       } catch {
@@ -250,7 +261,7 @@
     ws.onopen = () => {
       if (conn.ws !== ws) return;
       opened = true;
-      conn.attempt = 0;
+      conn.openedAt = Date.now();
       stats.connects++;
       setConnState('online');
       onConnected();
@@ -271,13 +282,18 @@
     clearTimeout(conn.pongTimer);
     conn.requests.clear();
     for (const c of convs.values()) c.syncing = false;  // their replies died with the socket
+    stats.lastCloseCode = code;
     setConnState('offline', code ? 'closed ' + code + (reason ? ' ' + reason : '') : '');
     if (!session || conn.paused) return;
+    // A connection that lasted resets the backoff; one closed right after opening does not, so
+    // a server that keeps closing us is not hammered.
+    if (opened && Date.now() - conn.openedAt > STABLE_CONNECTION_MS) conn.attempt = 0;
     (async () => {
       try {
         if (code === 1008) {
-          // Policy: the access token expired or was revoked. Refresh, then reconnect.
-          await refreshTokens();
+          // The access token the socket was opened with expired (or the login was revoked):
+          // refresh unless that already happened, then reconnect.
+          if (tokenNeedsRefresh()) await refreshTokens();
         } else if (!opened) {
           // The upgrade failed: a browser does not show its HTTP status, so ask REST whether the
           // token is still good (api() refreshes it on a 401).
@@ -1019,6 +1035,7 @@
       device,
       access_token: t.access_token,
       access_expires_at_ms: Number(t.access_expires_at_ms),
+      access_lifetime_ms: Number(t.access_expires_at_ms) - Date.now(),
       refresh_token: t.refresh_token,
       refresh_expires_at_ms: Number(t.refresh_expires_at_ms),
     };

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Browser test of the imd web chat page: starts imd, drives the page in Debian's chromium with
 // playwright-core (alice, bob and carol in three browser contexts) and checks 1:1 chat, unread
-// badges, read receipts, typing, groups, history paging, reload, reconnect + sync, token refresh,
-// offline sends and error frames. Screenshots of every page are kept as artifacts.
+// badges, read receipts, typing, groups, history paging, reload, reconnect + sync, token refresh
+// (after a refused upgrade, and with a second imd whose 8 s tokens expire: 1008), offline sends
+// and error frames. Screenshots of every page and the imd logs are kept as artifacts.
 //
 //   node tests/browser/chat.test.mjs IMD [BUILD_DIR]
 //
@@ -43,10 +44,8 @@ const { chromium } = await import(pathToFileURL(pwEntry).href);
 // Bookkeeping: numbered checks, a clear first failure, cleanup on every path.
 let passed = 0;
 let failed = 0;
-let imd = null;
+const daemons = [];  // {proc, dataDir, log} of every imd started
 let browser = null;
-let dataDir = null;
-let imdLog = null;
 const pages = {};  // name -> page
 const pageProblems = [];  // uncaught exceptions and CSP violations in the pages
 
@@ -102,18 +101,20 @@ async function cleanup() {
     await Promise.race([browser.close().catch(() => {}), new Promise((r) => setTimeout(r, 5000))]);
     browser = null;
   }
-  if (imd && imd.exitCode === null) {
-    const exited = new Promise((r) => imd.once('exit', r));
-    imd.kill('SIGTERM');
-    const killer = setTimeout(() => imd.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(killer);
-  }
-  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
-  if (imdLog) log(`imd log: ${imdLog}`);
-  if (failed && imdLog && fs.existsSync(imdLog)) {
-    const lines = fs.readFileSync(imdLog, 'utf8').trimEnd().split('\n').slice(-25);
-    console.log(`--- last lines of the imd log ---\n${lines.join('\n')}\n---`);
+  for (const d of daemons.splice(0)) {
+    if (d.proc.exitCode === null && d.proc.signalCode === null) {
+      const exited = new Promise((r) => d.proc.once('exit', r));
+      d.proc.kill('SIGTERM');
+      const killer = setTimeout(() => d.proc.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(killer);
+    }
+    fs.rmSync(d.dataDir, { recursive: true, force: true });
+    log(`imd log: ${d.log}`);
+    if (failed && fs.existsSync(d.log)) {
+      const lines = fs.readFileSync(d.log, 'utf8').trimEnd().split('\n').slice(-25);
+      console.log(`--- last lines of ${d.log} ---\n${lines.join('\n')}\n---`);
+    }
   }
 }
 
@@ -131,37 +132,42 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// imd on a free port.
-function startImd() {
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'imd-browser-'));
+// imd on a free port, with a fresh data directory and, when given, a TOML config; resolves to
+// its base URL. Its log (stderr) is kept with the screenshots and its tail printed on failure.
+function startImd(name, configToml) {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'imd-browser-'));
   const args = ['--listen', '127.0.0.1:0', '--data-dir', dataDir];
+  if (configToml) {
+    fs.writeFileSync(path.join(dataDir, 'imd.toml'), configToml);
+    args.push('--config', path.join(dataDir, 'imd.toml'));
+  }
   if (process.env.IM_WEB_ROOT) args.push('--web-root', process.env.IM_WEB_ROOT);
-  // imd's log (stderr) is kept with the screenshots; its tail is printed on failure.
   fs.mkdirSync(artifactDir, { recursive: true });
-  imdLog = path.join(artifactDir, 'imd.log');
-  const logFd = fs.openSync(imdLog, 'w');
-  imd = spawn(imdPath, args, {
+  const logFile = path.join(artifactDir, `${name}.log`);
+  const logFd = fs.openSync(logFile, 'w');
+  const proc = spawn(imdPath, args, {
     env: { ...process.env, IM_PASSWORD_ITERATIONS: '1000' },
     stdio: ['ignore', 'pipe', logFd],
   });
   fs.closeSync(logFd);
+  daemons.push({ proc, dataDir, log: logFile });
   return new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`imd did not print its address within 10 s: ${out}`)), 10000);
-    imd.on('error', (e) => {
+    proc.on('error', (e) => {
       clearTimeout(timer);
       reject(new Error(`cannot start ${imdPath}: ${e.message}`));
     });
-    imd.on('exit', (code) => {
+    proc.on('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`imd exited early with ${code}: ${out}`));
+      reject(new Error(`imd exited early with ${code}: ${out} (log: ${logFile})`));
     });
-    imd.stdout.on('data', (chunk) => {
+    proc.stdout.on('data', (chunk) => {
       out += chunk;
       const m = /imd listening on (http:\/\/127\.0\.0\.1:\d+)\//.exec(out);
       if (m) {
         clearTimeout(timer);
-        imd.stdout.resume();
+        proc.stdout.resume();
         resolve(m[1]);
       }
     });
@@ -240,7 +246,7 @@ convId);
 async function scenario() {
   let base;
   await check('imd starts and prints its address', async () => {
-    base = await startImd();
+    base = await startImd('imd');
     log(`imd at ${base}${process.env.IM_WEB_ROOT ? ' (web root ' + process.env.IM_WEB_ROOT + ')' : ' (built-in page)'}`);
   });
   await check('chromium starts', async () => {
@@ -291,25 +297,24 @@ async function scenario() {
     delete pages.login;
   });
 
-  await check('alice starts a 1:1 chat with bob: by username where the server looks names up, else by id', async () => {
-    // GET /api/v1/users?username= is newer than GET /api/v1/users?ids=; a server without it
-    // ignores the parameter and answers an empty list.
-    const lookup = await alice.evaluate(async () => {
-      const { access_token: token } = JSON.parse(sessionStorage.getItem('im.session'));
-      const res = await fetch('/api/v1/users?username=bob', { headers: { Authorization: 'Bearer ' + token } });
-      return res.ok ? res.json() : { users: [] };
-    });
-    const byName = (lookup.users || []).some((u) => u.username === 'bob');
-    log(`  the server ${byName ? 'looks users up by username' : 'has no lookup by username: the chat starts by id'}`);
+  await check('alice starts a 1:1 chat with bob by username; an unknown name is an error', async () => {
     await alice.fill('#new-direct-input', 'nobody-here');
     await alice.click('#new-direct-btn');
-    await until(alice, 'an error banner naming the unknown user',
-      () => !document.getElementById('error-banner').hidden && /nobody-here/.test(document.getElementById('error-text').textContent));
+    await until(alice, 'an error banner naming the unknown user', () => !document.getElementById('error-banner').hidden
+      && /no user named "nobody-here"/.test(document.getElementById('error-text').textContent));
     await alice.click('#error-dismiss');
-    await alice.fill('#new-direct-input', byName ? 'bob' : '#' + ids.bob);
+    await alice.fill('#new-direct-input', 'bob');
     await alice.click('#new-direct-btn');
     await until(alice, 'chat with bob open', (id) => document.querySelector('[data-testid=conv-item].active')?.dataset.convId === id
       && document.getElementById('conv-title').textContent === 'bob', direct);
+  });
+
+  await check('carol starts a 1:1 chat with alice by user id', async () => {
+    const [x, y] = [ids.alice, ids.carol].sort((a, b) => Number(a) - Number(b));
+    await carol.fill('#new-direct-input', '#' + ids.alice);
+    await carol.click('#new-direct-btn');
+    await until(carol, 'chat with alice open', (id) => document.querySelector('[data-testid=conv-item].active')?.dataset.convId === id
+      && document.getElementById('conv-title').textContent === 'alice', `d:${x}:${y}`);
   });
 
   const hello = 'hello bob <b>not bold</b> & "quotes"';
@@ -495,6 +500,21 @@ async function scenario() {
     assert(aliceOrder[0] === direct && aliceOrder.includes(groupConv), `alice's list: ${aliceOrder}`);
     const preview = await alice.textContent(`[data-testid=conv-item][data-conv-id="${groupConv}"] [data-testid=conv-preview]`);
     assert(preview === 'You: m25', `group preview on alice's page: "${preview}"`);
+  });
+
+  await check('with 8 s access tokens: refreshed before expiry; after the server closes with 1008 the page reconnects', async () => {
+    const shortBase = await startImd('imd-short-tokens', 'access_token_ttl_seconds = 8\n');
+    const dave = await openPage('dave', shortBase);
+    await register(dave, 'dave');
+    await until(dave, 'a token refresh before expiry', () => imChat.stats.refreshes >= 1, undefined, 15000);
+    await until(dave, 'a close with 1008 at the old token\'s expiry, then a new connection',
+      () => imChat.stats.lastCloseCode === 1008 && imChat.stats.connects >= 2
+        && document.getElementById('conn-status').dataset.state === 'online', undefined, 15000);
+    await dave.fill('#new-group-name', 'short tokens');
+    await dave.click('#new-group-btn');
+    await until(dave, 'group open', () => document.getElementById('conv-title').textContent === 'short tokens');
+    await send(dave, 'still here');
+    await hasMessage(dave, 'dave', 'still here', 'sent');
   });
 
   await check('no uncaught page errors and no CSP violations', async () => {
