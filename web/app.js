@@ -491,13 +491,14 @@
     if (req && req.type === 'send-message') {
       const item = outbox.find((o) => o.client_msg_id === req.client_msg_id);
       if (item) {
-        // Rate limits and a message over the size limit share resource_exhausted: only the
-        // former is worth retrying (the message text tells them apart).
-        const retry = RETRYABLE.has(f.code) || (f.code === 'resource_exhausted' && /rate limit/i.test(f.message || ''));
+        // A rate limit says when to come back (retry_after_ms); a message over the size limit
+        // is also resource_exhausted but has no retry hint and will never succeed.
+        const retry = RETRYABLE.has(f.code) || (f.code === 'resource_exhausted' && f.retry_after_ms > 0);
         item.attempts = (item.attempts || 0) + 1;
         if (retry && item.attempts < 6) {
           // Stays pending and goes again under the same client_msg_id.
-          setTimeout(flushOne, 1000 * 2 ** (item.attempts - 1), item.client_msg_id);
+          const backoff = Math.max(f.retry_after_ms || 0, 1000 * 2 ** (item.attempts - 1));
+          setTimeout(flushOne, backoff, item.client_msg_id);
         } else {
           item.state = 'failed';
           item.error = `${f.code}: ${f.message}`;

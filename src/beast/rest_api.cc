@@ -239,7 +239,7 @@ Result<RestResponse> Route(Engine& engine, const RestRequest& r) {
   constexpr std::string_view kConversations = "/api/v1/conversations/";
   if (path.substr(0, kConversations.size()) == kConversations) {
     auto [id_text, action] = SplitResource(path, kConversations);
-    auto conversation = ConversationId::Parse(id_text);
+    auto conversation = ConversationId::Parse(PercentDecode(id_text));  // "d%3A1%3A2" is "d:1:2"
     if (!conversation) return Status::InvalidArgument("malformed conversation id");
     if (action == "messages" && get) {
       IM_ASSIGN_OR_RETURN(uint64_t before, NumberParam(r.target, "before_seq", 0));

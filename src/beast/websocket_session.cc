@@ -4,6 +4,7 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 #include <chrono>
+#include <cmath>
 
 #include "common/log.h"
 #include "common/metrics.h"
@@ -147,13 +148,20 @@ void WebsocketSession<Stream>::OnRead(beast::error_code ec, std::size_t) {
   buffer_.consume(buffer_.size());
   auto frame = binary ? wire::ParseClientBinary(bytes) : wire::ParseClientJson(bytes);
   std::string reply_id;  // a refused but well-formed frame still gets its id back
+  bool rate_limited = false;
   if (frame.ok() &&
       !(frame_limit_.TryTake(std::chrono::steady_clock::now()) && state_->user_limiter.TryTake(who_.user))) {
     reply_id = frame->id();
+    rate_limited = true;
     frame = Status::ResourceExhausted("rate limit exceeded: slow down");
   }
   if (!frame.ok()) {
     auto error = SessionProtocol::ErrorFrame(reply_id, frame.status());
+    if (rate_limited) {
+      // One token's worth of time at the slower of the two buckets.
+      double rate = std::min(state_->options.connection_frames_per_second, state_->options.user_frames_per_second);
+      error.mutable_error()->set_retry_after_ms(static_cast<uint32_t>(std::ceil(1000.0 / rate)));
+    }
     Enqueue({std::make_shared<const std::string>(binary ? error.SerializeAsString() : wire::ToJson(error)), !binary});
   } else {
     asio::post(work_, [self = this->shared_from_this(), frame = std::move(frame).value(), binary] {

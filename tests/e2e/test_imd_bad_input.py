@@ -114,8 +114,9 @@ async def scenario(port):
                     await flood.send(json.dumps({"type": "ping", "id": "f%d" % i}))
                 replies = [json.loads(await asyncio.wait_for(flood.recv(), 5)) for _ in range(300)]
                 refused = [r for r in replies if r["type"] == "error"]
-                check(refused and all(r["code"] == "resource_exhausted" and r["id"].startswith("f") for r in refused),
-                      "flood refused: %d of 300" % len(refused))
+                check(refused and all(r["code"] == "resource_exhausted" and r["id"].startswith("f") and
+                                      r["retry_after_ms"] == 20 for r in refused),
+                      "flood refused with a retry hint: %d of 300, e.g. %s" % (len(refused), refused[:1]))
                 check(sum(r["type"] == "pong" for r in replies) >= 100, "the burst was served")
                 await asyncio.sleep(1.0)
                 await flood.send(json.dumps({"type": "ping", "id": "after"}))

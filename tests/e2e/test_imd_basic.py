@@ -79,7 +79,7 @@ async def scenario(port):
           "unread counts: %s" % convs)
     status, page = rest(port, "/api/v1/conversations/%s/messages?limit=2" % conv, token=bt)
     check(status == 200 and [m["seq"] for m in page["messages"]] == ["3", "4"] and page["has_more"], "page 1")
-    _, older = rest(port, "/api/v1/conversations/%s/messages?limit=2&before_seq=3" % conv, token=bt)
+    _, older = rest(port, "/api/v1/conversations/%s/messages?limit=2&before_seq=3" % conv.replace(":", "%3A"), token=bt)
     check([m["seq"] for m in older["messages"]] == ["1", "2"] and not older["has_more"], "page 2: %s" % older)
     status, read = rest(port, "/api/v1/conversations/%s/read" % conv, {"seq": 4}, token=bt)
     check(status == 200 and read["read_seq"] == "4", "read pointer")
