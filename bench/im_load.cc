@@ -301,6 +301,7 @@ struct Conn {
            other_frames = 0, not_sent_closed = 0;
   int64_t max_send_lag_ns = 0;
   std::map<std::string, uint64_t> errors;
+  std::map<std::string, uint64_t> other_types;  // frames that are none of ours: pong, presence, ...
   std::string close_reason;  // an unexpected close while measuring
 };
 
@@ -482,8 +483,7 @@ asio::awaitable<HttpResult> CreateGroup() {
 
 void MarkClosed(Conn& c, const std::string& reason) {
   if (!c.open) return;
-  c.open = false;
-  c.out.clear();
+  c.open = false;  // the queue is dropped by WriteLoop: its front may be the write in flight
   if (g->measuring.load()) {
     g->closes.fetch_add(1);
     c.close_reason = reason;
@@ -497,8 +497,9 @@ asio::awaitable<void> WriteLoop(Conn& c) {
       MarkClosed(c, "write failed: " + ec.message());
       break;
     }
-    if (!c.out.empty()) c.out.pop_front();
+    c.out.pop_front();
   }
+  if (!c.open) c.out.clear();
   c.writing = false;
 }
 
@@ -602,6 +603,7 @@ void HandleFrame(Conn& c, std::string_view text) {
     }
   } else {
     ++c.other_frames;  // pong, presence, typing, read receipts
+    ++c.other_types[type.empty() ? std::string("(no type)") : std::string(type)];
   }
 }
 
@@ -1017,7 +1019,7 @@ int main(int argc, char** argv) {
 
   // 7. Report.
   std::vector<int64_t> ack_lat, del_lat;
-  std::map<std::string, uint64_t> errors, close_reasons;
+  std::map<std::string, uint64_t> errors, close_reasons, other_types;
   uint64_t sent = 0, sent_all = 0, acked = 0, acked_all = 0, refused = 0, deliveries = 0, deliveries_all = 0;
   uint64_t dup_deliveries = 0, dup_acks = 0, stray_acks = 0, echoes = 0, foreign = 0, not_sent = 0;
   uint64_t missing = 0, unacked = 0, extra = 0, incomplete_messages = 0, expected_deliveries = 0;
@@ -1027,6 +1029,7 @@ int main(int argc, char** argv) {
     ack_lat.insert(ack_lat.end(), c.ack_latency_ns.begin(), c.ack_latency_ns.end());
     del_lat.insert(del_lat.end(), c.delivery_latency_ns.begin(), c.delivery_latency_ns.end());
     for (auto& [code, count] : c.errors) errors[code] += count;
+    for (auto& [type, count] : c.other_types) other_types[type] += count;
     if (!c.close_reason.empty()) ++close_reasons[c.close_reason];
     sent += c.sent_measured;
     sent_all += c.sent;
@@ -1089,7 +1092,10 @@ int main(int argc, char** argv) {
   std::printf("  oddities   duplicate deliveries %" PRIu64 ", duplicate acks %" PRIu64 ", stray acks %" PRIu64
               ", own echoes %" PRIu64 ", foreign %" PRIu64 ", extra %" PRIu64 "\n",
               dup_deliveries, dup_acks, stray_acks, echoes, foreign, extra);
-  std::printf("  errors     %" PRIu64, errors_total);
+  std::printf("  other      frames received during the load:");
+  for (auto& [type, count] : other_types) std::printf("  %s=%" PRIu64, type.c_str(), count);
+  if (other_types.empty()) std::printf(" none");
+  std::printf("\n  errors     %" PRIu64, errors_total);
   for (auto& [code, count] : errors) std::printf("  %s=%" PRIu64, code.c_str(), count);
   std::printf("\n  closes     %" PRIu64, run.closes.load());
   for (auto& [reason, count] : close_reasons) std::printf("  [%s] x%" PRIu64, reason.c_str(), count);
