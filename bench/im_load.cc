@@ -123,7 +123,8 @@ failure; 3: the run overran its time bound.
   --members M               group: members, one connection each           [100]
   --senders S               group: how many members send                  [1]
   --rate R                  messages/s per sending connection (< 50)      [1]
-  --duration SECONDS        measured load                                 [30]
+  --duration SECONDS        measured load (tokens are not refreshed: keep
+                            the run within imd's access-token lifetime)   [30]
   --warmup SECONDS          load before measuring: sent and checked for
                             delivery, but not in latencies or rates       [5]
   --drain SECONDS           max wait for outstanding acks/deliveries      [5]
