@@ -59,7 +59,7 @@ using Strand = asio::strand<asio::io_context::executor_type>;
 using namespace std::chrono_literals;
 
 constexpr auto kTok = asio::as_tuple(asio::use_awaitable);
-constexpr int kMaxConnections = 19'000;  // the machines allow 20,000 open files per process
+constexpr int kMaxConnections = 19'000;    // the machines allow 20,000 open files per process
 constexpr double kGatewayFrameLimit = 50;  // frames/s per connection (GatewayOptions)
 constexpr const char* kPassword = "im-load-password";
 
@@ -165,23 +165,40 @@ Options ParseOptions(int argc, char** argv) {
       }
       out = static_cast<std::remove_reference_t<decltype(out)>>(v);
     };
-    if (arg == "--target") o.target = value;
-    else if (arg == "--scenario") o.scenario = value;
-    else if (arg == "--connections") num(o.connections);
-    else if (arg == "--members") num(o.members);
-    else if (arg == "--senders") num(o.senders);
-    else if (arg == "--rate") num(o.rate);
-    else if (arg == "--duration") num(o.duration);
-    else if (arg == "--warmup") num(o.warmup);
-    else if (arg == "--drain") num(o.drain);
-    else if (arg == "--threads") num(o.threads);
-    else if (arg == "--prefix") o.prefix = value;
-    else if (arg == "--server-pid") num(o.server_pid);
-    else if (arg == "--payload") num(o.payload);
-    else if (arg == "--http-connections") num(o.http_connections);
-    else if (arg == "--connect-concurrency") num(o.connect_concurrency);
-    else if (arg == "--setup-timeout") num(o.setup_timeout);
-    else Fail(2, "unknown option " + arg + " (see --help)");
+    if (arg == "--target")
+      o.target = value;
+    else if (arg == "--scenario")
+      o.scenario = value;
+    else if (arg == "--connections")
+      num(o.connections);
+    else if (arg == "--members")
+      num(o.members);
+    else if (arg == "--senders")
+      num(o.senders);
+    else if (arg == "--rate")
+      num(o.rate);
+    else if (arg == "--duration")
+      num(o.duration);
+    else if (arg == "--warmup")
+      num(o.warmup);
+    else if (arg == "--drain")
+      num(o.drain);
+    else if (arg == "--threads")
+      num(o.threads);
+    else if (arg == "--prefix")
+      o.prefix = value;
+    else if (arg == "--server-pid")
+      num(o.server_pid);
+    else if (arg == "--payload")
+      num(o.payload);
+    else if (arg == "--http-connections")
+      num(o.http_connections);
+    else if (arg == "--connect-concurrency")
+      num(o.connect_concurrency);
+    else if (arg == "--setup-timeout")
+      num(o.setup_timeout);
+    else
+      Fail(2, "unknown option " + arg + " (see --help)");
   }
   if (o.scenario != "direct" && o.scenario != "group") Fail(2, "--scenario must be direct or group");
   if (o.scenario == "direct") {
@@ -192,8 +209,8 @@ Options ParseOptions(int argc, char** argv) {
     o.connections = o.members;
   }
   if (o.connections > kMaxConnections) {
-    Fail(2, "refusing " + std::to_string(o.connections) + " connections: at most " +
-                std::to_string(kMaxConnections) + " (the limit is 20,000 open files per process)");
+    Fail(2, "refusing " + std::to_string(o.connections) + " connections: at most " + std::to_string(kMaxConnections) +
+                " (the limit is 20,000 open files per process)");
   }
   if (!(o.rate > 0) || o.rate >= kGatewayFrameLimit) {
     Fail(2, "--rate must be > 0 and below the gateway's limit of 50 frames/s per connection");
@@ -279,10 +296,10 @@ struct Conn {
   std::string conversation;
   int peer = -1;  // direct: the other side of the pair
   bool sender = false;
-  int64_t first_ns = 0;    // scheduled time of send 0
-  int64_t period_ns = 0;   // between scheduled sends
-  uint32_t planned = 0;    // sends scheduled in warmup + duration
-  uint32_t first_measured = 0;  // sends from this one on are in the measured window
+  int64_t first_ns = 0;                               // scheduled time of send 0
+  int64_t period_ns = 0;                              // between scheduled sends
+  uint32_t planned = 0;                               // sends scheduled in warmup + duration
+  uint32_t first_measured = 0;                        // sends from this one on are in the measured window
   std::unique_ptr<std::atomic<uint8_t>[]> state;      // per send: 0 unsent, 1 sent, 2 acked, 3 refused
   std::unique_ptr<std::atomic<uint32_t>[]> received;  // per send: distinct recipients that got it
 
@@ -296,14 +313,13 @@ struct Conn {
   std::vector<int64_t> ack_latency_ns;
   std::vector<int64_t> delivery_latency_ns;
   std::unordered_set<uint64_t> seen;  // (sender index << 32 | seq) of deliveries received
-  uint64_t sent = 0, sent_measured = 0, acked = 0, acked_measured = 0, refused = 0, duplicate_acks = 0,
-           stray_acks = 0;
-  uint64_t delivered = 0, delivered_measured = 0, duplicate_deliveries = 0, echoes = 0, foreign = 0,
-           other_frames = 0, not_sent_closed = 0;
+  uint64_t sent = 0, sent_measured = 0, acked = 0, acked_measured = 0, refused = 0, duplicate_acks = 0, stray_acks = 0;
+  uint64_t delivered = 0, delivered_measured = 0, duplicate_deliveries = 0, echoes = 0, foreign = 0, other_frames = 0,
+           not_sent_closed = 0;
   int64_t max_send_lag_ns = 0;
   std::map<std::string, uint64_t> errors;
   std::map<std::string, uint64_t> other_types;  // frames that are none of ours: pong, presence, ...
-  std::string close_reason;  // an unexpected close while measuring
+  std::string close_reason;                     // an unexpected close while measuring
 };
 
 struct Run {
@@ -917,8 +933,8 @@ int main(int argc, char** argv) {
   auto guard = asio::make_work_guard(run.ioc);
   std::vector<std::thread> threads;
   for (int i = 0; i < opt.threads; ++i) threads.emplace_back([&run] { run.ioc.run(); });
-  const auto setup_deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                                   std::chrono::duration<double>(opt.setup_timeout));
+  const auto setup_deadline =
+      Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opt.setup_timeout));
 
   // 1. Users.
   int64_t t = NowNs();
@@ -1068,17 +1084,16 @@ int main(int argc, char** argv) {
   const double kb_per_conn = have_server ? double(after_connect.rss_kb - before_connect.rss_kb) / n : 0;
   const double server_cpu_s = have_server ? end_sample.cpu_s - load_start.cpu_s : 0;
   const double cpu_per_1k = have_server && acked_all > 0 ? server_cpu_s / (acked_all / 1000.0) : 0;
-  const double cpu_per_1k_deliveries =
-      have_server && deliveries_all > 0 ? server_cpu_s / (deliveries_all / 1000.0) : 0;
+  const double cpu_per_1k_deliveries = have_server && deliveries_all > 0 ? server_cpu_s / (deliveries_all / 1000.0) : 0;
   const bool ok = missing == 0 && unacked == 0 && errors_total == 0 && run.closes.load() == 0 && not_sent == 0 &&
                   extra == 0 && foreign == 0;
 
   std::printf("im_load %s: %d connections, %d senders x %.2f msg/s, %.0f s measured (+%.0f s warmup)\n",
               opt.scenario.c_str(), n, senders, opt.rate, opt.duration, opt.warmup);
-  std::printf("  setup      register+login %.0f users/s; connect %.0f connections/s (%.2f s for %d)\n",
-              n / register_s, n / connect_s, connect_s, n);
-  std::printf("  sent       %" PRIu64 " measured (%" PRIu64 " with warmup), acked %" PRIu64 " (%.1f/s), refused %" PRIu64
-              "\n",
+  std::printf("  setup      register+login %.0f users/s; connect %.0f connections/s (%.2f s for %d)\n", n / register_s,
+              n / connect_s, connect_s, n);
+  std::printf("  sent       %" PRIu64 " measured (%" PRIu64 " with warmup), acked %" PRIu64
+              " (%.1f/s), refused %" PRIu64 "\n",
               sent, sent_all, acked, acked_per_s, refused);
   std::printf("  ack        p50 %.2f  p90 %.2f  p99 %.2f  max %.2f ms  (mean %.2f, n=%zu)\n", ap.p50, ap.p90, ap.p99,
               ap.max, ap.mean, ap.n);
@@ -1103,10 +1118,11 @@ int main(int argc, char** argv) {
   std::printf("\n  client     cpu %.1f%% of one core over the load (%d io threads); max send lag %.2f ms\n",
               100 * client_cpu_s / load_wall_s, opt.threads, max_lag / 1e6);
   if (have_server) {
-    std::printf("  server     rss %ld -> %ld kB on connect (%.1f kB/connection), %ld kB at end; cpu %.1f%% of one core"
-                " over the load, %.3f cpu-s per 1000 messages, %.4f per 1000 deliveries\n",
-                before_connect.rss_kb, after_connect.rss_kb, kb_per_conn, end_sample.rss_kb,
-                100 * server_cpu_s / load_wall_s, cpu_per_1k, cpu_per_1k_deliveries);
+    std::printf(
+        "  server     rss %ld -> %ld kB on connect (%.1f kB/connection), %ld kB at end; cpu %.1f%% of one core"
+        " over the load, %.3f cpu-s per 1000 messages, %.4f per 1000 deliveries\n",
+        before_connect.rss_kb, after_connect.rss_kb, kb_per_conn, end_sample.rss_kb, 100 * server_cpu_s / load_wall_s,
+        cpu_per_1k, cpu_per_1k_deliveries);
   }
   std::printf("  result     %s\n", ok ? "OK" : "FAILED");
 
