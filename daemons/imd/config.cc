@@ -99,6 +99,12 @@ Status ApplyToml(Config& c, const std::string& path) {
         } else if (lk == "idle_timeout_seconds") {
           IM_RETURN_IF_ERROR(SetInt(out, *v, 2, 3600, lwhere));
           c.gateway.idle_timeout_seconds = static_cast<int>(out);
+        } else if (lk == "worker_threads") {
+          IM_RETURN_IF_ERROR(SetInt(out, *v, 1, 1024, lwhere));
+          c.gateway.worker_threads = static_cast<int>(out);
+        } else if (lk == "max_pending_requests") {
+          IM_RETURN_IF_ERROR(SetInt(out, *v, 1, 1 << 24, lwhere));
+          c.gateway.max_pending_requests = static_cast<uint32_t>(out);
         } else if (lk == "max_queued_frames") {
           IM_RETURN_IF_ERROR(SetInt(out, *v, 16, 1 << 20, lwhere));
           c.gateway.max_queued_frames = static_cast<uint32_t>(out);
@@ -130,6 +136,7 @@ const char* Usage() {
          "              password_iterations, access_token_ttl_seconds, allowed_origins,\n"
          "              tls_certificate_file, tls_private_key_file, [limits] max_frame_bytes,\n"
          "              max_queued_frames, idle_timeout_seconds, connection_frames_per_second,\n"
+         "              worker_threads, max_pending_requests,\n"
          "              user_frames_per_second\n"
          "  --listen    address for HTTP and WebSocket (default 127.0.0.1:8080; port 0 = any free port)\n"
          "  --data-dir  database and JWT key (default ./data)\n"

@@ -24,7 +24,13 @@ struct GatewayOptions {
   std::string listen_host = "127.0.0.1";
   uint16_t listen_port = 8080;  // 0: any free port (see Gateway::port)
   int network_threads = 1;
-  int worker_threads = 4;                 // blocking engine calls (store, password hashing)
+  // Threads for blocking engine calls (store, password hashing). A send holds one until its
+  // append is durable, so this bounds the appends in flight that the store's group commit can
+  // batch together: too few threads, and sends queue behind a few fsyncs.
+  int worker_threads = 32;
+  // Requests accepted but not yet answered, across all connections. Beyond it a frame is answered
+  // with unavailable (and retry_after_ms) instead of queueing without bound.
+  uint32_t max_pending_requests = 8192;
   uint32_t max_frame_bytes = 128 * 1024;  // larger WebSocket frames close the connection (1009)
   uint32_t max_body_bytes = 128 * 1024;   // REST request bodies
   uint32_t max_queued_frames = 1024;      // per session; beyond it a slow consumer is closed

@@ -4,6 +4,7 @@
 #define IM_SRC_BEAST_GATEWAY_STATE_H_
 
 #include <array>
+#include <atomic>
 #include <boost/asio/thread_pool.hpp>
 #include <functional>
 #include <memory>
@@ -40,6 +41,8 @@ struct GatewayState {
   const GatewayOptions options;
   boost::asio::thread_pool workers;
   PerUserLimiter user_limiter;
+
+  std::atomic<uint32_t> pending_requests{0};  // see GatewayOptions::max_pending_requests
 
   std::mutex mu;
   std::unordered_map<ClientSession*, std::weak_ptr<ClientSession>> sessions;

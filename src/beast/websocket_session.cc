@@ -155,18 +155,27 @@ void WebsocketSession<Stream>::OnRead(beast::error_code ec, std::size_t) {
     rate_limited = true;
     frame = Status::ResourceExhausted("rate limit exceeded: slow down");
   }
+  uint32_t retry_after_ms = 0;
+  if (rate_limited) {
+    // One token's worth of time at the slower of the two buckets.
+    double rate = std::min(state_->options.connection_frames_per_second, state_->options.user_frames_per_second);
+    retry_after_ms = static_cast<uint32_t>(std::ceil(1000.0 / rate));
+  } else if (frame.ok() && state_->pending_requests.fetch_add(1) >= state_->options.max_pending_requests) {
+    // Overloaded: say so now rather than answer seconds late.
+    state_->pending_requests.fetch_sub(1);
+    reply_id = frame->id();
+    retry_after_ms = 100;
+    frame = Status::Unavailable("server busy: retry later");
+  }
   if (!frame.ok()) {
     auto error = SessionProtocol::ErrorFrame(reply_id, frame.status());
-    if (rate_limited) {
-      // One token's worth of time at the slower of the two buckets.
-      double rate = std::min(state_->options.connection_frames_per_second, state_->options.user_frames_per_second);
-      error.mutable_error()->set_retry_after_ms(static_cast<uint32_t>(std::ceil(1000.0 / rate)));
-    }
+    if (retry_after_ms != 0) error.mutable_error()->set_retry_after_ms(retry_after_ms);
     Enqueue({std::make_shared<const std::string>(binary ? error.SerializeAsString() : wire::ToJson(error)), !binary});
   } else {
     asio::post(work_, [self = this->shared_from_this(), frame = std::move(frame).value(), binary] {
       auto start = std::chrono::steady_clock::now();
       auto reply = self->protocol_.Handle(frame);
+      self->state_->pending_requests.fetch_sub(1);
       if (!reply) return;
       if (reply->has_send_ack()) {
         metrics::Default().messages_sent.Add();
