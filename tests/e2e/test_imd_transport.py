@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """imd's transport settings over real sockets: TLS (https + wss), the origin check, the
 heartbeat and idle timeout, sessions closed with 1008 when their access token expires (and the
-expired token refused), request ids in responses and structured logs, and the web page."""
+expired token refused), request ids in responses and structured logs, the web page, and overload answered with
+unavailable instead of an unbounded queue."""
 import asyncio
 import json
 import os
@@ -174,11 +175,45 @@ def test_settings(imd, work):
     print("settings: ok")
 
 
+async def overload_scenario(port):
+    alice, bob = login(port, "alice"), login(port, "bob")
+    conv = conv_of(alice, bob)
+    async with websockets.connect("ws://127.0.0.1:%d/ws?token=%s" % (port, alice["access_token"])) as ws:
+        for i in range(100):
+            await ws.send(json.dumps({"type": "send-message", "id": "s%d" % i, "conversation_id": conv,
+                                      "client_msg_id": "o-%d" % i, "content": "m%d" % i}))
+        replies = [json.loads(await asyncio.wait_for(ws.recv(), 10)) for _ in range(100)]
+    acks = [r for r in replies if r["type"] == "send-ack"]
+    busy = [r for r in replies if r["type"] == "error"]
+    check(len(acks) + len(busy) == 100, "every frame answered: %s" % [r["type"] for r in replies])
+    check(busy and all(r["code"] == "unavailable" and r["retry_after_ms"] == 100 for r in busy),
+          "overload refused at once with a retry hint: %s" % busy[:1])
+    _, page = rest(port, "/api/v1/conversations/%s/messages?limit=200" % conv, token=bob["access_token"])
+    check(sorted(m["client_msg_id"] for m in page["messages"]) == sorted("o-" + r["id"][1:] for r in acks),
+          "history holds exactly the acknowledged sends")
+    return len(acks), len(busy)
+
+
+def test_overload(imd, work):
+    config = os.path.join(work, "busy.toml")
+    with open(config, "w") as f:
+        f.write("[limits]\nworker_threads = 1\nmax_pending_requests = 2\n")
+    proc, port = start_imd(imd, os.path.join(work, "busy"), ["--config", config])
+    try:
+        acked, busy = asyncio.run(overload_scenario(port))
+        check(proc.poll() is None, "imd still running")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    print("overload: ok (%d acked, %d refused as busy)" % (acked, busy))
+
+
 def main(imd):
     work = tempfile.mkdtemp(prefix="imd-transport-")
     try:
         test_tls(imd, work)
         test_settings(imd, work)
+        test_overload(imd, work)
         print("imd transport: all checks passed")
     finally:
         shutil.rmtree(work, ignore_errors=True)
