@@ -1,11 +1,12 @@
-// Sleep/wake on a 32-bit word without spinning.
+// Sleep/wake on a 32-bit word without spinning (the group committers of the SQLite and RocksDB
+// stores).
 //
 // std::atomic<T>::wait in libstdc++ spins and then calls sched_yield() a few times before it
 // sleeps. With 64 submitters parked on a 2-core machine that turns into a sched_yield storm (a
-// third of all CPU in a profile of the append benchmark), so the group committer sleeps on the
+// third of all CPU in a profile of the append benchmark), so the group committers sleep on the
 // futex directly. Elsewhere it falls back to std::atomic wait/notify.
-#ifndef IM_SQLITE_FUTEX_H_
-#define IM_SQLITE_FUTEX_H_
+#ifndef IM_COMMON_FUTEX_H_
+#define IM_COMMON_FUTEX_H_
 
 #include <atomic>
 #include <climits>
@@ -17,7 +18,7 @@
 #include <unistd.h>
 #endif
 
-namespace im::sqlite {
+namespace im {
 
 // Blocks while `word` holds `expected` (may return spuriously: callers re-check).
 inline void FutexWait(std::atomic<uint32_t>& word, uint32_t expected) {
@@ -47,6 +48,6 @@ inline void FutexWake(void* address, int count) {
 
 inline void FutexWakeAll(void* address) { FutexWake(address, INT_MAX); }
 
-}  // namespace im::sqlite
+}  // namespace im
 
-#endif  // IM_SQLITE_FUTEX_H_
+#endif  // IM_COMMON_FUTEX_H_

@@ -6,8 +6,8 @@
 #include <bit>
 #include <string>
 
+#include "common/futex.h"
 #include "sqlite/error.h"
-#include "sqlite/futex.h"
 
 namespace im::sqlite {
 namespace {
