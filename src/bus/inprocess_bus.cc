@@ -1,7 +1,17 @@
-// InProcessBus: the Bus contract inside one process. Each subscription owns a queue and a thread;
-// within a consumer group, a record goes to the member chosen by its key's hash, so records of one
-// key stay in order (like a Kafka partition). Records published to a topic nobody subscribes to
-// are dropped: there is no retention in process.
+// InProcessBus: the Bus contract inside one process.
+//
+// A consumer group splits its topic into kSlots slots by the hash of the key, like a Kafka
+// topic's partitions. Each slot is owned by one member of the group at a time; a member's thread
+// takes records from the slots it owns, oldest first, one at a time. When a member joins or
+// leaves, the slots are dealt again. Records stay in their slot until a member takes them, so a
+// member that leaves loses nothing, and a slot changes hands only once its previous owner has
+// finished the record it was handling, so a key's records are handled in publish order across
+// membership changes.
+//
+// Records published to a topic nobody subscribes to are dropped: there is no retention in process.
+// A failing record is retried by the member that took it, with backoff, blocking that member's
+// other slots meanwhile.
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -10,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/log.h"
 #include "im/bus.h"
 
 namespace im {
@@ -18,27 +29,52 @@ std::string topics::Downstream(std::string_view gateway_id) { return "im-downstr
 
 namespace {
 
+constexpr size_t kSlots = 64;
+
 class InProcessBus;
+class Member;
+
+struct Slot {
+  std::deque<BusRecord> queue;
+  Member* owner = nullptr;
+  bool busy = false;  // a member (maybe a previous owner) is handling a record taken from here
+};
+
+struct Group {
+  std::vector<Member*> members;
+  std::array<Slot, kSlots> slots;
+
+  void Deal();
+  size_t Queued() const {
+    size_t n = 0;
+    for (const Slot& s : slots) n += s.queue.size();
+    return n;
+  }
+};
 
 class Member final : public Subscription {
  public:
   Member(std::shared_ptr<InProcessBus> bus, std::string topic, std::string group, Bus::Handler handler);
   ~Member() override;
 
-  void Push(BusRecord record);
+  void Start();
   const std::string& topic() const { return topic_; }
   const std::string& group() const { return group_; }
+  // Guarded by the bus mutex.
+  std::condition_variable& cv() { return cv_; }
 
  private:
   void Run();
+  // Runs the handler until it succeeds or the record is dead-lettered (true), or the member
+  // stops while waiting to retry (false).
+  bool Handle(BusRecord& record);
 
   std::shared_ptr<InProcessBus> bus_;
   const std::string topic_, group_;
   Bus::Handler handler_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<BusRecord> queue_;
-  bool stopping_ = false;
+  std::condition_variable cv_;  // waits on the bus mutex
+  bool stopping_ = false;       // guarded by the bus mutex
+  size_t cursor_ = 0;           // round-robin start among the slots (member thread only)
   std::thread thread_;
 };
 
@@ -47,21 +83,8 @@ class InProcessBus final : public Bus, public std::enable_shared_from_this<InPro
   explicit InProcessBus(InProcessBusOptions options) : options_(options) {}
 
   Status Publish(std::string_view topic, std::string_view key, std::string payload) override {
-    BusRecord record{std::string(topic), std::string(key), std::move(payload), 1};
     std::lock_guard lock(mu_);
-    auto it = groups_.find(record.topic);
-    if (it == groups_.end()) return Status::Ok();
-    size_t hash = std::hash<std::string>()(record.key);
-    size_t fanout = it->second.size();
-    for (auto& [group, members] : it->second) {
-      Member* target = members[hash % members.size()];
-      in_flight_++;
-      if (--fanout == 0) {
-        target->Push(std::move(record));
-        break;
-      }
-      target->Push(record);
-    }
+    PublishLocked(BusRecord{std::string(topic), std::string(key), std::move(payload)});
     return Status::Ok();
   }
 
@@ -70,8 +93,15 @@ class InProcessBus final : public Bus, public std::enable_shared_from_this<InPro
     if (!handler) return Status::InvalidArgument("subscription without a handler");
     auto member =
         std::make_unique<Member>(shared_from_this(), std::string(topic), std::string(group), std::move(handler));
-    std::lock_guard lock(mu_);
-    groups_[member->topic()][member->group()].push_back(member.get());
+    {
+      std::lock_guard lock(mu_);
+      auto& g = groups_[member->topic()][member->group()];
+      if (!g) g = std::make_unique<Group>();
+      g->members.push_back(member.get());
+      g->Deal();
+      for (Member* m : g->members) m->cv().notify_one();
+    }
+    member->Start();
     return std::unique_ptr<Subscription>(std::move(member));
   }
 
@@ -81,92 +111,148 @@ class InProcessBus final : public Bus, public std::enable_shared_from_this<InPro
     return Status::Ok();
   }
 
-  void Leave(Member* m) {
+  void PublishDeadLetter(const BusRecord& r, const Status& error) {
+    if (r.topic == topics::kDeadLetter) {
+      log::Error("bus.dead_letter_dropped", {{"key", r.key}, {"error", error.ToString()}});
+      return;
+    }
+    BusRecord dead{std::string(topics::kDeadLetter), r.topic + "/" + r.key, r.payload};
+    dead.headers = {{std::string(dead_letter::kOriginTopic), r.topic},
+                    {std::string(dead_letter::kOriginKey), r.key},
+                    {std::string(dead_letter::kError), error.ToString()},
+                    {std::string(dead_letter::kAttempts), std::to_string(r.attempt)}};
     std::lock_guard lock(mu_);
-    auto& members = groups_[m->topic()][m->group()];
-    std::erase(members, m);
-    if (members.empty()) groups_[m->topic()].erase(m->group());
+    PublishLocked(std::move(dead));
   }
 
-  // Called once per pushed record when its member is done with it (handled, dead-lettered or
-  // dropped at unsubscribe).
-  void Done(size_t n = 1) {
+  // Called by a member's destructor once its thread has stopped: the member's slots go to the
+  // others; without others, the group's queued records are dropped.
+  void Leave(Member* m) {
     std::lock_guard lock(mu_);
+    auto& by_group = groups_[m->topic()];
+    auto it = by_group.find(m->group());
+    Group& g = *it->second;
+    std::erase(g.members, m);
+    if (g.members.empty()) {
+      DoneLocked(g.Queued());
+      by_group.erase(it);
+      if (by_group.empty()) groups_.erase(m->topic());
+      return;
+    }
+    g.Deal();
+    for (Member* other : g.members) other->cv().notify_one();
+  }
+
+  Group& GroupOf(const Member& m) { return *groups_.find(m.topic())->second.find(m.group())->second; }
+
+  // One record taken from a slot is finished (handled or dead-lettered).
+  void DoneLocked(size_t n = 1) {
     in_flight_ -= n;
     if (in_flight_ == 0) drained_.notify_all();
   }
 
   const InProcessBusOptions& options() const { return options_; }
+  std::mutex& mu() { return mu_; }
 
  private:
+  void PublishLocked(BusRecord record) {
+    auto it = groups_.find(record.topic);
+    if (it == groups_.end()) return;
+    const size_t slot = std::hash<std::string>()(record.key) % kSlots;
+    size_t fanout = it->second.size();
+    for (auto& [name, group] : it->second) {
+      Slot& s = group->slots[slot];
+      in_flight_++;
+      if (--fanout == 0) {
+        s.queue.push_back(std::move(record));
+      } else {
+        s.queue.push_back(record);
+      }
+      s.owner->cv().notify_one();
+    }
+  }
+
   const InProcessBusOptions options_;
   std::mutex mu_;
   std::condition_variable drained_;
-  size_t in_flight_ = 0;
-  // topic -> group -> members
-  std::map<std::string, std::map<std::string, std::vector<Member*>>, std::less<>> groups_;
+  size_t in_flight_ = 0;  // records queued in a slot or being handled
+  // topic -> group -> slots and members
+  std::map<std::string, std::map<std::string, std::unique_ptr<Group>>, std::less<>> groups_;
 };
 
+void Group::Deal() {
+  for (size_t i = 0; i < kSlots; ++i) slots[i].owner = members[i % members.size()];
+}
+
 Member::Member(std::shared_ptr<InProcessBus> bus, std::string topic, std::string group, Bus::Handler handler)
-    : bus_(std::move(bus)), topic_(std::move(topic)), group_(std::move(group)), handler_(std::move(handler)) {
+    : bus_(std::move(bus)), topic_(std::move(topic)), group_(std::move(group)), handler_(std::move(handler)) {}
+
+void Member::Start() {
   thread_ = std::thread([this] { Run(); });
 }
 
 Member::~Member() {
-  bus_->Leave(this);
-  size_t dropped;
   {
-    std::lock_guard lock(mu_);
+    std::lock_guard lock(bus_->mu());
     stopping_ = true;
-    dropped = queue_.size();
-    queue_.clear();
   }
   cv_.notify_all();
-  thread_.join();
-  if (dropped) bus_->Done(dropped);
-}
-
-void Member::Push(BusRecord record) {
-  {
-    std::lock_guard lock(mu_);
-    queue_.push_back(std::move(record));
-  }
-  cv_.notify_one();
+  if (thread_.joinable()) thread_.join();
+  bus_->Leave(this);
 }
 
 void Member::Run() {
-  const auto& opts = bus_->options();
+  std::unique_lock lock(bus_->mu());
   for (;;) {
-    BusRecord record;
+    Slot* slot = nullptr;
+    cv_.wait(lock, [&] {
+      if (stopping_) return true;
+      Group& g = bus_->GroupOf(*this);
+      for (size_t i = 0; i < kSlots; ++i) {
+        Slot& s = g.slots[(cursor_ + i) % kSlots];
+        if (s.owner == this && !s.busy && !s.queue.empty()) {
+          cursor_ = (cursor_ + i + 1) % kSlots;
+          slot = &s;
+          return true;
+        }
+      }
+      return false;
+    });
+    if (stopping_) return;
+    BusRecord record = std::move(slot->queue.front());
+    slot->queue.pop_front();
+    slot->busy = true;
+    lock.unlock();
+    const bool finished = Handle(record);
+    lock.lock();
+    slot->busy = false;
+    if (!finished) {
+      record.attempt = 1;  // a new delivery for the slot's next owner
+      slot->queue.push_front(std::move(record));
+      return;
+    }
+    bus_->DoneLocked();
+    // The slot may have been dealt to another member while this one handled its record.
+    if (slot->owner != this && !slot->queue.empty()) slot->owner->cv().notify_one();
+  }
+}
+
+bool Member::Handle(BusRecord& record) {
+  const auto& opts = bus_->options();
+  int backoff_ms = opts.initial_backoff_ms;
+  for (;;) {
+    Status s = handler_(record);
+    if (s.ok()) return true;
+    if (record.attempt >= opts.max_attempts) {
+      bus_->PublishDeadLetter(record, s);
+      return true;
+    }
     {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (stopping_) return;
-      record = std::move(queue_.front());
-      queue_.pop_front();
+      std::unique_lock lock(bus_->mu());
+      if (cv_.wait_for(lock, std::chrono::milliseconds(backoff_ms), [&] { return stopping_; })) return false;
     }
-    int backoff_ms = opts.initial_backoff_ms;
-    for (;;) {
-      Status s = handler_(record);
-      if (s.ok()) break;
-      if (record.attempt >= opts.max_attempts) {
-        // The dead-letter record keeps the original payload; its key names where it came from.
-        (void)bus_->Publish(topics::kDeadLetter, record.topic + "/" + record.key, record.payload);
-        break;
-      }
-      record.attempt++;
-      bool stop;
-      {
-        std::unique_lock lock(mu_);
-        stop = cv_.wait_for(lock, std::chrono::milliseconds(backoff_ms), [&] { return stopping_; });
-      }
-      if (stop) {
-        bus_->Done();
-        return;
-      }
-      backoff_ms *= 2;
-    }
-    bus_->Done();
+    record.attempt++;
+    backoff_ms *= 2;
   }
 }
 

@@ -73,6 +73,11 @@ TEST_CASE("in-process bus: a failing handler is retried, then the record is dead
   REQUIRE(dead.size() == 1);
   CHECK(dead[0].payload == "poison");
   CHECK(dead[0].key == "work/k");
+  REQUIRE(dead[0].header(dead_letter::kOriginTopic));
+  CHECK(*dead[0].header(dead_letter::kOriginTopic) == "work");
+  CHECK(*dead[0].header(dead_letter::kOriginKey) == "k");
+  CHECK(*dead[0].header(dead_letter::kError) == "internal: cannot process");
+  CHECK(*dead[0].header(dead_letter::kAttempts) == "3");
 }
 
 TEST_CASE("in-process bus: after unsubscribe the handler is never called again") {
