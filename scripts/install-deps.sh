@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build ccache pkg-config git
-  libssl-dev libsqlite3-dev libsqlitecpp-dev
+  libssl-dev libsqlite3-dev libsqlitecpp-dev librocksdb-dev
   libprotobuf-dev protobuf-compiler
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   doctest-dev libbenchmark-dev
