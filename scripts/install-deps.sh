@@ -10,6 +10,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   doctest-dev libbenchmark-dev
   python3-websockets libtomlplusplus-dev
+  libpqxx-dev libpq-dev postgresql
   chromium
 )
 # The browser test (tests/browser) runs on node and npm: a node already on PATH (such as
@@ -31,6 +32,19 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
   echo "install-deps: all packages present"
+fi
+
+# The PostgreSQL tests start throwaway clusters of their own. When this run installed the server,
+# the default cluster Debian creates (and starts as a service where services start) is stopped:
+# nothing is left running. A server that was there before is left alone.
+if [[ " ${missing[*]} " == *" postgresql "* ]] && command -v pg_lsclusters >/dev/null 2>&1; then
+  pg_lsclusters --no-header 2>/dev/null | while read -r version name _ status _; do
+    if [ "$status" = online ]; then
+      echo "install-deps: stopping the PostgreSQL service cluster $version/$name"
+      SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+      $SUDO pg_ctlcluster "$version" "$name" stop || true
+    fi
+  done
 fi
 
 # The browser test's node packages (playwright-core, pinned by tests/browser/package-lock.json),
