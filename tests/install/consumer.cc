@@ -5,6 +5,9 @@
 
 #include "im/engine.h"
 #include "im/sqlite_store.h"
+#ifdef IM_CONSUMER_POSTGRES
+#include "im/postgres_store.h"
+#endif
 
 int main() {
   auto dir = std::filesystem::temp_directory_path() / "im-consumer";
@@ -23,6 +26,12 @@ int main() {
   auto ack = (*engine)->Send(a->id, "cli", {conv, "k1", im::ContentType::kText, "hello from a consumer"});
   auto history = (*engine)->GetHistory(b->id, conv, {});
   if (!ack.ok() || !history.ok() || history->messages.size() != 1 || ack->seq != 1) return 1;
+#ifdef IM_CONSUMER_POSTGRES
+  // Nothing listens on port 1: the store must answer unavailable (proves it links and runs).
+  auto pg = im::OpenPostgresStore({.conninfo = "host=127.0.0.1 port=1 connect_timeout=2"});
+  if (pg.ok() || pg.status().code() != im::StatusCode::kUnavailable) return 1;
+  std::printf("consumer: postgres store linked (%s)\n", pg.status().ToString().c_str());
+#endif
   std::printf("consumer: ok (%s)\n", history->messages[0].content.c_str());
   return 0;
 }
