@@ -11,6 +11,7 @@ packages=(
   doctest-dev libbenchmark-dev
   python3-websockets libtomlplusplus-dev
   libpqxx-dev libpq-dev postgresql
+  librdkafka-dev kcat
   chromium
 )
 # The browser test (tests/browser) runs on node and npm: a node already on PATH (such as

@@ -88,11 +88,11 @@ class Bus {
   virtual Status Publish(std::string_view topic, std::string_view key, std::string payload) = 0;
   virtual Result<std::unique_ptr<Subscription>> Subscribe(std::string_view topic, std::string_view group,
                                                           Handler handler) = 0;
-  // Waits until every record published so far has been handled (or dead-lettered) by every
-  // group subscribed through this Bus object, including records those handlers publish
-  // meanwhile. Records of topics nobody subscribes to through this object are waited for only
-  // until the bus has stored them (Kafka: acknowledged by the brokers). A bus may give up after a
-  // deadline (deadline_exceeded) or report records it failed to store (unavailable).
+  // Waits until every record published through this Bus object so far has been handled (or
+  // dead-lettered) by every group subscribed through it, including records those handlers
+  // publish meanwhile. Records of topics nobody subscribes to through this object are waited for
+  // only until the bus has stored them (Kafka: acknowledged by the brokers). A bus may give up
+  // after a deadline (deadline_exceeded) or report records it failed to store (unavailable).
   virtual Status Drain() = 0;
 };
 

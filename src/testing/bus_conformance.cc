@@ -30,9 +30,9 @@ Status Fail(const char* file, int line, const std::string& what) {
   if (!(cond)) return Fail(__FILE__, __LINE__, #cond)
 #define EXPECT_MSG(cond, msg) \
   if (!(cond)) return Fail(__FILE__, __LINE__, std::string(#cond) + " (" + (msg) + ")")
-#define EXPECT_OK(expr)                                                                      \
-  do {                                                                                       \
-    Status im_s_ = (expr);                                                                   \
+#define EXPECT_OK(expr)                                                                     \
+  do {                                                                                      \
+    Status im_s_ = (expr);                                                                  \
     if (!im_s_.ok()) return Fail(__FILE__, __LINE__, #expr " ok, got " + im_s_.ToString()); \
   } while (0)
 // Declares `lhs` from a Result that must be ok.
@@ -42,7 +42,7 @@ Status Fail(const char* file, int line, const std::string& what) {
   if (!tmp.ok()) return Fail(__FILE__, __LINE__, #expr " ok, got " + tmp.status().ToString()); \
   lhs = std::move(tmp).value()
 // Polls `cond` until it holds or opts.timeout passes.
-#define WAIT(cond)                                                        \
+#define WAIT(cond)                                                       \
   if (!WaitUntil([&] { return static_cast<bool>(cond); }, opts.timeout)) \
   return Fail(__FILE__, __LINE__, std::string(#cond) + " within " + std::to_string(opts.timeout.count()) + " ms")
 
@@ -118,8 +118,8 @@ class OrderCheck {
     std::lock_guard lock(mu_);
     Key& k = keys_[key];
     if (n > k.prefix + 1 && violation_.empty()) {
-      violation_ = "record " + std::to_string(n) + " of key '" + key + "' handled before record " +
-                   std::to_string(k.prefix + 1);
+      violation_ =
+          "record " + std::to_string(n) + " of key '" + key + "' handled before record " + std::to_string(k.prefix + 1);
     }
     if (n == k.prefix + 1) {
       k.prefix = n;
@@ -190,7 +190,8 @@ Status DeliveryIntact(Bus& bus, const BusConformanceOptions& opts) {
   std::string all_bytes;
   for (int c = 0; c < 256; ++c) all_bytes.push_back(static_cast<char>(c));
   std::vector<std::pair<std::string, std::string>> sent;
-  for (int i = 0; i < 20; ++i) sent.emplace_back("key-" + std::to_string(i), "payload " + std::to_string(i) + all_bytes);
+  for (int i = 0; i < 20; ++i)
+    sent.emplace_back("key-" + std::to_string(i), "payload " + std::to_string(i) + all_bytes);
   sent.emplace_back("", "a record with an empty key");
   sent.emplace_back("empty-payload", "");
   sent.emplace_back("large", std::string(256 * 1024, 'x'));
@@ -303,7 +304,8 @@ Status FailedRecordIsRedelivered(Bus& bus, const BusConformanceOptions& opts) {
   auto log = std::make_shared<Log>();
   ASSIGN_OK(auto sub, bus.Subscribe(topic, topic + "-g", [log](const BusRecord& r) {
     log->Add(r);
-    if (r.payload == "flaky" && r.attempt < 3) return Status::Unavailable("flaky, attempt " + std::to_string(r.attempt));
+    if (r.payload == "flaky" && r.attempt < 3)
+      return Status::Unavailable("flaky, attempt " + std::to_string(r.attempt));
     return Status::Ok();
   }));
   for (const char* p : {"before", "flaky", "after-1", "after-2"}) EXPECT_OK(bus.Publish(topic, "k", p));
