@@ -5,6 +5,9 @@
 
 #include "im/engine.h"
 #include "im/sqlite_store.h"
+#ifdef IM_CONSUMER_KAFKA
+#include "im/kafka_bus.h"
+#endif
 #ifdef IM_CONSUMER_POSTGRES
 #include "im/postgres_store.h"
 #endif
@@ -26,6 +29,14 @@ int main() {
   auto ack = (*engine)->Send(a->id, "cli", {conv, "k1", im::ContentType::kText, "hello from a consumer"});
   auto history = (*engine)->GetHistory(b->id, conv, {});
   if (!ack.ok() || !history.ok() || history->messages.size() != 1 || ack->seq != 1) return 1;
+#ifdef IM_CONSUMER_KAFKA
+  // Opening connects lazily; publishing to a port nobody listens on fails with the topic's name.
+  auto kafka = im::KafkaBus::Open({.bootstrap_servers = "127.0.0.1:1", .operation_timeout_ms = 500});
+  if (!kafka.ok()) return std::fprintf(stderr, "%s\n", kafka.status().ToString().c_str()), 1;
+  im::Status published = (*kafka)->Publish("im-consumer-check", "k", "x");
+  if (published.ok()) return 1;
+  std::printf("consumer: kafka bus linked (%s)\n", published.ToString().c_str());
+#endif
 #ifdef IM_CONSUMER_POSTGRES
   // Nothing listens on port 1: the store must answer unavailable (proves it links and runs).
   auto pg = im::OpenPostgresStore({.conninfo = "host=127.0.0.1 port=1 connect_timeout=2"});
