@@ -58,7 +58,7 @@ TEST_CASE("kafka bus: bad options, properties and topic names are invalid_argume
   CHECK((*bus)->Subscribe("t", "g", nullptr).status().code() == StatusCode::kInvalidArgument);
 }
 
-TEST_CASE("kafka bus: Flush waits for the brokers' acknowledgements; Stats count them") {
+TEST_CASE("kafka bus: Flush waits for the brokers' acknowledgements and Stats count them") {
   auto bus = KafkaBus::Open(MockBusOptions());
   REQUIRE(bus.ok());
   const std::string topic = UniqueName("flush");

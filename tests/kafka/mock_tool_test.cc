@@ -56,10 +56,8 @@ struct Tool {
     if (!line.empty() && line.back() == '\n') line.pop_back();
     return line;
   }
-  // Closes stdin and returns the exit status (-1 if it did not exit within 10 s: then killed).
-  int CloseAndWait() {
-    if (stdin_fd >= 0) close(stdin_fd);
-    stdin_fd = -1;
+  // The exit status once it exits (-1 if it did not within 10 s: it is killed at destruction).
+  int WaitExit() {
     for (int i = 0; i < 1000; ++i) {
       int status = 0;
       if (waitpid(pid, &status, WNOHANG) == pid) {
@@ -69,6 +67,11 @@ struct Tool {
       std::this_thread::sleep_for(10ms);
     }
     return -1;
+  }
+  int CloseAndWait() {
+    if (stdin_fd >= 0) close(stdin_fd);
+    stdin_fd = -1;
+    return WaitExit();
   }
   ~Tool() {
     if (pid > 0) {
@@ -108,4 +111,20 @@ TEST_CASE("im-kafka-mock serves another process's bus and exits when its stdin c
   }
   bus.reset();
   CHECK(tool.CloseAndWait() == 0);
+}
+
+TEST_CASE("im-kafka-mock --ignore-stdin stops on SIGTERM and bad arguments exit 2") {
+  {
+    Tool tool({"--ignore-stdin", "--brokers", "1"});
+    REQUIRE(tool.ReadLine().find("127.0.0.1:") == 0);
+    close(tool.stdin_fd);  // ignored
+    tool.stdin_fd = -1;
+    std::this_thread::sleep_for(100ms);
+    int status = 0;
+    CHECK(waitpid(tool.pid, &status, WNOHANG) == 0);  // still running
+    REQUIRE(kill(tool.pid, SIGTERM) == 0);
+    CHECK(tool.WaitExit() == 0);
+  }
+  Tool bad({"--brokers", "0"});
+  CHECK(bad.WaitExit() == 2);
 }
