@@ -11,6 +11,9 @@
 #ifdef IM_CONSUMER_POSTGRES
 #include "im/postgres_store.h"
 #endif
+#ifdef IM_CONSUMER_ROCKSDB
+#include "im/rocksdb_store.h"
+#endif
 
 int main() {
   auto dir = std::filesystem::temp_directory_path() / "im-consumer";
@@ -42,6 +45,21 @@ int main() {
   auto pg = im::OpenPostgresStore({.conninfo = "host=127.0.0.1 port=1 connect_timeout=2"});
   if (pg.ok() || pg.status().code() != im::StatusCode::kUnavailable) return 1;
   std::printf("consumer: postgres store linked (%s)\n", pg.status().ToString().c_str());
+#endif
+#ifdef IM_CONSUMER_ROCKSDB
+  {
+    auto rocks = im::OpenRocksDbStore({.path = (dir / "rocksdb").string()});
+    if (!rocks.ok()) return std::fprintf(stderr, "%s\n", rocks.status().ToString().c_str()), 1;
+    auto user = (*rocks)->CreateUser({"carol", "Carol", "hash", 1});
+    if (!user.ok()) return 1;
+    auto group = (*rocks)->CreateGroup({"g", user->id, 10, 1});
+    if (!group.ok()) return 1;
+    auto gconv = im::ConversationId::Group(group->id);
+    auto appended = (*rocks)->AppendMessage({im::MessageId(1), gconv, user->id, "k", im::ContentType::kText, "hi", 1});
+    auto read = (*rocks)->ListMessages(gconv, {});
+    if (!appended.ok() || appended->seq != 1 || !read.ok() || read->size() != 1) return 1;
+    std::printf("consumer: rocksdb store ok (%s)\n", read->front().content.c_str());
+  }
 #endif
   std::printf("consumer: ok (%s)\n", history->messages[0].content.c_str());
   return 0;

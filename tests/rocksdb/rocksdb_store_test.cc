@@ -137,8 +137,7 @@ TEST_CASE("rocksdb store: passes every Store conformance case") {
   }
 }
 
-TEST_CASE(
-    "rocksdb store: 8 threads x 2,000 appends to one conversation give seqs 1..16,000; retries return the original") {
+TEST_CASE("rocksdb store: 8 threads x 2,000 appends to one conversation: seqs 1..16,000, retries get the original") {
   auto store = Open(TempDir("gapless"));
   constexpr int kThreads = 8, kPerThread = 2000;
   UserId owner = MakeUser(*store, "owner");
