@@ -36,7 +36,7 @@ TEST_CASE("auth: registration rules give clear errors") {
   CHECK(e.Register("ALICE", "other password", "").status().code() == StatusCode::kAlreadyExists);
 }
 
-TEST_CASE("auth: login issues a verifiable access token; wrong passwords fail alike") {
+TEST_CASE("auth: login issues a verifiable access token and wrong passwords fail alike") {
   Clocked c;
   Engine& e = *c.engine;
   UserId alice = e.Register("alice", "correct horse", "Alice").value().id;
@@ -73,7 +73,7 @@ TEST_CASE("auth: login issues a verifiable access token; wrong passwords fail al
   CHECK(e.Authenticate(t->access_token).status().code() == StatusCode::kUnauthenticated);
 }
 
-TEST_CASE("auth: refresh rotates; reusing an old refresh token revokes the whole family") {
+TEST_CASE("auth: refresh rotates, and reusing an old refresh token revokes the whole family") {
   Clocked c;
   Engine& e = *c.engine;
   (void)e.Register("alice", "correct horse", "");

@@ -61,7 +61,7 @@ struct TwoGateways {
 
 }  // namespace
 
-TEST_CASE("routing: users on different gateways chat; one downstream record per gateway") {
+TEST_CASE("routing: users on different gateways chat with one downstream record per gateway") {
   TwoGateways t;
   UserId alice = MustRegister(*t.gw1, "alice");
   UserId bob = MustRegister(*t.gw1, "bob");
@@ -99,7 +99,7 @@ TEST_CASE("routing: users on different gateways chat; one downstream record per 
   CHECK(bob_laptop->Of<NewMessageEvent>().size() == 3);
 }
 
-TEST_CASE("routing: a large group goes through fanout tasks; one downstream record per gateway per batch") {
+TEST_CASE("routing: a large group goes through fanout tasks with one downstream record per gateway per batch") {
   TwoGateways t(/*realtime_max=*/10, /*batch=*/25);
   UserId owner = MustRegister(*t.gw1, "owner");
   auto group = t.gw1->CreateGroup(owner, "large").value();

@@ -325,7 +325,7 @@ TEST_CASE("fanout: a group above the realtime threshold is delivered by the task
   CHECK(engine->Typing(owner, "phone", ConversationId::Group(g.id)).ok());
 }
 
-TEST_CASE("presence: direct-chat peers see a user come online and go offline; typing reaches the peer") {
+TEST_CASE("presence: direct-chat peers see a user come online and go offline, and typing reaches the peer") {
   World w;
   REQUIRE(w.engine->Send(w.alice, "p", Text(w.ab, "k1")).ok());
   auto bob = w.Attach(w.bob, "phone");

@@ -28,7 +28,7 @@ struct Chat {
 
 }  // namespace
 
-TEST_CASE("session protocol: send-message is acked with id and seq; a resend gets the same") {
+TEST_CASE("session protocol: send-message is acked with id and seq, and a resend gets the same") {
   Chat c;
   auto ack = c.Call(c.alice, R"({"type":"send-message","id":"1","conversation_id":")" + c.ab +
                                  R"(","client_msg_id":"k1","content":"hi"})");
