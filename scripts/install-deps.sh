@@ -7,6 +7,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libssl-dev libsqlite3-dev libsqlitecpp-dev librocksdb-dev
   libprotobuf-dev protobuf-compiler
+  libgrpc++-dev libgrpc-dev protobuf-compiler-grpc
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   doctest-dev libbenchmark-dev
   python3-websockets libtomlplusplus-dev

@@ -1,0 +1,44 @@
+// Conversions between the Store seam's C++ types and the im.v1 / im.v1.repo messages.
+// FromProto of a request field fails with invalid_argument for what no valid call could send
+// (an unparsable conversation id, an unknown role or content type).
+#ifndef IM_SRC_GRPC_CONVERT_H_
+#define IM_SRC_GRPC_CONVERT_H_
+
+#include "engine/records.h"
+#include "im/store.h"
+#include "im/v1/model.pb.h"
+#include "im/v1/repo.pb.h"
+
+namespace im::rpc {
+
+// "" <-> the default (invalid) ConversationId; anything else must parse.
+Result<ConversationId> ParseConversationId(const std::string& text);
+
+void ToProto(const User& u, v1::User* out);
+User FromProto(const v1::User& u);
+
+void ToProto(const Group& g, v1::Group* out);
+Group FromProto(const v1::Group& g);
+
+v1::GroupRole ToProto(GroupRole role);
+Result<GroupRole> FromProto(v1::GroupRole role);
+
+void ToProto(const GroupMember& m, v1::GroupMember* out);
+Result<GroupMember> FromProto(const v1::GroupMember& m);
+
+void ToProto(const RefreshTokenRecord& r, v1::repo::RefreshToken* out);
+RefreshTokenRecord FromProto(const v1::repo::RefreshToken& r);
+
+void ToProto(const NewMessage& m, v1::Message* out);
+Result<NewMessage> NewMessageFromProto(const v1::Message& m);
+
+// Message -> v1::Message is im::ToProto (engine/records.h). The reverse accepts the empty
+// conversation id the seam allows, which im::FromProto refuses.
+Result<Message> MessageFromProto(const v1::Message& m);
+
+void ToProto(const ConversationSummary& c, v1::ConversationSummary* out);
+Result<ConversationSummary> FromProto(const v1::ConversationSummary& c);
+
+}  // namespace im::rpc
+
+#endif  // IM_SRC_GRPC_CONVERT_H_

@@ -1,0 +1,273 @@
+// RepoServer: the im-repo services over a Store (gRPC synchronous API; see docs/decisions.md).
+#include "im/repo_server.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <mutex>
+
+#include "grpc/convert.h"
+#include "grpc/status_mapping.h"
+#include "im/v1/repo.grpc.pb.h"
+
+namespace im {
+namespace {
+
+namespace pb = ::im::v1::repo;
+using ::grpc::ServerContext;
+using rpc::FromProto;
+using rpc::ToGrpcStatus;
+using rpc::ToProto;
+
+// Answers with `r`'s status, or fills `out` from its value.
+template <typename T, typename Fill>
+::grpc::Status Reply(const Result<T>& r, Fill fill) {
+  if (!r.ok()) return ToGrpcStatus(r.status());
+  fill(r.value());
+  return ::grpc::Status::OK;
+}
+
+#define IM_GRPC_ASSIGN(lhs, expr)                                  \
+  auto IM_CONCAT_(conv_, __LINE__) = (expr);                       \
+  if (!IM_CONCAT_(conv_, __LINE__).ok())                           \
+    return ToGrpcStatus(IM_CONCAT_(conv_, __LINE__).status());     \
+  lhs = std::move(IM_CONCAT_(conv_, __LINE__)).value()
+
+class UserServiceImpl final : public pb::UserService::Service {
+ public:
+  explicit UserServiceImpl(Store& store) : store_(store) {}
+
+  ::grpc::Status CreateUser(ServerContext*, const pb::CreateUserRequest* r, v1::User* out) override {
+    return Reply(store_.CreateUser(NewUser{r->username(), r->display_name(), r->password_hash(), r->created_at_ms()}),
+                 [&](const User& u) { ToProto(u, out); });
+  }
+  ::grpc::Status GetUser(ServerContext*, const pb::GetUserRequest* r, v1::User* out) override {
+    return Reply(store_.GetUser(UserId(r->user_id())), [&](const User& u) { ToProto(u, out); });
+  }
+  ::grpc::Status GetUsers(ServerContext*, const pb::GetUsersRequest* r, pb::GetUsersResponse* out) override {
+    std::vector<UserId> ids;
+    ids.reserve(r->user_ids_size());
+    for (int64_t id : r->user_ids()) ids.emplace_back(id);
+    return Reply(store_.GetUsers(ids), [&](const std::vector<User>& users) {
+      for (const User& u : users) ToProto(u, out->add_users());
+    });
+  }
+  ::grpc::Status GetCredentials(ServerContext*, const pb::GetCredentialsRequest* r,
+                                pb::GetCredentialsResponse* out) override {
+    return Reply(store_.GetCredentials(r->username()), [&](const UserCredentials& c) {
+      out->set_user_id(c.id.value);
+      out->set_password_hash(c.password_hash);
+    });
+  }
+  ::grpc::Status UpdateUser(ServerContext*, const pb::UpdateUserRequest* r, pb::Empty*) override {
+    return ToGrpcStatus(store_.UpdateUser(FromProto(r->user())));
+  }
+  ::grpc::Status UpdatePasswordHash(ServerContext*, const pb::UpdatePasswordHashRequest* r, pb::Empty*) override {
+    return ToGrpcStatus(store_.UpdatePasswordHash(UserId(r->user_id()), r->password_hash()));
+  }
+  ::grpc::Status DeleteUser(ServerContext*, const pb::DeleteUserRequest* r, pb::Empty*) override {
+    return ToGrpcStatus(store_.DeleteUser(UserId(r->user_id())));
+  }
+  ::grpc::Status PutRefreshToken(ServerContext*, const pb::RefreshToken* r, pb::Empty*) override {
+    return ToGrpcStatus(store_.PutRefreshToken(FromProto(*r)));
+  }
+  ::grpc::Status GetRefreshToken(ServerContext*, const pb::GetRefreshTokenRequest* r,
+                                 pb::RefreshToken* out) override {
+    return Reply(store_.GetRefreshToken(r->token_hash()), [&](const RefreshTokenRecord& t) { ToProto(t, out); });
+  }
+  ::grpc::Status RotateRefreshToken(ServerContext*, const pb::RotateRefreshTokenRequest* r, pb::Empty*) override {
+    return ToGrpcStatus(store_.RotateRefreshToken(r->old_hash(), FromProto(r->next())));
+  }
+  ::grpc::Status RevokeRefreshFamily(ServerContext*, const pb::RevokeRefreshFamilyRequest* r, pb::Empty*) override {
+    return ToGrpcStatus(store_.RevokeRefreshFamily(r->family_id()));
+  }
+  ::grpc::Status RevokeUserRefreshFamilies(ServerContext*, const pb::RevokeUserRefreshFamiliesRequest* r,
+                                           pb::Empty*) override {
+    return ToGrpcStatus(store_.RevokeUserRefreshFamilies(UserId(r->user_id()), r->except_family()));
+  }
+  ::grpc::Status IsRefreshFamilyRevoked(ServerContext*, const pb::IsRefreshFamilyRevokedRequest* r,
+                                        pb::IsRefreshFamilyRevokedResponse* out) override {
+    return Reply(store_.IsRefreshFamilyRevoked(r->family_id()), [&](bool revoked) { out->set_revoked(revoked); });
+  }
+
+ private:
+  Store& store_;
+};
+
+class GroupServiceImpl final : public pb::GroupService::Service {
+ public:
+  explicit GroupServiceImpl(Store& store) : store_(store) {}
+
+  ::grpc::Status CreateGroup(ServerContext*, const pb::CreateGroupRequest* r, v1::Group* out) override {
+    return Reply(store_.CreateGroup(NewGroup{r->name(), UserId(r->owner_id()), r->max_members(), r->created_at_ms()}),
+                 [&](const Group& g) { ToProto(g, out); });
+  }
+  ::grpc::Status GetGroup(ServerContext*, const pb::GetGroupRequest* r, v1::Group* out) override {
+    return Reply(store_.GetGroup(GroupId(r->group_id())), [&](const Group& g) { ToProto(g, out); });
+  }
+  ::grpc::Status AddGroupMember(ServerContext*, const pb::AddGroupMemberRequest* r, pb::Empty*) override {
+    IM_GRPC_ASSIGN(GroupMember m, FromProto(r->member()));
+    return ToGrpcStatus(store_.AddGroupMember(GroupId(r->group_id()), m));
+  }
+  ::grpc::Status RemoveGroupMember(ServerContext*, const pb::GroupUserRequest* r, pb::Empty*) override {
+    return ToGrpcStatus(store_.RemoveGroupMember(GroupId(r->group_id()), UserId(r->user_id())));
+  }
+  ::grpc::Status GetGroupMember(ServerContext*, const pb::GroupUserRequest* r, v1::GroupMember* out) override {
+    return Reply(store_.GetGroupMember(GroupId(r->group_id()), UserId(r->user_id())),
+                 [&](const GroupMember& m) { ToProto(m, out); });
+  }
+  ::grpc::Status SetGroupMemberRole(ServerContext*, const pb::SetGroupMemberRoleRequest* r, pb::Empty*) override {
+    IM_GRPC_ASSIGN(GroupRole role, FromProto(r->role()));
+    return ToGrpcStatus(store_.SetGroupMemberRole(GroupId(r->group_id()), UserId(r->user_id()), role));
+  }
+  ::grpc::Status TransferGroupOwnership(ServerContext*, const pb::TransferGroupOwnershipRequest* r,
+                                        pb::Empty*) override {
+    return ToGrpcStatus(store_.TransferGroupOwnership(GroupId(r->group_id()), UserId(r->from_user_id()),
+                                                      UserId(r->to_user_id())));
+  }
+  ::grpc::Status DismissGroup(ServerContext*, const pb::DismissGroupRequest* r, pb::Empty*) override {
+    return ToGrpcStatus(store_.DismissGroup(GroupId(r->group_id())));
+  }
+  ::grpc::Status ListGroupMembers(ServerContext*, const pb::ListGroupMembersRequest* r,
+                                  pb::ListGroupMembersResponse* out) override {
+    return Reply(store_.ListGroupMembers(GroupId(r->group_id()), UserId(r->after_user_id()), r->limit()),
+                 [&](const std::vector<GroupMember>& members) {
+                   for (const GroupMember& m : members) ToProto(m, out->add_members());
+                 });
+  }
+
+ private:
+  Store& store_;
+};
+
+class MessageServiceImpl final : public pb::MessageService::Service {
+ public:
+  explicit MessageServiceImpl(Store& store) : store_(store) {}
+
+  ::grpc::Status AppendMessage(ServerContext*, const v1::Message* r, pb::AppendMessageResponse* out) override {
+    IM_GRPC_ASSIGN(NewMessage m, rpc::NewMessageFromProto(*r));
+    return Reply(store_.AppendMessage(m), [&](const AppendResult& a) {
+      out->set_conversation_id(a.conversation.str());
+      out->set_message_id(a.id.value);
+      out->set_seq(a.seq);
+      out->set_sent_at_ms(a.sent_at_ms);
+      out->set_duplicate(a.duplicate);
+    });
+  }
+  ::grpc::Status ListMessages(ServerContext*, const pb::ListMessagesRequest* r,
+                              pb::ListMessagesResponse* out) override {
+    IM_GRPC_ASSIGN(ConversationId c, rpc::ParseConversationId(r->conversation_id()));
+    MessageRange range{r->after_seq(), r->before_seq(), r->limit(), r->newest_first()};
+    return Reply(store_.ListMessages(c, range), [&](const std::vector<Message>& messages) {
+      for (const Message& m : messages) im::ToProto(m, out->add_messages());
+    });
+  }
+  ::grpc::Status GetConversationState(ServerContext*, const pb::ConversationRequest* r,
+                                      pb::ConversationStateResponse* out) override {
+    IM_GRPC_ASSIGN(ConversationId c, rpc::ParseConversationId(r->conversation_id()));
+    return Reply(store_.GetConversationState(c), [&](const ConversationState& s) {
+      out->set_last_seq(s.last_seq);
+      out->set_first_seq(s.first_seq);
+      out->set_last_activity_ms(s.last_activity_ms);
+    });
+  }
+  ::grpc::Status TrimHistory(ServerContext*, const pb::TrimHistoryRequest* r, pb::Empty*) override {
+    IM_GRPC_ASSIGN(ConversationId c, rpc::ParseConversationId(r->conversation_id()));
+    return ToGrpcStatus(store_.TrimHistory(c, r->before_seq()));
+  }
+  ::grpc::Status Flush(ServerContext*, const pb::Empty*, pb::Empty*) override { return ToGrpcStatus(store_.Flush()); }
+
+ private:
+  Store& store_;
+};
+
+class ConversationServiceImpl final : public pb::ConversationService::Service {
+ public:
+  explicit ConversationServiceImpl(Store& store) : store_(store) {}
+
+  ::grpc::Status ListConversations(ServerContext*, const pb::ListConversationsRequest* r,
+                                   pb::ListConversationsResponse* out) override {
+    IM_GRPC_ASSIGN(ConversationId after, rpc::ParseConversationId(r->after_conversation_id()));
+    ConversationCursor cursor{r->after_last_activity_ms(), std::move(after)};
+    return Reply(store_.ListConversations(UserId(r->user_id()), cursor, r->limit()),
+                 [&](const std::vector<ConversationSummary>& list) {
+                   for (const ConversationSummary& c : list) ToProto(c, out->add_conversations());
+                 });
+  }
+  ::grpc::Status AdvanceReadSeq(ServerContext*, const pb::ReadSeqRequest* r, pb::ReadSeqResponse* out) override {
+    IM_GRPC_ASSIGN(ConversationId c, rpc::ParseConversationId(r->conversation_id()));
+    return Reply(store_.AdvanceReadSeq(UserId(r->user_id()), c, r->seq()),
+                 [&](Seq seq) { out->set_read_seq(seq); });
+  }
+  ::grpc::Status GetReadSeq(ServerContext*, const pb::ReadSeqRequest* r, pb::ReadSeqResponse* out) override {
+    IM_GRPC_ASSIGN(ConversationId c, rpc::ParseConversationId(r->conversation_id()));
+    return Reply(store_.GetReadSeq(UserId(r->user_id()), c), [&](Seq seq) { out->set_read_seq(seq); });
+  }
+
+ private:
+  Store& store_;
+};
+
+class RepoServerImpl final : public RepoServer {
+ public:
+  RepoServerImpl(std::shared_ptr<Store> store, int64_t grace_ms)
+      : store_(std::move(store)),
+        grace_ms_(grace_ms),
+        users_(*store_),
+        groups_(*store_),
+        messages_(*store_),
+        conversations_(*store_) {}
+  ~RepoServerImpl() override { Shutdown(grace_ms_); }
+
+  Status Start(const RepoServerOptions& o) {
+    ::grpc::ServerBuilder builder;
+    builder.AddListeningPort(o.listen_address, ::grpc::InsecureServerCredentials(), &port_);
+    builder.SetMaxReceiveMessageSize(o.max_message_bytes);
+    builder.SetMaxSendMessageSize(o.max_message_bytes);
+    ::grpc::ResourceQuota quota("im-repo");
+    quota.SetMaxThreads(o.threads);
+    builder.SetResourceQuota(quota);
+    builder.RegisterService(&users_);
+    builder.RegisterService(&groups_);
+    builder.RegisterService(&messages_);
+    builder.RegisterService(&conversations_);
+    server_ = builder.BuildAndStart();
+    if (!server_ || port_ == 0) return Status::Unavailable("im-repo: cannot listen on " + o.listen_address);
+    return Status::Ok();
+  }
+
+  int port() const override { return port_; }
+
+  void Shutdown(int64_t grace_ms) override {
+    std::lock_guard lock(shutdown_mu_);
+    if (!server_ || stopped_) return;
+    stopped_ = true;
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(grace_ms));
+    server_->Wait();
+  }
+
+ private:
+  std::shared_ptr<Store> store_;
+  int64_t grace_ms_;
+  UserServiceImpl users_;
+  GroupServiceImpl groups_;
+  MessageServiceImpl messages_;
+  ConversationServiceImpl conversations_;
+  std::unique_ptr<::grpc::Server> server_;
+  int port_ = 0;
+  std::mutex shutdown_mu_;
+  bool stopped_ = false;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<RepoServer>> StartRepoServer(std::shared_ptr<Store> store, const RepoServerOptions& options) {
+  if (!store) return Status::InvalidArgument("im-repo: no store");
+  if (options.threads < 2) return Status::InvalidArgument("im-repo: threads must be at least 2");
+  if (options.max_message_bytes <= 0) return Status::InvalidArgument("im-repo: max_message_bytes must be positive");
+  auto server = std::make_unique<RepoServerImpl>(std::move(store), options.shutdown_grace_ms);
+  IM_RETURN_IF_ERROR(server->Start(options));
+  return std::unique_ptr<RepoServer>(std::move(server));
+}
+
+}  // namespace im
