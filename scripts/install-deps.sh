@@ -13,6 +13,7 @@ packages=(
   python3-websockets libtomlplusplus-dev
   libpqxx-dev libpq-dev postgresql
   librdkafka-dev kcat
+  libhiredis-dev redis-server
   chromium
 )
 # The browser test (tests/browser) runs on node and npm: a node already on PATH (such as
@@ -47,6 +48,20 @@ if [[ " ${missing[*]} " == *" postgresql "* ]] && command -v pg_lsclusters >/dev
       $SUDO pg_ctlcluster "$version" "$name" stop || true
     fi
   done
+fi
+
+# The Redis tests start throwaway servers of their own. When this run installed redis-server, the
+# service Debian enables (and starts where services start) is stopped and disabled: nothing is
+# left running. A server that was there before is left alone.
+if [[ " ${missing[*]} " == *" redis-server "* ]]; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+    echo "install-deps: stopping and disabling the redis-server service"
+    $SUDO systemctl disable --now redis-server >/dev/null 2>&1 || true
+  else
+    $SUDO service redis-server stop >/dev/null 2>&1 || true
+    if command -v update-rc.d >/dev/null 2>&1; then $SUDO update-rc.d redis-server disable >/dev/null 2>&1 || true; fi
+  fi
 fi
 
 # The browser test's node packages (playwright-core, pinned by tests/browser/package-lock.json),

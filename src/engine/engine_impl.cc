@@ -145,12 +145,7 @@ Result<std::vector<bool>> EngineImpl::GetPresence(std::span<const UserId> users)
   if (users.size() > options_.max_page) {
     return Status::InvalidArgument("at most " + std::to_string(options_.max_page) + " users per lookup");
   }
-  IM_ASSIGN_OR_RETURN(std::vector<Route> routes, options_.presence->Lookup(users));
-  std::vector<bool> online(users.size(), false);
-  for (size_t i = 0; i < users.size(); ++i) {
-    for (const Route& r : routes) online[i] = online[i] || r.user == users[i];
-  }
-  return online;
+  return options_.presence->Online(users);
 }
 
 // Presence changes go to the user's direct-conversation peers (not to group members: a group of

@@ -5,6 +5,9 @@
 
 #include "im/engine.h"
 #include "im/sqlite_store.h"
+#ifdef IM_CONSUMER_REDIS
+#include "im/redis_presence.h"
+#endif
 #ifdef IM_CONSUMER_KAFKA
 #include "im/kafka_bus.h"
 #endif
@@ -39,6 +42,12 @@ int main() {
   im::Status published = (*kafka)->Publish("im-consumer-check", "k", "x");
   if (published.ok()) return 1;
   std::printf("consumer: kafka bus linked (%s)\n", published.ToString().c_str());
+#endif
+#ifdef IM_CONSUMER_REDIS
+  // Nothing listens on port 1: the presence must answer unavailable (proves it links and runs).
+  auto redis = im::OpenRedisPresence({.port = 1, .connect_timeout_ms = 500, .command_timeout_ms = 1000});
+  if (redis.ok() || redis.status().code() != im::StatusCode::kUnavailable) return 1;
+  std::printf("consumer: redis presence linked (%s)\n", redis.status().ToString().c_str());
 #endif
 #ifdef IM_CONSUMER_POSTGRES
   // Nothing listens on port 1: the store must answer unavailable (proves it links and runs).
