@@ -27,18 +27,7 @@ std::string UpgradeToken(const http::request<http::string_body>& req) {
   std::string_view auth = req[http::field::authorization];
   constexpr std::string_view kBearer = "Bearer ";
   if (auth.substr(0, kBearer.size()) == kBearer) return std::string(auth.substr(kBearer.size()));
-  std::string_view target = req.target();
-  size_t q = target.find('?');
-  if (q == std::string_view::npos) return "";
-  std::string_view query = target.substr(q + 1);
-  for (size_t pos = 0; pos < query.size();) {
-    size_t end = query.find('&', pos);
-    std::string_view pair = query.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
-    if (pair.substr(0, 6) == "token=") return std::string(pair.substr(6));
-    if (end == std::string_view::npos) break;
-    pos = end + 1;
-  }
-  return "";
+  return QueryParam(req.target(), "token");
 }
 
 // The client's X-Request-Id when it is a sane token, else a fresh one; echoed in the response

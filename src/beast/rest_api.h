@@ -28,6 +28,11 @@ int HttpStatusFor(StatusCode code);
 // {"code": "...", "message": "..."} with the matching HTTP status.
 RestResponse ErrorResponse(const Status& status);
 
+// The value of `name` in the query string of `target` ("" when absent), as sent (not decoded).
+std::string QueryParam(std::string_view target, std::string_view name);
+// %XX and '+' decoded; malformed escapes are kept as they are.
+std::string PercentDecode(std::string_view in);
+
 RestResponse HandleRest(Engine& engine, const RestRequest& request);
 
 }  // namespace im::gateway
