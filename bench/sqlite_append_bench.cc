@@ -3,9 +3,7 @@
 //
 //   sqlite_append_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 //
-// Each sender uses its own client_msg_ids (idempotency is on) and ~100-byte text messages.
-//   Direct: every sender thread writes into its own 1:1 conversation.
-//   Group:  every sender thread writes into one group conversation whose members they are.
+// The workload (BM_AppendDirect, BM_AppendGroup) is shared with the other stores: append_bench.h.
 // One store per benchmark (kept across its runs, so history grows as on a live server), in
 // $IM_BENCH_DIR or the system temp directory; removed at exit.
 // Counters: batch_avg = appends per group-committed transaction (from the store's counters),
@@ -14,18 +12,15 @@
 // IM_NOSYNC=1 opens the stores with synchronous=false (no fsync per commit, NOT durable): only to
 // separate the cost of the fsync from everything else.
 #include <benchmark/benchmark.h>
-#include <unistd.h>
 
-#include <atomic>
-#include <charconv>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "append_bench.h"
 #include "im/sqlite_store.h"
 #include "im/store.h"
 #include "sqlite/write_queue.h"
@@ -34,107 +29,29 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr int64_t kUserBase = 1000;  // sender of thread t is kUserBase + t
+fs::path BenchDir() { return im::bench::BenchDir("sqlite"); }
 
-const std::string kContent =
-    "Are we still on for the release review at four? I pushed the fixes for the sync path already.";
-
-fs::path BenchDir() {
-  static const fs::path dir = [] {
-    const char* env = std::getenv("IM_BENCH_DIR");
-    fs::path base = env != nullptr ? fs::path(env) : fs::temp_directory_path();
-    return base / ("im_sqlite_bench_" + std::to_string(::getpid()));
-  }();
-  return dir;
-}
-
-std::map<std::string, std::shared_ptr<im::Store>>& Stores() {
-  static std::map<std::string, std::shared_ptr<im::Store>> stores;
-  return stores;
-}
-
-std::atomic<int64_t> g_next_message_id{1};
-
-// Opens (once per benchmark name) the store the benchmark appends to.
-std::shared_ptr<im::Store> StoreFor(const std::string& name, bool group) {
-  auto& slot = Stores()[name];
-  if (slot) return slot;
+std::vector<std::shared_ptr<im::Store>> OpenStore(int index, int /*count: always 1*/) {
   im::SqliteStoreOptions options;
-  options.path = (BenchDir() / (std::to_string(Stores().size()) + ".db")).string();
+  options.path = (BenchDir() / (std::to_string(index) + ".db")).string();
   options.synchronous = getenv("IM_NOSYNC") == nullptr;
   auto store = im::OpenSqliteStore(options);
   if (!store.ok()) {
     std::fprintf(stderr, "open %s: %s\n", options.path.c_str(), store.status().ToString().c_str());
     std::abort();
   }
-  slot = *store;
-  if (group) {
-    // Group 1 with every possible sender as a member, as the engine would have it.
-    auto g = slot->CreateGroup({"bench", im::UserId(kUserBase), 1000, 1});
-    if (!g.ok()) std::abort();
-    for (int64_t t = 1; t < 64; ++t) {
-      if (!slot->AddGroupMember(g->id, {im::UserId(kUserBase + t), im::GroupRole::kMember, 1}).ok()) std::abort();
-    }
-  }
-  return slot;
+  return {*store};
 }
 
-void RunAppends(benchmark::State& state, bool group) {
-  static std::shared_ptr<im::Store> store;
-  static im::sqlite::WriteQueueStats before;
-  static int64_t run = 0;
-  if (state.thread_index() == 0) {
-    store = StoreFor((group ? "group/" : "direct/") + std::to_string(state.threads()), group);
-    before = im::sqlite::GlobalWriteQueueStats();
-    ++run;
-  }
-  // Everything below runs after the start barrier of the timed loop: `store` and `run` are set.
-  im::NewMessage message;
-  std::string client_prefix;
-  int64_t counter = 0;
-  for (auto _ : state) {
-    if (counter == 0) {
-      const im::UserId sender(kUserBase + state.thread_index());
-      message.sender = sender;
-      message.conversation =
-          group ? im::ConversationId::Group(im::GroupId(1))
-                : im::ConversationId::Direct(sender, im::UserId(kUserBase + 500 + state.thread_index()));
-      message.type = im::ContentType::kText;
-      message.content = kContent;
-      client_prefix = "r" + std::to_string(run) + "-";
-    }
-    message.id = im::MessageId(g_next_message_id.fetch_add(1, std::memory_order_relaxed));
-    char digits[24];
-    auto end = std::to_chars(digits, digits + sizeof(digits), ++counter).ptr;
-    message.client_msg_id.assign(client_prefix).append(digits, end);
-    message.sent_at_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-            .count();
-    auto result = store->AppendMessage(message);
-    if (!result.ok() || result->duplicate) {
-      state.SkipWithError(result.ok() ? "unexpected duplicate" : result.status().ToString().c_str());
-      break;
-    }
-  }
-  state.SetItemsProcessed(state.iterations());
-  if (state.thread_index() == 0) {
-    // After the loop's end barrier: every sender is done.
-    auto after = im::sqlite::GlobalWriteQueueStats();
-    double batches = static_cast<double>(after.batches - before.batches);
-    state.counters["batches"] = batches;
-    state.counters["batch_avg"] = batches > 0 ? static_cast<double>(after.jobs - before.jobs) / batches : 0;
-  }
+im::bench::BatchCounters Counters() {
+  auto stats = im::sqlite::GlobalWriteQueueStats();
+  return {stats.batches, stats.jobs};
 }
-
-void BM_AppendDirect(benchmark::State& state) { RunAppends(state, false); }
-void BM_AppendGroup(benchmark::State& state) { RunAppends(state, true); }
-
-BENCHMARK(BM_AppendDirect)->Threads(1)->Threads(64)->UseRealTime();
-BENCHMARK(BM_AppendGroup)->Threads(1)->Threads(64)->UseRealTime();
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  im::bench::RegisterAppendBenchmarks({.open = OpenStore, .counters = Counters, .fail = nullptr, .two_stores = false});
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   std::error_code ec;
@@ -146,12 +63,8 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "group commit: %llu transactions, %llu jobs, %.1f jobs/transaction\n",
                static_cast<unsigned long long>(stats.batches), static_cast<unsigned long long>(stats.jobs),
                stats.batches ? static_cast<double>(stats.jobs) / static_cast<double>(stats.batches) : 0.0);
-  for (int i = 0; i < 12; ++i) {
-    if (stats.batch_size_log2[i] == 0) continue;
-    std::fprintf(stderr, "  size %5d..%-5d %llu\n", 1 << i, (2 << i) - 1,
-                 static_cast<unsigned long long>(stats.batch_size_log2[i]));
-  }
-  Stores().clear();
+  im::bench::PrintBatchSizes(stats.batch_size_log2);
+  im::bench::CloseAppendBenchStores();
   fs::remove_all(BenchDir(), ec);
   return 0;
 }
