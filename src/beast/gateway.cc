@@ -2,8 +2,8 @@
 // threads that run it.
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <boost/beast/ssl.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/beast/ssl.hpp>
 #include <chrono>
 #include <thread>
 #include <vector>
@@ -59,7 +59,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
     namespace beast = boost::beast;
     if (tls_) {
       using Stream = beast::ssl_stream<beast::tcp_stream>;
-      std::make_shared<gateway::HttpSession<Stream>>(Stream(beast::tcp_stream(std::move(socket)), *tls_), state_)->Run();
+      std::make_shared<gateway::HttpSession<Stream>>(Stream(beast::tcp_stream(std::move(socket)), *tls_), state_)
+          ->Run();
     } else {
       std::make_shared<gateway::HttpSession<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)), state_)->Run();
     }

@@ -157,8 +157,11 @@ void HttpSession<Stream>::Upgrade(Request request) {
         RestResponse err = ErrorResponse(who.status());
         return self->Respond(401, std::move(err.body), false);
       }
-      log::Info("http", {{"request_id", self->request_id_}, {"method", self->method_}, {"path", self->path_},
-                         {"status", 101}, {"user", static_cast<int64_t>(who->user.value)}});
+      log::Info("http", {{"request_id", self->request_id_},
+                         {"method", self->method_},
+                         {"path", self->path_},
+                         {"status", 101},
+                         {"user", static_cast<int64_t>(who->user.value)}});
       beast::get_lowest_layer(self->stream_).expires_never();  // the WebSocket has its own timeouts
       std::make_shared<WebsocketSession<Stream>>(std::move(self->stream_), self->state_, std::move(who).value(),
                                                  self->request_id_)
@@ -190,9 +193,11 @@ void HttpSession<Stream>::Write(bool keep_alive) {
   int status = static_cast<int>(response_->result_int());
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_).count();
   if (status >= 500) {
-    log::Warn("http", {{"request_id", request_id_}, {"method", method_}, {"path", path_}, {"status", status}, {"ms", ms}});
+    log::Warn("http",
+              {{"request_id", request_id_}, {"method", method_}, {"path", path_}, {"status", status}, {"ms", ms}});
   } else {
-    log::Info("http", {{"request_id", request_id_}, {"method", method_}, {"path", path_}, {"status", status}, {"ms", ms}});
+    log::Info("http",
+              {{"request_id", request_id_}, {"method", method_}, {"path", path_}, {"status", status}, {"ms", ms}});
   }
   http::async_write(stream_, *response_,
                     beast::bind_front_handler(&HttpSession::OnWrite, this->shared_from_this(), keep_alive));
