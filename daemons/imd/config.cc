@@ -33,6 +33,23 @@ Status SetInt(int64_t& out, int64_t value, int64_t lo, int64_t hi, const std::st
   return Status::Ok();
 }
 
+Status SetStore(Config& c, const std::string& value, const std::string& where) {
+  if (value == "sqlite") {
+    c.store = value;
+    return Status::Ok();
+  }
+#ifdef IMD_WITH_ROCKSDB
+  if (value == "rocksdb") {
+    c.store = value;
+    return Status::Ok();
+  }
+  return Status::InvalidArgument(where + ": store must be \"sqlite\" or \"rocksdb\", got \"" + value + "\"");
+#else
+  return Status::InvalidArgument(where + ": store must be \"sqlite\" (this imd was built without RocksDB), got \"" +
+                                 value + "\"");
+#endif
+}
+
 Status ApplyToml(Config& c, const std::string& path) {
   toml::table t;
   try {
@@ -52,6 +69,10 @@ Status ApplyToml(Config& c, const std::string& path) {
       auto v = node.value<std::string>();
       if (!v || v->empty()) return Status::InvalidArgument(where + " must be a non-empty string");
       c.data_dir = *v;
+    } else if (k == "store") {
+      auto v = node.value<std::string>();
+      if (!v) return Status::InvalidArgument(where + " must be a string");
+      IM_RETURN_IF_ERROR(SetStore(c, *v, where));
     } else if (k == "web_root") {
       auto v = node.value<std::string>();
       if (!v) return Status::InvalidArgument(where + " must be a string");
@@ -130,9 +151,10 @@ Status ApplyToml(Config& c, const std::string& path) {
 }  // namespace
 
 const char* Usage() {
-  return "usage: imd [--config FILE] [--listen HOST:PORT] [--data-dir DIR] [--web-root DIR]\n"
+  return "usage: imd [--config FILE] [--listen HOST:PORT] [--data-dir DIR] [--store sqlite|rocksdb]\n"
+         "           [--web-root DIR]\n"
          "           [--tls-cert PEM --tls-key PEM]\n"
-         "  --config    TOML file (docs/imd.md): listen, data_dir, web_root, log_level,\n"
+         "  --config    TOML file (docs/imd.md): listen, data_dir, store, web_root, log_level,\n"
          "              password_iterations, access_token_ttl_seconds, allowed_origins,\n"
          "              tls_certificate_file, tls_private_key_file, [limits] max_frame_bytes,\n"
          "              max_queued_frames, idle_timeout_seconds, connection_frames_per_second,\n"
@@ -140,15 +162,16 @@ const char* Usage() {
          "              user_frames_per_second\n"
          "  --listen    address for HTTP and WebSocket (default 127.0.0.1:8080; port 0 = any free port)\n"
          "  --data-dir  database and JWT key (default ./data)\n"
+         "  --store     embedded store: sqlite (default; DIR/im.db) or rocksdb (DIR/rocksdb)\n"
          "  --web-root  serve the web page from this directory instead of the built-in copy\n"
          "  --tls-cert, --tls-key  serve https and wss with this certificate chain and key\n"
-         "Environment (between the file and the flags): IMD_LISTEN, IMD_DATA_DIR, IMD_LOG_LEVEL,\n"
+         "Environment (between the file and the flags): IMD_LISTEN, IMD_DATA_DIR, IMD_STORE, IMD_LOG_LEVEL,\n"
          "IM_PASSWORD_ITERATIONS.\n";
 }
 
 im::Result<Config> LoadConfig(const std::vector<std::string>& args) {
   Config c;
-  std::string config_file, listen_flag, data_dir_flag, web_root_flag, tls_cert_flag, tls_key_flag;
+  std::string config_file, listen_flag, data_dir_flag, web_root_flag, tls_cert_flag, tls_key_flag, store_flag;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     auto value = [&](std::string& out) -> Status {
@@ -164,6 +187,8 @@ im::Result<Config> LoadConfig(const std::vector<std::string>& args) {
       IM_RETURN_IF_ERROR(value(listen_flag));
     } else if (a == "--data-dir") {
       IM_RETURN_IF_ERROR(value(data_dir_flag));
+    } else if (a == "--store") {
+      IM_RETURN_IF_ERROR(value(store_flag));
     } else if (a == "--web-root") {
       IM_RETURN_IF_ERROR(value(web_root_flag));
     } else if (a == "--tls-cert") {
@@ -185,6 +210,7 @@ im::Result<Config> LoadConfig(const std::vector<std::string>& args) {
     }
     c.password_iterations = n;
   }
+  if (const char* v = std::getenv("IMD_STORE"); v && *v) IM_RETURN_IF_ERROR(SetStore(c, v, "IMD_STORE"));
   if (const char* v = std::getenv("IMD_LOG_LEVEL"); v && *v && !im::ParseLogLevel(v, &c.log_level)) {
     return Status::InvalidArgument("IMD_LOG_LEVEL must be one of debug, info, warn, error");
   }
@@ -192,10 +218,12 @@ im::Result<Config> LoadConfig(const std::vector<std::string>& args) {
   if (!tls_cert_flag.empty()) c.gateway.tls_certificate_file = tls_cert_flag;
   if (!tls_key_flag.empty()) c.gateway.tls_private_key_file = tls_key_flag;
   if (c.gateway.tls_certificate_file.empty() != c.gateway.tls_private_key_file.empty()) {
-    return Status::InvalidArgument("TLS needs both tls_certificate_file and tls_private_key_file (--tls-cert, --tls-key)");
+    return Status::InvalidArgument(
+        "TLS needs both tls_certificate_file and tls_private_key_file (--tls-cert, --tls-key)");
   }
   if (!data_dir_flag.empty()) c.data_dir = data_dir_flag;
   if (!web_root_flag.empty()) c.gateway.web_root = web_root_flag;
+  if (!store_flag.empty()) IM_RETURN_IF_ERROR(SetStore(c, store_flag, "--store"));
   c.gateway.listen_host = c.listen_host;
   c.gateway.listen_port = c.listen_port;
   return c;

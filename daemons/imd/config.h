@@ -15,6 +15,7 @@ struct Config {
   std::string listen_host = "127.0.0.1";
   uint16_t listen_port = 8080;
   std::string data_dir = "data";
+  std::string store = "sqlite";  // the embedded store: "sqlite" (data_dir/im.db) or "rocksdb" (data_dir/rocksdb)
   int password_iterations = 600'000;
   int64_t access_token_ttl_seconds = 15 * 60;
   im::LogLevel log_level = im::LogLevel::kInfo;

@@ -18,6 +18,9 @@
 #include "im/engine.h"
 #include "im/gateway.h"
 #include "im/sqlite_store.h"
+#ifdef IMD_WITH_ROCKSDB
+#include "im/rocksdb_store.h"
+#endif
 #include "store/timed_store.h"
 
 namespace {
@@ -65,7 +68,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "imd: %s\n", key.status().ToString().c_str());
     return 1;
   }
-  auto store = im::OpenSqliteStore({.path = (std::filesystem::path(data_dir) / "im.db").string()});
+  const std::filesystem::path dir(data_dir);
+  im::Result<std::shared_ptr<im::Store>> store = im::Status::InvalidArgument("no store");
+#ifdef IMD_WITH_ROCKSDB
+  if (config->store == "rocksdb") store = im::OpenRocksDbStore({.path = (dir / "rocksdb").string()});
+#endif
+  if (config->store == "sqlite") store = im::OpenSqliteStore({.path = (dir / "im.db").string()});
   if (!store.ok()) {
     std::fprintf(stderr, "imd: %s\n", store.status().ToString().c_str());
     return 1;

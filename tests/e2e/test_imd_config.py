@@ -34,6 +34,8 @@ def main(imd):
         run_bad(imd, ["--listen", "127.0.0.1"], {}, "HOST:PORT")
         run_bad(imd, [], {"IMD_LISTEN": "nowhere"}, "IMD_LISTEN")
         run_bad(imd, ["--frobnicate"], {}, "unknown argument")
+        run_bad(imd, ["--store", "mysql"], {}, "store must be")
+        run_bad(imd, [], {"IMD_STORE": "oracle"}, "IMD_STORE")
 
         # The file sets data_dir and a 64 KiB frame limit; the environment overrides the listen
         # address of the file; the flag overrides data_dir.

@@ -38,9 +38,9 @@ async def stream(port, token, conv, acked, writers=4, kill_after=600):
     return tasks
 
 
-def main(imd):
+def main(imd, extra_args=()):
     data = tempfile.mkdtemp(prefix="imd-kill-")
-    proc, port = start_imd(imd, data)
+    proc, port = start_imd(imd, data, extra_args)
     try:
         for n in ("alice", "bob"):
             rest(port, "/api/v1/auth/register", {"username": n, "password": n + "-password"})
@@ -56,7 +56,7 @@ def main(imd):
             await asyncio.gather(*tasks)
 
         asyncio.run(run())
-        proc2, port = start_imd(imd, data)
+        proc2, port = start_imd(imd, data, extra_args)
         try:
             messages, before = [], 0
             while True:
@@ -84,4 +84,4 @@ def main(imd):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2:])  # e.g. --store rocksdb
