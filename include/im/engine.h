@@ -6,17 +6,16 @@
 //   auto engine = im::Engine::Open(std::move(options)).value();
 //   auto alice = engine->Register("alice", "correct horse", "Alice").value();
 //
-// Threading: every method is thread-safe. Methods block on the Store (and on password hashing for
-// Register/Login): call them from your worker threads, not from a network thread, or use the
-// *Async variant. Events reach sessions through their SessionSink from engine threads.
+// An Engine runs the halves of DESIGN.md §1 that Options selects: the gateway half (local
+// sessions), the logic half (decisions and persistence), the task workers. Request/response
+// operations are the LogicApi (im/logic_api.h): this engine's own logic half, or Options::logic
+// (im-logic over gRPC). A send travels as an upstream record on the Bus to whichever logic
+// instance owns the conversation, and its ack comes back as a downstream record addressed to this
+// engine's gateway id: the same path in-process and over Kafka.
 //
-// Authorization: methods that take an `actor` act as that user and check that the user may do
-// it (membership, role). The engine trusts `actor`: a host either authenticates the user itself
-// or calls Authenticate() with the user's access token first.
-//
-// Errors: invalid_argument (bad input, with what is wrong), unauthenticated (bad credentials or
-// token), permission_denied (not a member / not allowed), not_found, already_exists,
-// failed_precondition, resource_exhausted (limits), unavailable (store down: retry).
+// Threading: every method is thread-safe. LogicApi methods and Send block (Store, password
+// hashing, network): call them from your worker threads, not from a network thread, or use
+// SendAsync. Events reach sessions through their SessionSink from engine threads.
 #ifndef IM_ENGINE_H_
 #define IM_ENGINE_H_
 
@@ -29,26 +28,12 @@
 
 #include "im/event.h"
 #include "im/ids.h"
+#include "im/logic_api.h"
 #include "im/model.h"
 #include "im/options.h"
 #include "im/status.h"
 
 namespace im {
-
-struct AuthTokens {
-  UserId user;
-  std::string access_token;  // JWT (HS256), short-lived
-  TimestampMs access_expires_at_ms = 0;
-  std::string refresh_token;  // opaque; single use: Refresh() returns its successor
-  TimestampMs refresh_expires_at_ms = 0;
-};
-
-struct AuthContext {
-  UserId user;
-  DeviceId device;
-  std::string family_id;  // the login this token descends from
-  TimestampMs expires_at_ms = 0;
-};
 
 struct SendRequest {
   // For the first message to a user use ConversationId::Direct(me, them).
@@ -67,119 +52,27 @@ struct SendAck {
   bool duplicate = false;  // this was a retry of an already stored message
 };
 
-// History paging: with after_seq set, the oldest `limit` messages after it; otherwise the newest
-// `limit` messages before before_seq (0: the latest). Messages are returned in ascending seq.
-struct HistoryQuery {
-  Seq after_seq = 0;
-  Seq before_seq = 0;
-  uint32_t limit = 50;
-};
-
-struct HistoryPage {
-  std::vector<Message> messages;
-  bool has_more = false;  // more messages exist in the paging direction
-};
-
-struct SyncPosition {
-  ConversationId conversation;
-  Seq last_seq = 0;  // highest contiguous seq the device holds
-};
-
-struct SyncRequest {
-  std::vector<SyncPosition> positions;
-  // Also report conversations of the user that `positions` does not mention (as if last_seq 0).
-  bool include_unknown_conversations = true;
-  uint32_t limit_per_conversation = 100;
-};
-
-struct SyncConversation {
-  ConversationId conversation;
-  Status status;                  // permission_denied if the user is no longer a member
-  Seq last_seq = 0;               // the conversation's latest seq
-  std::vector<Message> messages;  // exactly the missing seqs, ascending, at most the limit
-  bool has_more = false;          // call Sync again from the last returned seq
-  // Messages the device misses were trimmed from history: the device cannot recover seqs below
-  // first_available_seq and must say so to the user. Never a silent hole.
-  bool history_lost = false;
-  Seq first_available_seq = 1;
-};
-
-struct SyncResult {
-  std::vector<SyncConversation> conversations;
-};
-
 using SessionId = uint64_t;
 
-class Engine {
+class Engine : public LogicApi {
  public:
-  // Opens the engine: applies defaults, starts worker threads and bus subscriptions.
+  // Opens the engine: applies defaults, starts bus subscriptions.
   static Result<std::unique_ptr<Engine>> Open(Options options);
   // Detaches all sessions, drains the bus and flushes the store.
-  virtual ~Engine() = default;
+  ~Engine() override = default;
 
-  // ---- auth ----
-  // Username: 3-32 of [a-z0-9_.-], starting with a letter or digit. Password: 8-128 bytes.
-  virtual Result<User> Register(const std::string& username, const std::string& password,
-                                const std::string& display_name) = 0;
-  virtual Result<AuthTokens> Login(const std::string& username, const std::string& password,
-                                   const DeviceId& device) = 0;
-  // Verifies the current password, stores the new one and revokes every other login of the user
-  // (`keep_refresh_token`, when given, keeps that login's family alive).
-  virtual Status ChangePassword(UserId actor, const std::string& current_password, const std::string& new_password,
-                                const std::string& keep_refresh_token = "") = 0;
-  // Rotates the refresh token. Presenting a token that was already rotated revokes the whole
-  // family (every descendant of that login) and returns unauthenticated.
-  virtual Result<AuthTokens> Refresh(const std::string& refresh_token) = 0;
-  // Revokes the token's family: its refresh and access tokens stop working.
-  virtual Status Logout(const std::string& refresh_token) = 0;
-  // Verifies an access token: signature, alg (HS256 only), kid, issuer, expiry, and that its
-  // family was not revoked.
-  virtual Result<AuthContext> Authenticate(const std::string& access_token) = 0;
-
-  // ---- users ----
-  virtual Result<User> GetUser(UserId id) = 0;
-  virtual Result<std::vector<User>> GetUsers(std::span<const UserId> ids) = 0;
-  // By exact username (to start a chat with someone); not_found when there is no such user.
-  virtual Result<User> FindUser(const std::string& username) = 0;
-  virtual Result<User> UpdateProfile(UserId actor, const std::string& display_name) = 0;
-  // failed_precondition while the user still owns a group.
-  virtual Status DeleteUser(UserId actor) = 0;
-
-  // ---- groups ----
-  // The actor becomes owner. max_members 0: Options::default_max_group_members.
-  virtual Result<Group> CreateGroup(UserId actor, const std::string& name, uint32_t max_members = 0) = 0;
-  virtual Result<Group> GetGroup(UserId actor, GroupId group) = 0;
-  virtual Status JoinGroup(UserId actor, GroupId group) = 0;
-  // The owner cannot leave (transfer ownership or dismiss first).
-  virtual Status LeaveGroup(UserId actor, GroupId group) = 0;
-  // Owner kicks anyone else; an admin kicks plain members.
-  virtual Status KickMember(UserId actor, GroupId group, UserId target) = 0;
-  // Owner only; role is member or admin.
-  virtual Status SetMemberRole(UserId actor, GroupId group, UserId target, GroupRole role) = 0;
-  virtual Status TransferOwnership(UserId actor, GroupId group, UserId new_owner) = 0;
-  virtual Status DismissGroup(UserId actor, GroupId group) = 0;
-  // Members only. Paged by user id: pass the last user of the previous page as `after`.
-  virtual Result<std::vector<GroupMember>> ListMembers(UserId actor, GroupId group, UserId after, uint32_t limit) = 0;
-
-  // ---- conversations and messages ----
-  // Most recent activity first; pass the last row of a page as `after` for the next one.
-  virtual Result<std::vector<ConversationSummary>> ListConversations(UserId actor, const ConversationCursor& after,
-                                                                     uint32_t limit) = 0;
-  virtual Result<HistoryPage> GetHistory(UserId actor, const ConversationId& conversation,
-                                         const HistoryQuery& query) = 0;
+  // ---- sends (gateway half) ----
   // Persists first, then acks, then fans out to every online session of every member (the
   // sender's other devices included, `device` excluded). A client_msg_id the sender already used
-  // in another conversation is already_exists.
-  virtual Result<SendAck> Send(UserId actor, const DeviceId& device, const SendRequest& request) = 0;
-  // Same as Send; `done` runs on an engine worker thread once the message is durable (or failed).
+  // in another conversation is already_exists. An empty client_msg_id gets one generated here, so
+  // that a redelivered upstream record never stores the message twice.
+  // deadline_exceeded when no logic instance answered within Options::send_timeout_ms (the
+  // message may have been stored: retry with the same client_msg_id). Needs the gateway half.
+  Result<SendAck> Send(UserId actor, const DeviceId& device, const SendRequest& request);
+  // Same as Send without blocking: `done` runs once on an engine thread (the bus's or the
+  // timeout's) with the ack or the error. Keep it short: post heavy work elsewhere.
   virtual void SendAsync(UserId actor, const DeviceId& device, SendRequest request,
                          std::function<void(Result<SendAck>)> done) = 0;
-  // Advances the read pointer and sends a read receipt to the other members and the actor's other
-  // devices. Returns the pointer after the call.
-  virtual Result<Seq> MarkRead(UserId actor, const DeviceId& device, const ConversationId& conversation, Seq seq) = 0;
-  virtual Result<SyncResult> Sync(UserId actor, const SyncRequest& request) = 0;
-  // Ephemeral "is typing" to the other members' sessions.
-  virtual Status Typing(UserId actor, const DeviceId& device, const ConversationId& conversation) = 0;
 
   // ---- sessions (gateway half) ----
   // Registers a live session. The first session of a user makes them online: their direct-chat

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "im/bus.h"
+#include "im/logic_api.h"
 #include "im/model.h"
 #include "im/presence.h"
 #include "im/store.h"
@@ -20,9 +21,15 @@ struct Options {
   std::shared_ptr<Bus> bus;            // default: NewInProcessBus()
   std::shared_ptr<Presence> presence;  // default: NewMemoryPresence()
 
-  // Which halves this engine runs (DESIGN.md §1). imd and embedded hosts run both.
-  bool run_gateway = true;  // local sessions, consumes im-downstream-<gateway_id>
-  bool run_logic = true;    // consumes im-task (large-group fanout)
+  // Which parts this engine runs (DESIGN.md §1). imd and embedded hosts run all three.
+  bool run_gateway = true;  // local sessions; consumes im-downstream-<gateway_id>
+  bool run_logic = true;    // consumes im-upstream (sends, presence changes); serves LogicApi
+  bool run_tasks = true;    // consumes im-task (large-group fanout)
+  // Where the LogicApi calls go (im-gateway: OpenRemoteLogic). Empty: this engine's own logic
+  // half, which then needs store.
+  std::shared_ptr<LogicApi> logic;
+  // Unique per gateway: downstream records and send acks for this engine's sessions are
+  // published to im-downstream-<gateway_id>.
   std::string gateway_id = "local";
   // Distinguishes message-id generators of several logic instances (0..1023).
   int node_id = 0;
@@ -50,8 +57,12 @@ struct Options {
   uint32_t fanout_batch_size = 1000;
   int64_t presence_ttl_ms = 120'000;
 
-  // Worker threads that run blocking store calls for the async API (0: hardware concurrency).
-  int worker_threads = 0;
+  // Upstream records handled at once by this engine's logic half: members of the im-upstream
+  // consumer group, each handling its share of conversations in order. This bounds the appends in
+  // flight that the store can group-commit together.
+  int upstream_consumers = 32;
+  // A send with no ack from the logic half after this fails with deadline_exceeded.
+  int64_t send_timeout_ms = 10'000;
 
   // Clock in ms since the epoch; tests replace it to expire tokens.
   std::function<TimestampMs()> clock;

@@ -142,6 +142,10 @@ class GatewayImpl final : public Gateway {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
+    {
+      std::lock_guard lock(state_->mu);
+      state_->loop_stopped = true;
+    }
     ioc_.stop();
     for (auto& t : threads_) t.join();
     threads_.clear();

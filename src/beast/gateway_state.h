@@ -47,6 +47,9 @@ struct GatewayState {
   std::mutex mu;
   std::unordered_map<ClientSession*, std::weak_ptr<ClientSession>> sessions;
   bool stopping = false;
+  // Set before the network loop stops: a send ack arriving later from the engine is dropped
+  // instead of being posted to a loop that is gone.
+  bool loop_stopped = false;
 
   // The frame for a pushed event, encoded once per event and encoding, and shared by every
   // session of the fanout (the engine hands all of them the same Event object).

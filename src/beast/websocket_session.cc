@@ -174,22 +174,25 @@ void WebsocketSession<Stream>::OnRead(beast::error_code ec, std::size_t) {
   } else {
     asio::post(work_, [self = this->shared_from_this(), frame = std::move(frame).value(), binary] {
       auto start = std::chrono::steady_clock::now();
-      auto reply = self->protocol_.Handle(frame);
-      self->state_->pending_requests.fetch_sub(1);
-      if (!reply) return;
-      if (reply->has_send_ack()) {
-        metrics::Default().messages_sent.Add();
-        metrics::Default().send_latency.Observe(
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-        log::Debug("ws.send", {{"conn", self->conn_id_},
-                               {"id", frame.id()},
-                               {"message_id", static_cast<int64_t>(reply->send_ack().message_id())},
-                               {"seq", static_cast<int64_t>(reply->send_ack().seq())}});
-      } else if (reply->has_error()) {
-        log::Debug("ws.error_reply", {{"conn", self->conn_id_}, {"id", frame.id()}, {"code", reply->error().code()}});
-      }
-      self->Send(std::make_shared<const std::string>(binary ? reply->SerializeAsString() : wire::ToJson(*reply)),
-                 !binary);
+      // Sends answer later, from the engine, once their ack arrives: the worker moves on.
+      self->protocol_.Handle(frame, [self, id = frame.id(), binary, start](std::optional<v1::ServerFrame> reply) {
+        self->state_->pending_requests.fetch_sub(1);
+        if (!reply) return;
+        if (reply->has_send_ack()) {
+          metrics::Default().messages_sent.Add();
+          metrics::Default().send_latency.Observe(
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+          log::Debug("ws.send", {{"conn", self->conn_id_},
+                                 {"id", id},
+                                 {"message_id", static_cast<int64_t>(reply->send_ack().message_id())},
+                                 {"seq", static_cast<int64_t>(reply->send_ack().seq())}});
+        } else if (reply->has_error()) {
+          log::Debug("ws.error_reply", {{"conn", self->conn_id_}, {"id", id}, {"code", reply->error().code()}});
+        }
+        auto bytes = std::make_shared<const std::string>(binary ? reply->SerializeAsString() : wire::ToJson(*reply));
+        std::lock_guard lock(self->state_->mu);
+        if (!self->state_->loop_stopped) self->Send(std::move(bytes), !binary);
+      });
     });
   }
   DoRead();

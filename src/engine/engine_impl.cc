@@ -1,8 +1,10 @@
 #include "engine/engine_impl.h"
 
+#include <future>
 #include <thread>
 
 #include "common/clock.h"
+#include "common/log.h"
 #include "crypto/random.h"
 #include "engine/records.h"
 #include "engine/validation.h"
@@ -15,7 +17,9 @@ Result<std::unique_ptr<Engine>> Engine::Open(Options options) {
   }
   if (options.node_id < 0 || options.node_id > 1023) return Status::InvalidArgument("node_id must be 0..1023");
   if (options.password_iterations < 1) return Status::InvalidArgument("password_iterations must be positive");
-  if (options.gateway_id.empty()) return Status::InvalidArgument("gateway_id must not be empty");
+  if (options.gateway_id.empty() || options.gateway_id.size() > 100) {
+    return Status::InvalidArgument("gateway_id must be 1..100 bytes");
+  }
   if (options.max_page == 0 || options.max_page > 10'000) return Status::InvalidArgument("max_page must be 1..10000");
   if (options.fanout_batch_size == 0 || options.fanout_batch_size > 100'000) {
     return Status::InvalidArgument("fanout_batch_size must be 1..100000");
@@ -26,9 +30,23 @@ Result<std::unique_ptr<Engine>> Engine::Open(Options options) {
   if (options.max_message_bytes == 0 || options.max_message_bytes > 16 * 1024 * 1024) {
     return Status::InvalidArgument("max_message_bytes must be 1..16 MiB");
   }
+  if (options.upstream_consumers < 1 || options.upstream_consumers > 1024) {
+    return Status::InvalidArgument("upstream_consumers must be 1..1024");
+  }
+  if (options.send_timeout_ms < 1) return Status::InvalidArgument("send_timeout_ms must be positive");
+  if (!options.logic && !options.run_logic) {
+    return Status::InvalidArgument("no logic half: set run_logic or give Options::logic");
+  }
   auto engine = std::make_unique<EngineImpl>(std::move(options));
   IM_RETURN_IF_ERROR(engine->Start());
   return std::unique_ptr<Engine>(std::move(engine));
+}
+
+Result<SendAck> Engine::Send(UserId actor, const DeviceId& device, const SendRequest& request) {
+  std::promise<Result<SendAck>> result;
+  auto future = result.get_future();
+  SendAsync(actor, device, request, [&result](Result<SendAck> r) { result.set_value(std::move(r)); });
+  return future.get();
 }
 
 namespace {
@@ -39,33 +57,41 @@ Options WithDefaults(Options o) {
   if (!o.presence) o.presence = NewMemoryPresence();
   if (!o.clock) o.clock = SystemNowMs;
   if (o.jwt_secret.empty()) o.jwt_secret = crypto::RandomBytes(32);
-  if (o.worker_threads <= 0) o.worker_threads = std::max(2u, std::thread::hardware_concurrency());
   return o;
 }
 
 }  // namespace
 
-EngineImpl::EngineImpl(Options options)
-    : options_(WithDefaults(std::move(options))), store_(options_.store), ids_(options_.node_id) {
-  auth_ = std::make_unique<AuthService>(store_, options_);
-  fanout_ = std::make_unique<Fanout>(store_, options_.bus, options_.presence, options_.realtime_fanout_max_members,
-                                     options_.fanout_batch_size);
-  workers_ = std::make_unique<WorkerPool>(options_.worker_threads);
+EngineImpl::EngineImpl(Options options) : options_(WithDefaults(std::move(options))) {
+  if (options_.run_logic || options_.run_tasks) core_ = std::make_shared<LogicCore>(options_);
+  logic_ = options_.logic ? options_.logic : core_;
 }
 
 Status EngineImpl::Start() {
   Bus& bus = *options_.bus;
   if (options_.run_gateway) {
+    pending_ = std::make_unique<PendingSends>(options_.send_timeout_ms);
     hub_ = std::make_unique<SessionHub>(options_.presence, options_.gateway_id, options_.presence_ttl_ms,
-                                        [this](UserId u, bool online) { OnPresenceChanged(u, online); });
+                                        [this](UserId u, bool online) { PublishPresence(u, online); });
     IM_ASSIGN_OR_RETURN(auto sub,
                         bus.Subscribe(topics::Downstream(options_.gateway_id), "gateway-" + options_.gateway_id,
-                                      [this](const BusRecord& r) { return hub_->HandleDownstream(r); }));
+                                      [this](const BusRecord& r) { return HandleDownstream(r); }));
     subscriptions_.push_back(std::move(sub));
   }
   if (options_.run_logic) {
-    IM_ASSIGN_OR_RETURN(auto sub, bus.Subscribe(topics::kTask, "im-task-fanout",
-                                                [this](const BusRecord& r) { return fanout_->HandleTask(r); }));
+    // Members of one consumer group: each owns a share of the conversations and handles their
+    // sends in order, so seqs need no lock and appends of different conversations overlap.
+    for (int i = 0; i < options_.upstream_consumers; ++i) {
+      IM_ASSIGN_OR_RETURN(auto sub, bus.Subscribe(topics::kUpstream, "im-logic", [core = core_.get()](const BusRecord& r) {
+        return core->HandleUpstream(r);
+      }));
+      subscriptions_.push_back(std::move(sub));
+    }
+  }
+  if (options_.run_tasks) {
+    IM_ASSIGN_OR_RETURN(auto sub, bus.Subscribe(topics::kTask, "im-task-fanout", [core = core_.get()](const BusRecord& r) {
+      return core->HandleTask(r);
+    }));
     subscriptions_.push_back(std::move(sub));
   }
   return Status::Ok();
@@ -73,59 +99,64 @@ Status EngineImpl::Start() {
 
 EngineImpl::~EngineImpl() {
   if (hub_) hub_->DetachAll();
-  workers_.reset();  // finishes queued async sends
   (void)options_.bus->Drain();
   subscriptions_.clear();
+  pending_.reset();  // fails sends still waiting
   hub_.reset();
-  (void)store_->Flush();
+  if (core_) (void)options_.store->Flush();
 }
 
-// ---- auth and users ----
+// ---- sends ----
 
-Result<User> EngineImpl::Register(const std::string& username, const std::string& password,
-                                  const std::string& display_name) {
-  return auth_->Register(username, password, display_name);
-}
-Result<AuthTokens> EngineImpl::Login(const std::string& username, const std::string& password, const DeviceId& device) {
-  return auth_->Login(username, password, device);
-}
-Status EngineImpl::ChangePassword(UserId actor, const std::string& current_password, const std::string& new_password,
-                                  const std::string& keep_refresh_token) {
-  return auth_->ChangePassword(actor, current_password, new_password, keep_refresh_token);
-}
-Result<AuthTokens> EngineImpl::Refresh(const std::string& token) { return auth_->Refresh(token); }
-Status EngineImpl::Logout(const std::string& token) { return auth_->Logout(token); }
-Result<AuthContext> EngineImpl::Authenticate(const std::string& token) { return auth_->Authenticate(token); }
+void EngineImpl::SendAsync(UserId actor, const DeviceId& device, SendRequest request,
+                           std::function<void(Result<SendAck>)> done) {
+  if (!hub_) return done(Status::FailedPrecondition("this engine does not run the gateway half"));
+  // Checked here too so that bad input fails without a round trip; the logic half checks again.
+  if (Status s = ValidateDevice(device); !s.ok()) return done(s);
+  if (Status s = ValidateSendRequest(request, options_.max_message_bytes); !s.ok()) return done(s);
 
-Result<User> EngineImpl::GetUser(UserId id) { return store_->GetUser(id); }
+  std::string request_id = pending_->Add(std::move(done));
+  v1::UpstreamMessage up;
+  up.set_trace_id(log::NewTraceId());
+  up.set_gateway_id(options_.gateway_id);
+  up.set_user_id(actor.value);
+  up.set_device_id(device);
+  up.set_request_id(request_id);
+  up.set_received_at_ms(options_.clock());
+  auto* send = up.mutable_send();
+  send->set_conversation_id(request.conversation.str());
+  send->set_client_msg_id(request.client_msg_id.empty() ? "auto:" + request_id : std::move(request.client_msg_id));
+  send->set_type(request.type == ContentType::kCustom ? v1::CONTENT_TYPE_CUSTOM : v1::CONTENT_TYPE_TEXT);
+  send->set_content(std::move(request.content));
+  Status published = options_.bus->Publish(topics::kUpstream, request.conversation.str(), up.SerializeAsString());
+  if (!published.ok()) pending_->Fail(request_id, published);
+}
 
-Result<User> EngineImpl::FindUser(const std::string& username) {
-  auto credentials = store_->GetCredentials(username);
-  if (!credentials.ok()) {
-    if (credentials.status().code() == StatusCode::kNotFound) return Status::NotFound("no user named " + username);
-    return credentials.status();
+Status EngineImpl::HandleDownstream(const BusRecord& record) {
+  v1::DownstreamMessage msg;
+  // A record we cannot decode will not decode on a retry either: drop it rather than block the
+  // gateway's stream (it is at-least-once; clients recover gaps with sync).
+  if (!msg.ParseFromString(record.payload)) {
+    log::Warn("downstream.malformed", {{"key", record.key}});
+    return Status::Ok();
   }
-  return store_->GetUser(credentials->id);
-}
-
-Result<std::vector<User>> EngineImpl::GetUsers(std::span<const UserId> ids) {
-  if (ids.size() > options_.max_page) {
-    return Status::InvalidArgument("at most " + std::to_string(options_.max_page) + " users per lookup");
+  if (msg.has_send_result()) {
+    pending_->Complete(msg.send_result());
+    return Status::Ok();
   }
-  return store_->GetUsers(ids);
+  hub_->Deliver(msg);
+  return Status::Ok();
 }
 
-Result<User> EngineImpl::UpdateProfile(UserId actor, const std::string& display_name) {
-  IM_RETURN_IF_ERROR(ValidateDisplayName(display_name));
-  IM_ASSIGN_OR_RETURN(User user, store_->GetUser(actor));
-  user.display_name = display_name;
-  IM_RETURN_IF_ERROR(store_->UpdateUser(user));
-  return user;
-}
-
-Status EngineImpl::DeleteUser(UserId actor) {
-  // The store refuses while the user owns a live group (failed_precondition).
-  return store_->DeleteUser(actor);
+void EngineImpl::PublishPresence(UserId user, bool online) {
+  v1::UpstreamMessage up;
+  up.set_trace_id(log::NewTraceId());
+  up.set_gateway_id(options_.gateway_id);
+  up.set_user_id(user.value);
+  up.set_received_at_ms(options_.clock());
+  up.mutable_presence()->set_user_id(user.value);
+  up.mutable_presence()->set_online(online);
+  (void)options_.bus->Publish(topics::kUpstream, "u:" + std::to_string(user.value), up.SerializeAsString());
 }
 
 // ---- sessions and presence ----
@@ -146,35 +177,6 @@ Result<std::vector<bool>> EngineImpl::GetPresence(std::span<const UserId> users)
     return Status::InvalidArgument("at most " + std::to_string(options_.max_page) + " users per lookup");
   }
   return options_.presence->Online(users);
-}
-
-// Presence changes go to the user's direct-conversation peers (not to group members: a group of
-// 100,000 would turn every login into a broadcast).
-void EngineImpl::OnPresenceChanged(UserId user, bool online) {
-  auto list = store_->ListConversations(user, ConversationCursor{}, options_.max_page);
-  if (!list.ok()) return;
-  std::vector<v1::Target> targets;
-  for (const auto& c : *list) {
-    if (!c.id.is_direct()) continue;
-    v1::Target t;
-    t.set_user_id(c.id.PeerOf(user).value);
-    targets.push_back(std::move(t));
-  }
-  v1::Event event;
-  ToProto(Event(PresenceEvent{user, online}), &event);
-  (void)fanout_->ToUsers(event, targets, "presence:" + std::to_string(user.value));
-}
-
-Status EngineImpl::FanoutToConversation(const ConversationId& conversation, const ConversationAccess& access,
-                                        UserId actor, const std::string& exclude_device, const Event& event) {
-  v1::Event pb;
-  ToProto(event, &pb);
-  if (conversation.is_group()) return fanout_->ToGroup(*access.group, pb, actor, exclude_device);
-  std::vector<v1::Target> targets(2);
-  targets[0].set_user_id(conversation.PeerOf(actor).value);
-  targets[1].set_user_id(actor.value);
-  targets[1].set_exclude_device(exclude_device);
-  return fanout_->ToUsers(pb, targets, conversation.str());
 }
 
 Status EngineImpl::Drain() { return options_.bus->Drain(); }

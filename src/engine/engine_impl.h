@@ -1,17 +1,16 @@
-// EngineImpl: the Engine behind Engine::Open. Wires the logic half (auth, access checks, persist,
-// fanout planning) to the gateway half (SessionHub) through the Bus, exactly as the split
-// deployment does across processes.
+// EngineImpl: the Engine behind Engine::Open. It runs the parts Options selects and wires them
+// through the Bus exactly as the split deployment does across processes: the gateway half
+// (SessionHub, sends published upstream and matched with their results), the logic half
+// (LogicCore consuming im-upstream) and the task workers (im-task). LogicApi calls go to
+// Options::logic when set, else to the local LogicCore.
 #ifndef IM_SRC_ENGINE_ENGINE_IMPL_H_
 #define IM_SRC_ENGINE_ENGINE_IMPL_H_
 
 #include <memory>
 
-#include "engine/access.h"
-#include "engine/auth_service.h"
-#include "engine/fanout.h"
-#include "engine/message_id.h"
+#include "engine/logic_core.h"
+#include "engine/pending_sends.h"
 #include "engine/session_hub.h"
-#include "engine/worker_pool.h"
 #include "im/engine.h"
 
 namespace im {
@@ -23,64 +22,83 @@ class EngineImpl final : public Engine {
   Status Start();
 
   Result<User> Register(const std::string& username, const std::string& password,
-                        const std::string& display_name) override;
-  Result<AuthTokens> Login(const std::string& username, const std::string& password, const DeviceId& device) override;
+                        const std::string& display_name) override {
+    return logic_->Register(username, password, display_name);
+  }
+  Result<AuthTokens> Login(const std::string& username, const std::string& password, const DeviceId& device) override {
+    return logic_->Login(username, password, device);
+  }
   Status ChangePassword(UserId actor, const std::string& current_password, const std::string& new_password,
-                        const std::string& keep_refresh_token) override;
-  Result<AuthTokens> Refresh(const std::string& refresh_token) override;
-  Status Logout(const std::string& refresh_token) override;
-  Result<AuthContext> Authenticate(const std::string& access_token) override;
+                        const std::string& keep_refresh_token) override {
+    return logic_->ChangePassword(actor, current_password, new_password, keep_refresh_token);
+  }
+  Result<AuthTokens> Refresh(const std::string& refresh_token) override { return logic_->Refresh(refresh_token); }
+  Status Logout(const std::string& refresh_token) override { return logic_->Logout(refresh_token); }
+  Result<AuthContext> Authenticate(const std::string& access_token) override {
+    return logic_->Authenticate(access_token);
+  }
 
-  Result<User> GetUser(UserId id) override;
-  Result<std::vector<User>> GetUsers(std::span<const UserId> ids) override;
-  Result<User> FindUser(const std::string& username) override;
-  Result<User> UpdateProfile(UserId actor, const std::string& display_name) override;
-  Status DeleteUser(UserId actor) override;
+  Result<User> GetUser(UserId id) override { return logic_->GetUser(id); }
+  Result<std::vector<User>> GetUsers(std::span<const UserId> ids) override { return logic_->GetUsers(ids); }
+  Result<User> FindUser(const std::string& username) override { return logic_->FindUser(username); }
+  Result<User> UpdateProfile(UserId actor, const std::string& display_name) override {
+    return logic_->UpdateProfile(actor, display_name);
+  }
+  Status DeleteUser(UserId actor) override { return logic_->DeleteUser(actor); }
 
-  Result<Group> CreateGroup(UserId actor, const std::string& name, uint32_t max_members) override;
-  Result<Group> GetGroup(UserId actor, GroupId group) override;
-  Status JoinGroup(UserId actor, GroupId group) override;
-  Status LeaveGroup(UserId actor, GroupId group) override;
-  Status KickMember(UserId actor, GroupId group, UserId target) override;
-  Status SetMemberRole(UserId actor, GroupId group, UserId target, GroupRole role) override;
-  Status TransferOwnership(UserId actor, GroupId group, UserId new_owner) override;
-  Status DismissGroup(UserId actor, GroupId group) override;
-  Result<std::vector<GroupMember>> ListMembers(UserId actor, GroupId group, UserId after, uint32_t limit) override;
+  Result<Group> CreateGroup(UserId actor, const std::string& name, uint32_t max_members) override {
+    return logic_->CreateGroup(actor, name, max_members);
+  }
+  Result<Group> GetGroup(UserId actor, GroupId group) override { return logic_->GetGroup(actor, group); }
+  Status JoinGroup(UserId actor, GroupId group) override { return logic_->JoinGroup(actor, group); }
+  Status LeaveGroup(UserId actor, GroupId group) override { return logic_->LeaveGroup(actor, group); }
+  Status KickMember(UserId actor, GroupId group, UserId target) override {
+    return logic_->KickMember(actor, group, target);
+  }
+  Status SetMemberRole(UserId actor, GroupId group, UserId target, GroupRole role) override {
+    return logic_->SetMemberRole(actor, group, target, role);
+  }
+  Status TransferOwnership(UserId actor, GroupId group, UserId new_owner) override {
+    return logic_->TransferOwnership(actor, group, new_owner);
+  }
+  Status DismissGroup(UserId actor, GroupId group) override { return logic_->DismissGroup(actor, group); }
+  Result<std::vector<GroupMember>> ListMembers(UserId actor, GroupId group, UserId after, uint32_t limit) override {
+    return logic_->ListMembers(actor, group, after, limit);
+  }
 
   Result<std::vector<ConversationSummary>> ListConversations(UserId actor, const ConversationCursor& after,
-                                                             uint32_t limit) override;
-  Result<HistoryPage> GetHistory(UserId actor, const ConversationId& conversation, const HistoryQuery& query) override;
-  Result<SendAck> Send(UserId actor, const DeviceId& device, const SendRequest& request) override;
+                                                             uint32_t limit) override {
+    return logic_->ListConversations(actor, after, limit);
+  }
+  Result<HistoryPage> GetHistory(UserId actor, const ConversationId& conversation, const HistoryQuery& query) override {
+    return logic_->GetHistory(actor, conversation, query);
+  }
+  Result<Seq> MarkRead(UserId actor, const DeviceId& device, const ConversationId& conversation, Seq seq) override {
+    return logic_->MarkRead(actor, device, conversation, seq);
+  }
+  Result<SyncResult> Sync(UserId actor, const SyncRequest& request) override { return logic_->Sync(actor, request); }
+  Status Typing(UserId actor, const DeviceId& device, const ConversationId& conversation) override {
+    return logic_->Typing(actor, device, conversation);
+  }
+
   void SendAsync(UserId actor, const DeviceId& device, SendRequest request,
                  std::function<void(Result<SendAck>)> done) override;
-  Result<Seq> MarkRead(UserId actor, const DeviceId& device, const ConversationId& conversation, Seq seq) override;
-  Result<SyncResult> Sync(UserId actor, const SyncRequest& request) override;
-  Status Typing(UserId actor, const DeviceId& device, const ConversationId& conversation) override;
-
   Result<SessionId> Attach(UserId user, const DeviceId& device, std::shared_ptr<SessionSink> sink) override;
   void Detach(SessionId session) override;
   Result<std::vector<bool>> GetPresence(std::span<const UserId> users) override;
   Status Drain() override;
 
  private:
-  // Sends `event` to the conversation's members (and the actor's other devices); `exclude_device`
-  // "*" leaves the actor out entirely. Large groups go through a fanout task.
-  Status FanoutToConversation(const ConversationId& conversation, const ConversationAccess& access, UserId actor,
-                              const std::string& exclude_device, const Event& event);
-  void OnPresenceChanged(UserId user, bool online);
-  uint32_t ClampPage(uint32_t limit) const {
-    return limit == 0 || limit > options_.max_page ? options_.max_page : limit;
-  }
-  // The actor's membership in a live group, or permission_denied.
-  Result<GroupMember> RequireMember(UserId actor, GroupId group);
+  // Bus handler for im-downstream-<gateway_id>: send results and events for local sessions.
+  Status HandleDownstream(const BusRecord& record);
+  // SessionHub callback: the logic half announces the change to the user's peers.
+  void PublishPresence(UserId user, bool online);
 
   Options options_;
-  std::shared_ptr<Store> store_;
-  std::unique_ptr<AuthService> auth_;
-  std::unique_ptr<Fanout> fanout_;
-  MessageIdGenerator ids_;
+  std::shared_ptr<LogicCore> core_;  // when this engine runs the logic half or the task workers
+  std::shared_ptr<LogicApi> logic_;  // options_.logic, else core_
+  std::unique_ptr<PendingSends> pending_;
   std::unique_ptr<SessionHub> hub_;
-  std::unique_ptr<WorkerPool> workers_;
   std::vector<std::unique_ptr<Subscription>> subscriptions_;
 };
 

@@ -75,13 +75,9 @@ void SessionHub::DetachAll() {
   for (SessionId id : ids) Detach(id);
 }
 
-Status SessionHub::HandleDownstream(const BusRecord& record) {
-  v1::DownstreamMessage msg;
-  // A record we cannot decode will not decode on a retry either: drop it rather than block the
-  // gateway's stream (it is at-least-once; clients recover gaps with sync).
-  if (!msg.ParseFromString(record.payload)) return Status::Ok();
+void SessionHub::Deliver(const v1::DownstreamMessage& msg) {
   auto event = FromProto(msg.event());
-  if (!event.ok()) return Status::Ok();
+  if (!event.ok()) return;  // undecodable: clients recover gaps with sync
   auto shared = std::make_shared<const Event>(std::move(event).value());
 
   std::vector<std::shared_ptr<SessionSink>> sinks;
@@ -98,7 +94,6 @@ Status SessionHub::HandleDownstream(const BusRecord& record) {
     }
   }
   for (auto& sink : sinks) sink->Deliver(shared);
-  return Status::Ok();
 }
 
 void SessionHub::RefreshLoop() {

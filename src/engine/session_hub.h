@@ -1,6 +1,6 @@
 // SessionHub: the gateway half of the engine. Holds the local sessions, keeps their routes in
-// Presence (refreshed before the TTL runs out), and delivers downstream records addressed to this
-// gateway to the sessions of the targeted users.
+// Presence (refreshed before the TTL runs out), and delivers downstream event records addressed
+// to this gateway to the sessions of the targeted users.
 #ifndef IM_SRC_ENGINE_SESSION_HUB_H_
 #define IM_SRC_ENGINE_SESSION_HUB_H_
 
@@ -15,6 +15,7 @@
 #include "im/bus.h"
 #include "im/engine.h"
 #include "im/presence.h"
+#include "im/v1/records.pb.h"
 
 namespace im {
 
@@ -31,8 +32,8 @@ class SessionHub {
   void Detach(SessionId id);
   void DetachAll();
 
-  // Bus handler for im-downstream-<gateway_id>.
-  Status HandleDownstream(const BusRecord& record);
+  // Delivers a downstream event record (im-downstream-<gateway_id>) to the targeted sessions.
+  void Deliver(const v1::DownstreamMessage& record);
 
  private:
   struct Session {

@@ -24,18 +24,14 @@ Result<ContentType> ParseContentType(v1::ContentType type) {
   }
 }
 
-Result<v1::ServerFrame> Send(Engine& engine, UserId user, const DeviceId& device, const v1::SendMessage& in) {
-  IM_ASSIGN_OR_RETURN(ConversationId conversation, ParseConversation(in.conversation_id()));
-  IM_ASSIGN_OR_RETURN(ContentType type, ParseContentType(in.content_type()));
-  IM_ASSIGN_OR_RETURN(SendAck ack,
-                      engine.Send(user, device, SendRequest{conversation, in.client_msg_id(), type, in.content()}));
+v1::ServerFrame AckFrame(const SendAck& ack, const v1::SendMessage& in) {
   v1::ServerFrame out;
   auto* a = out.mutable_send_ack();
   a->set_message_id(ack.id.value);
   a->set_seq(ack.seq);
   a->set_sent_at_ms(ack.sent_at_ms);
   a->set_duplicate(ack.duplicate);
-  a->set_conversation_id(conversation.str());
+  a->set_conversation_id(in.conversation_id());
   a->set_client_msg_id(in.client_msg_id());
   return out;
 }
@@ -72,12 +68,25 @@ Result<v1::ServerFrame> Read(Engine& engine, UserId user, const DeviceId& device
 
 }  // namespace
 
-std::optional<v1::ServerFrame> SessionProtocol::Handle(const v1::ClientFrame& frame) {
+void SessionProtocol::Handle(const v1::ClientFrame& frame, Reply reply_to) {
   Result<v1::ServerFrame> reply = Status::InvalidArgument("frame has no body");
   switch (frame.body_case()) {
-    case v1::ClientFrame::kSendMessage:
-      reply = Send(engine_, user_, device_, frame.send_message());
-      break;
+    case v1::ClientFrame::kSendMessage: {
+      const auto& in = frame.send_message();
+      auto conversation = ParseConversation(in.conversation_id());
+      auto type = ParseContentType(in.content_type());
+      if (!conversation.ok() || !type.ok()) {
+        reply = !conversation.ok() ? conversation.status() : type.status();
+        break;
+      }
+      engine_.SendAsync(user_, device_, SendRequest{*conversation, in.client_msg_id(), *type, in.content()},
+                        [id = frame.id(), in, reply_to = std::move(reply_to)](Result<SendAck> ack) {
+                          v1::ServerFrame out = ack.ok() ? AckFrame(*ack, in) : ErrorFrame("", ack.status());
+                          out.set_id(id);
+                          reply_to(std::move(out));
+                        });
+      return;
+    }
     case v1::ClientFrame::kSync:
       reply = Sync(engine_, user_, frame.sync());
       break;
@@ -87,14 +96,14 @@ std::optional<v1::ServerFrame> SessionProtocol::Handle(const v1::ClientFrame& fr
     case v1::ClientFrame::kTyping: {
       auto conversation = ParseConversation(frame.typing().conversation_id());
       Status s = conversation.ok() ? engine_.Typing(user_, device_, *conversation) : conversation.status();
-      if (s.ok()) return std::nullopt;
+      if (s.ok()) return reply_to(std::nullopt);
       reply = s;
       break;
     }
     case v1::ClientFrame::kAck:
       // Delivery receipts are accepted and not yet recorded (at-least-once delivery is
       // reconciled by sync; see docs/protocol.md).
-      return std::nullopt;
+      return reply_to(std::nullopt);
     case v1::ClientFrame::kPing: {
       v1::ServerFrame pong;
       pong.mutable_pong()->set_client_time_ms(frame.ping().client_time_ms());
@@ -107,7 +116,7 @@ std::optional<v1::ServerFrame> SessionProtocol::Handle(const v1::ClientFrame& fr
   }
   v1::ServerFrame out = reply.ok() ? std::move(reply).value() : ErrorFrame("", reply.status());
   out.set_id(frame.id());
-  return out;
+  reply_to(std::move(out));
 }
 
 v1::ServerFrame SessionProtocol::FromEvent(const Event& event) {

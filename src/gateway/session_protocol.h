@@ -1,10 +1,12 @@
 // SessionProtocol: the transport-independent half of a client session. It turns client frames
 // into Engine calls and engine events into server frames, for one authenticated (user, device).
 // The WebSocket session (and any host transport speaking the same frames) owns the socket and
-// calls this; Handle blocks on the engine, so call it from a worker, not a network thread.
+// calls this; Handle blocks on the engine for everything but sends, so call it from a worker, not
+// a network thread.
 #ifndef IM_SRC_GATEWAY_SESSION_PROTOCOL_H_
 #define IM_SRC_GATEWAY_SESSION_PROTOCOL_H_
 
+#include <functional>
 #include <optional>
 
 #include "im/engine.h"
@@ -17,9 +19,11 @@ class SessionProtocol {
   SessionProtocol(Engine& engine, UserId user, DeviceId device)
       : engine_(engine), user_(user), device_(std::move(device)) {}
 
-  // The reply to one client frame, carrying the frame's id: its result or an error frame. "ack"
-  // and a successful "typing" have no reply.
-  std::optional<v1::ServerFrame> Handle(const v1::ClientFrame& frame);
+  // `reply` gets the answer to one client frame, carrying the frame's id: its result or an error
+  // frame; nullopt for "ack" and a successful "typing", which have no reply. It runs exactly once:
+  // before Handle returns, or for a send once its ack arrives (on an engine thread; keep it short).
+  using Reply = std::function<void(std::optional<v1::ServerFrame>)>;
+  void Handle(const v1::ClientFrame& frame, Reply reply);
 
   // The frame pushed to a session for an engine event.
   static v1::ServerFrame FromEvent(const Event& event);

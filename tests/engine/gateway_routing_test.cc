@@ -6,9 +6,11 @@
 #include <mutex>
 
 #include "im/engine.h"
+#include "support/counting_bus.h"
 #include "support/engine_fixture.h"
 
 using namespace im;
+using im::test::CountingBus;
 using im::test::FastOptions;
 using im::test::MustRegister;
 using im::test::RecordingSink;
@@ -16,30 +18,6 @@ using im::test::RecordingSink;
 namespace {
 
 // Counts records per topic.
-class CountingBus : public BusWrapper {
- public:
-  using BusWrapper::BusWrapper;
-  Status Publish(std::string_view topic, std::string_view key, std::string payload) override {
-    {
-      std::lock_guard lock(mu_);
-      counts_[std::string(topic)]++;
-    }
-    return BusWrapper::Publish(topic, key, std::move(payload));
-  }
-  int Count(const std::string& topic) {
-    std::lock_guard lock(mu_);
-    return counts_[topic];
-  }
-  void Reset() {
-    std::lock_guard lock(mu_);
-    counts_.clear();
-  }
-
- private:
-  std::mutex mu_;
-  std::map<std::string, int> counts_;
-};
-
 struct TwoGateways {
   std::shared_ptr<CountingBus> bus = std::make_shared<CountingBus>(NewInProcessBus());
   std::unique_ptr<Engine> gw1, gw2;
@@ -94,6 +72,10 @@ TEST_CASE("routing: users on different gateways chat with one downstream record 
   // bob and carol on gw2 share one record; alice's other devices and bob's laptop share gw1's.
   CHECK(t.bus->Count(topics::Downstream("gw2")) == 1);
   CHECK(t.bus->Count(topics::Downstream("gw1")) == 1);
+  // The send went upstream once, and its ack came back to the sender's gateway only.
+  CHECK(t.bus->Count(std::string(topics::kUpstream)) == 1);
+  CHECK(t.bus->SendResults(topics::Downstream("gw1")) == 1);
+  CHECK(t.bus->SendResults(topics::Downstream("gw2")) == 0);
   CHECK(carol_sink->Of<NewMessageEvent>().size() == 1);
   CHECK(bob_sink->Of<NewMessageEvent>().size() == 2);
   CHECK(bob_laptop->Of<NewMessageEvent>().size() == 3);

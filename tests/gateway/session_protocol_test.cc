@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+#include <future>
+
 #include "support/engine_fixture.h"
 #include "wire/frame_codec.h"
 
@@ -20,9 +22,11 @@ struct Chat {
   v1::ServerFrame Call(UserId user, const std::string& json) {
     auto frame = wire::ParseClientJson(json);
     REQUIRE_MESSAGE(frame.ok(), frame.status().ToString());
-    auto reply = gateway::SessionProtocol(*engine, user, "web").Handle(*frame);
-    REQUIRE(reply.has_value());
-    return *reply;
+    std::promise<std::optional<v1::ServerFrame>> reply;
+    gateway::SessionProtocol(*engine, user, "web").Handle(*frame, [&](auto r) { reply.set_value(std::move(r)); });
+    auto answer = reply.get_future().get();
+    REQUIRE(answer.has_value());
+    return *answer;
   }
 };
 

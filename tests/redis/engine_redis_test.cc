@@ -11,9 +11,11 @@
 #include "im/engine.h"
 #include "im/redis_presence.h"
 #include "redis/redis_fixture.h"
+#include "support/counting_bus.h"
 #include "support/engine_fixture.h"
 
 using namespace im;
+using im::test::CountingBus;
 using im::test::FastOptions;
 using im::test::MustRegister;
 using im::test::RecordingSink;
@@ -21,30 +23,6 @@ using im::test::RedisServer;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-class CountingBus : public BusWrapper {
- public:
-  using BusWrapper::BusWrapper;
-  Status Publish(std::string_view topic, std::string_view key, std::string payload) override {
-    {
-      std::lock_guard lock(mu_);
-      counts_[std::string(topic)]++;
-    }
-    return BusWrapper::Publish(topic, key, std::move(payload));
-  }
-  int Count(const std::string& topic) {
-    std::lock_guard lock(mu_);
-    return counts_[topic];
-  }
-  void Reset() {
-    std::lock_guard lock(mu_);
-    counts_.clear();
-  }
-
- private:
-  std::mutex mu_;
-  std::map<std::string, int> counts_;
-};
 
 struct TwoGateways {
   std::unique_ptr<RedisServer> redis;

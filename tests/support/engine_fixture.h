@@ -48,6 +48,7 @@ inline Options FastOptions() {
   Options o;
   o.password_iterations = 1000;
   o.jwt_secret = std::string(32, 'k');
+  o.upstream_consumers = 4;  // enough to overlap appends; a test engine needs no more threads
   return o;
 }
 

@@ -1,10 +1,10 @@
-// Group operations of EngineImpl: who may do what to a group.
-#include "engine/engine_impl.h"
+// Group operations of LogicCore: who may do what to a group.
+#include "engine/logic_core.h"
 #include "engine/validation.h"
 
 namespace im {
 
-Result<GroupMember> EngineImpl::RequireMember(UserId actor, GroupId group) {
+Result<GroupMember> LogicCore::RequireMember(UserId actor, GroupId group) {
   auto m = store_->GetGroupMember(group, actor);
   if (m.ok()) return m;
   if (m.status().code() == StatusCode::kNotFound) {
@@ -13,7 +13,7 @@ Result<GroupMember> EngineImpl::RequireMember(UserId actor, GroupId group) {
   return m.status();
 }
 
-Result<Group> EngineImpl::CreateGroup(UserId actor, const std::string& name, uint32_t max_members) {
+Result<Group> LogicCore::CreateGroup(UserId actor, const std::string& name, uint32_t max_members) {
   IM_RETURN_IF_ERROR(ValidateGroupName(name));
   if (max_members == 0) max_members = options_.default_max_group_members;
   if (max_members > options_.default_max_group_members) {
@@ -23,19 +23,19 @@ Result<Group> EngineImpl::CreateGroup(UserId actor, const std::string& name, uin
   return store_->CreateGroup(NewGroup{name, actor, max_members, options_.clock()});
 }
 
-Result<Group> EngineImpl::GetGroup(UserId actor, GroupId group) {
+Result<Group> LogicCore::GetGroup(UserId actor, GroupId group) {
   IM_ASSIGN_OR_RETURN(Group g, store_->GetGroup(group));
   if (g.dismissed) return Status::NotFound("group " + std::to_string(group.value) + " was dismissed");
   return g;
 }
 
-Status EngineImpl::JoinGroup(UserId actor, GroupId group) {
+Status LogicCore::JoinGroup(UserId actor, GroupId group) {
   IM_ASSIGN_OR_RETURN(Group g, GetGroup(actor, group));
   IM_RETURN_IF_ERROR(store_->GetUser(actor).status());
   return store_->AddGroupMember(g.id, GroupMember{actor, GroupRole::kMember, options_.clock()});
 }
 
-Status EngineImpl::LeaveGroup(UserId actor, GroupId group) {
+Status LogicCore::LeaveGroup(UserId actor, GroupId group) {
   IM_ASSIGN_OR_RETURN(GroupMember me, RequireMember(actor, group));
   if (me.role == GroupRole::kOwner) {
     return Status::FailedPrecondition("the owner cannot leave: transfer ownership or dismiss the group");
@@ -43,7 +43,7 @@ Status EngineImpl::LeaveGroup(UserId actor, GroupId group) {
   return store_->RemoveGroupMember(group, actor);
 }
 
-Status EngineImpl::KickMember(UserId actor, GroupId group, UserId target) {
+Status LogicCore::KickMember(UserId actor, GroupId group, UserId target) {
   IM_ASSIGN_OR_RETURN(GroupMember me, RequireMember(actor, group));
   if (actor == target) return Status::InvalidArgument("use leave to remove yourself");
   auto them = store_->GetGroupMember(group, target);
@@ -54,7 +54,7 @@ Status EngineImpl::KickMember(UserId actor, GroupId group, UserId target) {
   return store_->RemoveGroupMember(group, target);
 }
 
-Status EngineImpl::SetMemberRole(UserId actor, GroupId group, UserId target, GroupRole role) {
+Status LogicCore::SetMemberRole(UserId actor, GroupId group, UserId target, GroupRole role) {
   IM_ASSIGN_OR_RETURN(GroupMember me, RequireMember(actor, group));
   if (me.role != GroupRole::kOwner) return Status::PermissionDenied("only the owner may change roles");
   if (role == GroupRole::kOwner) return Status::InvalidArgument("use transfer ownership to make an owner");
@@ -62,20 +62,20 @@ Status EngineImpl::SetMemberRole(UserId actor, GroupId group, UserId target, Gro
   return store_->SetGroupMemberRole(group, target, role);
 }
 
-Status EngineImpl::TransferOwnership(UserId actor, GroupId group, UserId new_owner) {
+Status LogicCore::TransferOwnership(UserId actor, GroupId group, UserId new_owner) {
   IM_ASSIGN_OR_RETURN(GroupMember me, RequireMember(actor, group));
   if (me.role != GroupRole::kOwner) return Status::PermissionDenied("only the owner may transfer ownership");
   if (actor == new_owner) return Status::InvalidArgument("already the owner");
   return store_->TransferGroupOwnership(group, actor, new_owner);
 }
 
-Status EngineImpl::DismissGroup(UserId actor, GroupId group) {
+Status LogicCore::DismissGroup(UserId actor, GroupId group) {
   IM_ASSIGN_OR_RETURN(GroupMember me, RequireMember(actor, group));
   if (me.role != GroupRole::kOwner) return Status::PermissionDenied("only the owner may dismiss the group");
   return store_->DismissGroup(group);
 }
 
-Result<std::vector<GroupMember>> EngineImpl::ListMembers(UserId actor, GroupId group, UserId after, uint32_t limit) {
+Result<std::vector<GroupMember>> LogicCore::ListMembers(UserId actor, GroupId group, UserId after, uint32_t limit) {
   IM_RETURN_IF_ERROR(RequireMember(actor, group).status());
   return store_->ListGroupMembers(group, after, ClampPage(limit));
 }

@@ -1,20 +1,20 @@
-// Conversation operations of EngineImpl: send (persist first, then ack, then fanout), history,
+// Conversation operations of LogicCore: the persist step of a send (then ack, then fanout), history,
 // sync, read state and typing.
 #include <algorithm>
 #include <map>
 
-#include "engine/engine_impl.h"
+#include "engine/logic_core.h"
 #include "engine/records.h"
 #include "engine/validation.h"
 
 namespace im {
 
-Result<std::vector<ConversationSummary>> EngineImpl::ListConversations(UserId actor, const ConversationCursor& after,
+Result<std::vector<ConversationSummary>> LogicCore::ListConversations(UserId actor, const ConversationCursor& after,
                                                                        uint32_t limit) {
   return store_->ListConversations(actor, after, ClampPage(limit));
 }
 
-Result<HistoryPage> EngineImpl::GetHistory(UserId actor, const ConversationId& conversation,
+Result<HistoryPage> LogicCore::GetHistory(UserId actor, const ConversationId& conversation,
                                            const HistoryQuery& query) {
   IM_RETURN_IF_ERROR(CheckConversationAccess(*store_, actor, conversation, AccessMode::kRead).status());
   uint32_t limit = ClampPage(query.limit);
@@ -34,7 +34,7 @@ Result<HistoryPage> EngineImpl::GetHistory(UserId actor, const ConversationId& c
   return page;
 }
 
-Result<SendAck> EngineImpl::Send(UserId actor, const DeviceId& device, const SendRequest& request) {
+Result<SendAck> LogicCore::Persist(UserId actor, const DeviceId& device, const SendRequest& request) {
   IM_RETURN_IF_ERROR(ValidateDevice(device));
   IM_RETURN_IF_ERROR(ValidateSendRequest(request, options_.max_message_bytes));
   IM_ASSIGN_OR_RETURN(ConversationAccess access,
@@ -63,15 +63,7 @@ Result<SendAck> EngineImpl::Send(UserId actor, const DeviceId& device, const Sen
   return ack;
 }
 
-void EngineImpl::SendAsync(UserId actor, const DeviceId& device, SendRequest request,
-                           std::function<void(Result<SendAck>)> done) {
-  workers_->Post([this, actor, device, request = std::move(request), done = std::move(done)] {
-    auto r = Send(actor, device, request);
-    if (done) done(std::move(r));
-  });
-}
-
-Result<Seq> EngineImpl::MarkRead(UserId actor, const DeviceId& device, const ConversationId& conversation, Seq seq) {
+Result<Seq> LogicCore::MarkRead(UserId actor, const DeviceId& device, const ConversationId& conversation, Seq seq) {
   IM_RETURN_IF_ERROR(ValidateDevice(device));
   IM_ASSIGN_OR_RETURN(ConversationAccess access,
                       CheckConversationAccess(*store_, actor, conversation, AccessMode::kRead));
@@ -99,7 +91,7 @@ Result<Seq> EngineImpl::MarkRead(UserId actor, const DeviceId& device, const Con
   return *after;
 }
 
-Status EngineImpl::Typing(UserId actor, const DeviceId& device, const ConversationId& conversation) {
+Status LogicCore::Typing(UserId actor, const DeviceId& device, const ConversationId& conversation) {
   IM_RETURN_IF_ERROR(ValidateDevice(device));
   IM_ASSIGN_OR_RETURN(ConversationAccess access,
                       CheckConversationAccess(*store_, actor, conversation, AccessMode::kWrite));
@@ -109,7 +101,7 @@ Status EngineImpl::Typing(UserId actor, const DeviceId& device, const Conversati
   return FanoutToConversation(conversation, access, actor, "*", Event(TypingEvent{conversation, actor}));
 }
 
-Result<SyncResult> EngineImpl::Sync(UserId actor, const SyncRequest& request) {
+Result<SyncResult> LogicCore::Sync(UserId actor, const SyncRequest& request) {
   if (request.positions.size() > 10'000) return Status::InvalidArgument("at most 10000 positions per sync");
   const uint32_t limit = std::clamp<uint32_t>(request.limit_per_conversation, 1, options_.max_page * 5);
 

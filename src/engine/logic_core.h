@@ -1,0 +1,87 @@
+// LogicCore: the logic half of the engine (DESIGN.md §1). It owns the decisions: auth, access
+// checks, persist-first sends with their seq, fanout planning per gateway, presence
+// announcements. It serves the LogicApi and handles the im-upstream and im-task records, in imd
+// and in im-logic / im-task alike.
+#ifndef IM_SRC_ENGINE_LOGIC_CORE_H_
+#define IM_SRC_ENGINE_LOGIC_CORE_H_
+
+#include <memory>
+
+#include "engine/access.h"
+#include "engine/auth_service.h"
+#include "engine/fanout.h"
+#include "engine/message_id.h"
+#include "im/engine.h"
+
+namespace im {
+
+class LogicCore final : public LogicApi {
+ public:
+  // `options` has its defaults applied (store, bus, presence, clock, jwt_secret) and outlives this.
+  explicit LogicCore(const Options& options);
+
+  Result<User> Register(const std::string& username, const std::string& password,
+                        const std::string& display_name) override;
+  Result<AuthTokens> Login(const std::string& username, const std::string& password, const DeviceId& device) override;
+  Status ChangePassword(UserId actor, const std::string& current_password, const std::string& new_password,
+                        const std::string& keep_refresh_token) override;
+  Result<AuthTokens> Refresh(const std::string& refresh_token) override;
+  Status Logout(const std::string& refresh_token) override;
+  Result<AuthContext> Authenticate(const std::string& access_token) override;
+
+  Result<User> GetUser(UserId id) override;
+  Result<std::vector<User>> GetUsers(std::span<const UserId> ids) override;
+  Result<User> FindUser(const std::string& username) override;
+  Result<User> UpdateProfile(UserId actor, const std::string& display_name) override;
+  Status DeleteUser(UserId actor) override;
+
+  Result<Group> CreateGroup(UserId actor, const std::string& name, uint32_t max_members) override;
+  Result<Group> GetGroup(UserId actor, GroupId group) override;
+  Status JoinGroup(UserId actor, GroupId group) override;
+  Status LeaveGroup(UserId actor, GroupId group) override;
+  Status KickMember(UserId actor, GroupId group, UserId target) override;
+  Status SetMemberRole(UserId actor, GroupId group, UserId target, GroupRole role) override;
+  Status TransferOwnership(UserId actor, GroupId group, UserId new_owner) override;
+  Status DismissGroup(UserId actor, GroupId group) override;
+  Result<std::vector<GroupMember>> ListMembers(UserId actor, GroupId group, UserId after, uint32_t limit) override;
+
+  Result<std::vector<ConversationSummary>> ListConversations(UserId actor, const ConversationCursor& after,
+                                                             uint32_t limit) override;
+  Result<HistoryPage> GetHistory(UserId actor, const ConversationId& conversation, const HistoryQuery& query) override;
+  Result<Seq> MarkRead(UserId actor, const DeviceId& device, const ConversationId& conversation, Seq seq) override;
+  Result<SyncResult> Sync(UserId actor, const SyncRequest& request) override;
+  Status Typing(UserId actor, const DeviceId& device, const ConversationId& conversation) override;
+
+  // Bus handler for im-upstream: persists a send and publishes its result to the sender's
+  // gateway, or announces a presence change. Idempotent (sends carry their client_msg_id).
+  // Fails only when the result could not be published, so that the bus delivers it again.
+  Status HandleUpstream(const BusRecord& record);
+  // Bus handler for im-task (large-group fanout batches).
+  Status HandleTask(const BusRecord& record) { return fanout_->HandleTask(record); }
+
+  // The persist step of a send: validate, check access, append (gapless seq, idempotency), then
+  // fan out to the members' gateways.
+  Result<SendAck> Persist(UserId actor, const DeviceId& device, const SendRequest& request);
+
+ private:
+  // Sends `event` to the conversation's members (and the actor's other devices); `exclude_device`
+  // "*" leaves the actor out entirely. Large groups go through a fanout task.
+  Status FanoutToConversation(const ConversationId& conversation, const ConversationAccess& access, UserId actor,
+                              const std::string& exclude_device, const Event& event);
+  void AnnouncePresence(UserId user, bool online);
+  uint32_t ClampPage(uint32_t limit) const {
+    return limit == 0 || limit > options_.max_page ? options_.max_page : limit;
+  }
+  // The actor's membership in a live group, or permission_denied.
+  Result<GroupMember> RequireMember(UserId actor, GroupId group);
+
+  const Options& options_;
+  std::shared_ptr<Store> store_;
+  std::unique_ptr<AuthService> auth_;
+  std::unique_ptr<Fanout> fanout_;
+  MessageIdGenerator ids_;
+};
+
+}  // namespace im
+
+#endif  // IM_SRC_ENGINE_LOGIC_CORE_H_
