@@ -3,13 +3,8 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include <algorithm>
-#include <chrono>
-#include <random>
-#include <thread>
-
 #include "grpc/convert.h"
-#include "grpc/status_mapping.h"
+#include "grpc/unary_client.h"
 #include "im/v1/repo.grpc.pb.h"
 
 namespace im {
@@ -19,52 +14,16 @@ namespace pb = ::im::v1::repo;
 using rpc::FromProto;
 using rpc::ToProto;
 
-enum class Retry : bool { kNo = false, kOnUnavailable = true };
-
-bool IsIpv4Literal(const std::string& a) {
-  auto colon = a.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == a.size()) return false;
-  int dots = 0;
-  for (size_t i = 0; i < colon; ++i) {
-    if (a[i] == '.') {
-      ++dots;
-    } else if (a[i] < '0' || a[i] > '9') {
-      return false;
-    }
-  }
-  return dots == 3 && std::all_of(a.begin() + colon + 1, a.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
-bool IsIpv6Literal(const std::string& a) { return a.size() > 4 && a[0] == '[' && a.find("]:") != std::string::npos; }
-
-// One gRPC target for the addresses (see docs/decisions.md): a single address as it is (gRPC's
-// DNS resolver), several IP literals as a static "ipv4:"/"ipv6:" list.
-Result<std::string> TargetOf(const std::vector<std::string>& addresses) {
-  if (addresses.empty()) return Status::InvalidArgument("remote store: no address");
-  if (addresses.size() == 1) {
-    if (addresses[0].empty()) return Status::InvalidArgument("remote store: empty address");
-    return addresses[0];
-  }
-  bool v4 = std::all_of(addresses.begin(), addresses.end(), IsIpv4Literal);
-  bool v6 = std::all_of(addresses.begin(), addresses.end(), IsIpv6Literal);
-  if (!v4 && !v6) {
-    return Status::InvalidArgument(
-        "remote store: several addresses must all be IPv4 (a.b.c.d:port) or all IPv6 ([::1]:port) literals");
-  }
-  std::string target = v4 ? "ipv4:" : "ipv6:";
-  for (size_t i = 0; i < addresses.size(); ++i) target += (i ? "," : "") + addresses[i];
-  return target;
-}
+using rpc::Retry;
 
 class RemoteStore final : public Store {
  public:
-  RemoteStore(const RemoteStoreOptions& o, std::shared_ptr<::grpc::Channel> channel)
-      : options_(o),
-        users_(pb::UserService::NewStub(channel)),
-        groups_(pb::GroupService::NewStub(channel)),
-        messages_(pb::MessageService::NewStub(channel)),
-        conversations_(pb::ConversationService::NewStub(channel)),
-        channel_(std::move(channel)) {}
+  explicit RemoteStore(rpc::UnaryClient client)
+      : client_(std::move(client)),
+        users_(pb::UserService::NewStub(client_.channel())),
+        groups_(pb::GroupService::NewStub(client_.channel())),
+        messages_(pb::MessageService::NewStub(client_.channel())),
+        conversations_(pb::ConversationService::NewStub(client_.channel())) {}
 
   // ---- users ----
   Result<User> CreateUser(const NewUser& u) override {
@@ -359,69 +318,27 @@ class RemoteStore final : public Store {
   }
 
  private:
-  // One unary call with a deadline per attempt; unavailable is retried with exponential backoff
-  // and jitter when `retry` allows it.
   template <typename Req, typename Resp, typename Invoke>
   Status Call(Retry retry, const Req& req, Resp* resp, Invoke invoke) {
-    if (retry == Retry::kNo) {
-      // A write that must not be repeated is sent only over a connection: until one is up (or
-      // the deadline passes) it waits, so its unavailable then means it was never sent. A
-      // fail-fast call would fail at once on a channel still (re)connecting.
-      auto connect_by = std::chrono::system_clock::now() + std::chrono::milliseconds(options_.deadline_ms);
-      if (!channel_->WaitForConnected(connect_by)) {
-        return Status::Unavailable("remote store: no im-repo server reachable within " +
-                                   std::to_string(options_.deadline_ms) + " ms; nothing was sent");
-      }
-    }
-    double backoff_ms = double(options_.initial_backoff_ms);
-    for (int attempt = 1;; ++attempt) {
-      ::grpc::ClientContext context;
-      context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(options_.deadline_ms));
-      Status s = rpc::FromGrpcStatus(invoke(&context, req, resp));
-      if (s.ok() || retry == Retry::kNo || s.code() != StatusCode::kUnavailable ||
-          attempt >= options_.max_attempts) {
-        return s;
-      }
-      resp->Clear();
-      thread_local std::minstd_rand rng{std::random_device{}()};
-      std::uniform_real_distribution<double> jitter(backoff_ms / 2, backoff_ms);
-      std::this_thread::sleep_for(std::chrono::microseconds(int64_t(jitter(rng) * 1000)));
-      backoff_ms = std::min(backoff_ms * options_.backoff_multiplier, double(options_.max_backoff_ms));
-    }
+    return client_.Call(retry, req, resp, invoke);
   }
 
-  const RemoteStoreOptions options_;
+  rpc::UnaryClient client_;
   std::unique_ptr<pb::UserService::Stub> users_;
   std::unique_ptr<pb::GroupService::Stub> groups_;
   std::unique_ptr<pb::MessageService::Stub> messages_;
   std::unique_ptr<pb::ConversationService::Stub> conversations_;
-  std::shared_ptr<::grpc::Channel> channel_;
 };
 
 }  // namespace
 
-Result<std::shared_ptr<Store>> OpenRemoteStore(const RemoteStoreOptions& options) {
-  IM_ASSIGN_OR_RETURN(std::string target, TargetOf(options.addresses));
-  if (options.deadline_ms <= 0) return Status::InvalidArgument("remote store: deadline_ms must be positive");
-  if (options.max_attempts < 1) return Status::InvalidArgument("remote store: max_attempts must be at least 1");
-  if (options.initial_backoff_ms < 0 || options.max_backoff_ms < options.initial_backoff_ms ||
-      options.backoff_multiplier < 1.0 || options.reconnect_backoff_ms <= 0 || options.max_message_bytes <= 0) {
-    return Status::InvalidArgument("remote store: bad backoff or message size options");
-  }
-  ::grpc::ChannelArguments args;
-  args.SetLoadBalancingPolicyName("round_robin");
-  // Subchannels of its own: another channel's connection state (say, to a server that used the
-  // same port before) never leaks into this one.
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  args.SetMaxReceiveMessageSize(options.max_message_bytes);
-  args.SetMaxSendMessageSize(options.max_message_bytes);
-  int reconnect = int(std::min<int64_t>(options.reconnect_backoff_ms, INT32_MAX));
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, reconnect);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, reconnect);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, int(std::clamp<int64_t>(options.max_backoff_ms, reconnect, INT32_MAX)));
-  auto channel = ::grpc::CreateCustomChannel(target, ::grpc::InsecureChannelCredentials(), args);
-  if (!channel) return Status::Internal("remote store: cannot create a channel to " + target);
-  return std::shared_ptr<Store>(std::make_shared<RemoteStore>(options, std::move(channel)));
+Result<std::shared_ptr<Store>> OpenRemoteStore(const RemoteStoreOptions& o) {
+  IM_ASSIGN_OR_RETURN(rpc::UnaryClient client,
+                      rpc::UnaryClient::Open(rpc::ClientConfig{"remote store", "im-repo", o.addresses, o.deadline_ms,
+                                                               o.max_attempts, o.initial_backoff_ms, o.max_backoff_ms,
+                                                               o.backoff_multiplier, o.max_message_bytes,
+                                                               o.reconnect_backoff_ms}));
+  return std::shared_ptr<Store>(std::make_shared<RemoteStore>(std::move(client)));
 }
 
 }  // namespace im

@@ -1,0 +1,278 @@
+// LogicServer: the im-logic services over a LogicApi (gRPC synchronous API, like RepoServer).
+#include "im/logic_server.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <mutex>
+
+#include "engine/records.h"
+#include "grpc/convert.h"
+#include "grpc/status_mapping.h"
+#include "im/v1/logic.grpc.pb.h"
+
+namespace im {
+namespace {
+
+namespace pb = ::im::v1::logic;
+using ::grpc::ServerContext;
+using rpc::ToGrpcStatus;
+using rpc::ToProto;
+
+// Answers with `r`'s status, or fills the response from its value.
+template <typename T, typename Fill>
+::grpc::Status Reply(const Result<T>& r, Fill fill) {
+  if (!r.ok()) return ToGrpcStatus(r.status());
+  fill(r.value());
+  return ::grpc::Status::OK;
+}
+
+// A request's conversation id must name a conversation.
+Result<ConversationId> Conversation(const std::string& text) {
+  auto c = ConversationId::Parse(text);
+  if (!c) return Status::InvalidArgument("malformed conversation_id \"" + text.substr(0, 80) + "\"");
+  return *c;
+}
+
+#define IM_GRPC_ASSIGN(lhs, expr)                              \
+  auto IM_CONCAT_(conv_, __LINE__) = (expr);                   \
+  if (!IM_CONCAT_(conv_, __LINE__).ok())                       \
+    return ToGrpcStatus(IM_CONCAT_(conv_, __LINE__).status()); \
+  lhs = std::move(IM_CONCAT_(conv_, __LINE__)).value()
+
+void FillTokens(const AuthTokens& t, pb::AuthResponse* out) {
+  out->set_user_id(t.user.value);
+  out->set_access_token(t.access_token);
+  out->set_access_expires_at_ms(t.access_expires_at_ms);
+  out->set_refresh_token(t.refresh_token);
+  out->set_refresh_expires_at_ms(t.refresh_expires_at_ms);
+}
+
+class AuthServiceImpl final : public pb::AuthService::Service {
+ public:
+  explicit AuthServiceImpl(LogicApi& logic) : logic_(logic) {}
+
+  ::grpc::Status Login(ServerContext*, const pb::LoginRequest* r, pb::AuthResponse* out) override {
+    return Reply(logic_.Login(r->username(), r->password(), r->device_id()),
+                 [&](const AuthTokens& t) { FillTokens(t, out); });
+  }
+  ::grpc::Status Register(ServerContext*, const pb::RegisterRequest* r, v1::User* out) override {
+    return Reply(logic_.Register(r->username(), r->password(), r->display_name()),
+                 [&](const User& u) { ToProto(u, out); });
+  }
+  ::grpc::Status RefreshToken(ServerContext*, const pb::RefreshTokenRequest* r, pb::AuthResponse* out) override {
+    return Reply(logic_.Refresh(r->refresh_token()), [&](const AuthTokens& t) { FillTokens(t, out); });
+  }
+  ::grpc::Status Logout(ServerContext*, const pb::LogoutRequest* r, pb::Empty*) override {
+    return ToGrpcStatus(logic_.Logout(r->refresh_token()));
+  }
+  ::grpc::Status Authenticate(ServerContext*, const pb::AuthenticateRequest* r,
+                              pb::AuthenticateResponse* out) override {
+    return Reply(logic_.Authenticate(r->access_token()), [&](const AuthContext& a) {
+      out->set_user_id(a.user.value);
+      out->set_device_id(a.device);
+      out->set_family_id(a.family_id);
+      out->set_expires_at_ms(a.expires_at_ms);
+    });
+  }
+  ::grpc::Status ChangePassword(ServerContext*, const pb::ChangePasswordRequest* r, pb::Empty*) override {
+    return ToGrpcStatus(
+        logic_.ChangePassword(UserId(r->user_id()), r->current_password(), r->new_password(), r->keep_refresh_token()));
+  }
+
+ private:
+  LogicApi& logic_;
+};
+
+class UserServiceImpl final : public pb::UserService::Service {
+ public:
+  explicit UserServiceImpl(LogicApi& logic) : logic_(logic) {}
+
+  ::grpc::Status GetUser(ServerContext*, const pb::GetUserRequest* r, v1::User* out) override {
+    return Reply(logic_.GetUser(UserId(r->user_id())), [&](const User& u) { ToProto(u, out); });
+  }
+  ::grpc::Status GetUsers(ServerContext*, const pb::GetUsersRequest* r, pb::GetUsersResponse* out) override {
+    std::vector<UserId> ids(r->user_ids().begin(), r->user_ids().end());
+    return Reply(logic_.GetUsers(ids), [&](const std::vector<User>& users) {
+      for (const User& u : users) ToProto(u, out->add_users());
+    });
+  }
+  ::grpc::Status FindUser(ServerContext*, const pb::FindUserRequest* r, v1::User* out) override {
+    return Reply(logic_.FindUser(r->username()), [&](const User& u) { ToProto(u, out); });
+  }
+  ::grpc::Status UpdateProfile(ServerContext*, const pb::UpdateProfileRequest* r, v1::User* out) override {
+    return Reply(logic_.UpdateProfile(UserId(r->user_id()), r->display_name()), [&](const User& u) { ToProto(u, out); });
+  }
+  ::grpc::Status DeleteUser(ServerContext*, const pb::DeleteUserRequest* r, pb::Empty*) override {
+    return ToGrpcStatus(logic_.DeleteUser(UserId(r->user_id())));
+  }
+
+ private:
+  LogicApi& logic_;
+};
+
+class ConversationServiceImpl final : public pb::ConversationService::Service {
+ public:
+  explicit ConversationServiceImpl(LogicApi& logic) : logic_(logic) {}
+
+  ::grpc::Status GetConversations(ServerContext*, const pb::GetConversationsRequest* r,
+                                  pb::GetConversationsResponse* out) override {
+    IM_GRPC_ASSIGN(ConversationId after, rpc::ParseConversationId(r->after_conversation_id()));
+    return Reply(logic_.ListConversations(UserId(r->user_id()), ConversationCursor{r->after_last_activity_ms(), after},
+                                          r->limit()),
+                 [&](const std::vector<ConversationSummary>& list) {
+                   for (const auto& c : list) ToProto(c, out->add_conversations());
+                 });
+  }
+  ::grpc::Status GetMessages(ServerContext*, const pb::GetMessagesRequest* r, pb::GetMessagesResponse* out) override {
+    IM_GRPC_ASSIGN(ConversationId c, Conversation(r->conversation_id()));
+    return Reply(logic_.GetHistory(UserId(r->user_id()), c, HistoryQuery{r->after_seq(), r->before_seq(), r->limit()}),
+                 [&](const HistoryPage& page) {
+                   for (const auto& m : page.messages) im::ToProto(m, out->add_messages());
+                   out->set_has_more(page.has_more);
+                 });
+  }
+  ::grpc::Status MarkAsRead(ServerContext*, const pb::MarkAsReadRequest* r, pb::MarkAsReadResponse* out) override {
+    IM_GRPC_ASSIGN(ConversationId c, Conversation(r->conversation_id()));
+    return Reply(logic_.MarkRead(UserId(r->user_id()), r->device_id(), c, r->seq()),
+                 [&](Seq seq) { out->set_read_seq(seq); });
+  }
+  ::grpc::Status Sync(ServerContext*, const pb::SyncRequest* r, pb::SyncResponse* out) override {
+    SyncRequest request;
+    request.include_unknown_conversations = r->include_unknown_conversations();
+    request.limit_per_conversation = r->limit_per_conversation();
+    for (const auto& p : r->positions()) {
+      IM_GRPC_ASSIGN(ConversationId c, Conversation(p.conversation_id()));
+      request.positions.push_back(SyncPosition{std::move(c), p.last_seq()});
+    }
+    return Reply(logic_.Sync(UserId(r->user_id()), request), [&](const SyncResult& result) {
+      for (const auto& c : result.conversations) {
+        auto* sc = out->add_conversations();
+        sc->set_conversation_id(c.conversation.str());
+        sc->set_code(static_cast<int32_t>(c.status.code()));
+        sc->set_error_message(c.status.message());
+        sc->set_last_seq(c.last_seq);
+        for (const auto& m : c.messages) im::ToProto(m, sc->add_messages());
+        sc->set_has_more(c.has_more);
+        sc->set_history_lost(c.history_lost);
+        sc->set_first_available_seq(c.first_available_seq);
+      }
+    });
+  }
+  ::grpc::Status Typing(ServerContext*, const pb::TypingRequest* r, pb::Empty*) override {
+    IM_GRPC_ASSIGN(ConversationId c, Conversation(r->conversation_id()));
+    return ToGrpcStatus(logic_.Typing(UserId(r->user_id()), r->device_id(), c));
+  }
+
+ private:
+  LogicApi& logic_;
+};
+
+class GroupServiceImpl final : public pb::GroupService::Service {
+ public:
+  explicit GroupServiceImpl(LogicApi& logic) : logic_(logic) {}
+
+  ::grpc::Status CreateGroup(ServerContext*, const pb::CreateGroupRequest* r, v1::Group* out) override {
+    return Reply(logic_.CreateGroup(UserId(r->user_id()), r->name(), r->max_members()),
+                 [&](const Group& g) { ToProto(g, out); });
+  }
+  ::grpc::Status GetGroup(ServerContext*, const pb::GroupRequest* r, v1::Group* out) override {
+    return Reply(logic_.GetGroup(UserId(r->user_id()), GroupId(r->group_id())), [&](const Group& g) { ToProto(g, out); });
+  }
+  ::grpc::Status JoinGroup(ServerContext*, const pb::GroupRequest* r, pb::Empty*) override {
+    return ToGrpcStatus(logic_.JoinGroup(UserId(r->user_id()), GroupId(r->group_id())));
+  }
+  ::grpc::Status LeaveGroup(ServerContext*, const pb::GroupRequest* r, pb::Empty*) override {
+    return ToGrpcStatus(logic_.LeaveGroup(UserId(r->user_id()), GroupId(r->group_id())));
+  }
+  ::grpc::Status KickMember(ServerContext*, const pb::GroupTargetRequest* r, pb::Empty*) override {
+    return ToGrpcStatus(logic_.KickMember(UserId(r->user_id()), GroupId(r->group_id()), UserId(r->target_user_id())));
+  }
+  ::grpc::Status SetMemberRole(ServerContext*, const pb::GroupTargetRequest* r, pb::Empty*) override {
+    IM_GRPC_ASSIGN(GroupRole role, rpc::FromProto(r->role()));
+    return ToGrpcStatus(
+        logic_.SetMemberRole(UserId(r->user_id()), GroupId(r->group_id()), UserId(r->target_user_id()), role));
+  }
+  ::grpc::Status TransferOwnership(ServerContext*, const pb::GroupTargetRequest* r, pb::Empty*) override {
+    return ToGrpcStatus(
+        logic_.TransferOwnership(UserId(r->user_id()), GroupId(r->group_id()), UserId(r->target_user_id())));
+  }
+  ::grpc::Status DismissGroup(ServerContext*, const pb::GroupRequest* r, pb::Empty*) override {
+    return ToGrpcStatus(logic_.DismissGroup(UserId(r->user_id()), GroupId(r->group_id())));
+  }
+  ::grpc::Status GetGroupMembers(ServerContext*, const pb::GetGroupMembersRequest* r,
+                                 pb::GetGroupMembersResponse* out) override {
+    return Reply(logic_.ListMembers(UserId(r->user_id()), GroupId(r->group_id()), UserId(r->after_user_id()), r->limit()),
+                 [&](const std::vector<GroupMember>& members) {
+                   for (const auto& m : members) ToProto(m, out->add_members());
+                 });
+  }
+
+ private:
+  LogicApi& logic_;
+};
+
+class LogicServerImpl final : public LogicServer {
+ public:
+  LogicServerImpl(std::shared_ptr<LogicApi> logic, int64_t grace_ms)
+      : logic_(std::move(logic)),
+        grace_ms_(grace_ms),
+        auth_(*logic_),
+        users_(*logic_),
+        conversations_(*logic_),
+        groups_(*logic_) {}
+  ~LogicServerImpl() override { Shutdown(grace_ms_); }
+
+  Status Start(const LogicServerOptions& o) {
+    ::grpc::ServerBuilder builder;
+    builder.AddListeningPort(o.listen_address, ::grpc::InsecureServerCredentials(), &port_);
+    builder.SetMaxReceiveMessageSize(o.max_message_bytes);
+    builder.SetMaxSendMessageSize(o.max_message_bytes);
+    ::grpc::ResourceQuota quota("im-logic");
+    quota.SetMaxThreads(o.threads);
+    builder.SetResourceQuota(quota);
+    builder.RegisterService(&auth_);
+    builder.RegisterService(&users_);
+    builder.RegisterService(&conversations_);
+    builder.RegisterService(&groups_);
+    server_ = builder.BuildAndStart();
+    if (!server_ || port_ == 0) return Status::Unavailable("im-logic: cannot listen on " + o.listen_address);
+    return Status::Ok();
+  }
+
+  int port() const override { return port_; }
+
+  void Shutdown(int64_t grace_ms) override {
+    std::lock_guard lock(shutdown_mu_);
+    if (!server_ || stopped_) return;
+    stopped_ = true;
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(grace_ms));
+    server_->Wait();
+  }
+
+ private:
+  std::shared_ptr<LogicApi> logic_;
+  int64_t grace_ms_;
+  AuthServiceImpl auth_;
+  UserServiceImpl users_;
+  ConversationServiceImpl conversations_;
+  GroupServiceImpl groups_;
+  std::unique_ptr<::grpc::Server> server_;
+  int port_ = 0;
+  std::mutex shutdown_mu_;
+  bool stopped_ = false;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<LogicServer>> StartLogicServer(std::shared_ptr<LogicApi> logic,
+                                                      const LogicServerOptions& options) {
+  if (!logic) return Status::InvalidArgument("im-logic: no logic");
+  if (options.threads < 2) return Status::InvalidArgument("im-logic: threads must be at least 2");
+  if (options.max_message_bytes <= 0) return Status::InvalidArgument("im-logic: max_message_bytes must be positive");
+  auto server = std::make_unique<LogicServerImpl>(std::move(logic), options.shutdown_grace_ms);
+  IM_RETURN_IF_ERROR(server->Start(options));
+  return std::unique_ptr<LogicServer>(std::move(server));
+}
+
+}  // namespace im
