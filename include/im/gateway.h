@@ -11,6 +11,7 @@
 #define IM_GATEWAY_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -52,6 +53,10 @@ struct GatewayOptions {
   // The web chat page is served at "/" from the copy embedded at build time; a directory here
   // serves it from disk instead (for working on the page).
   std::string web_root;
+  // GET /readyz answers 503 with this status when it is not ok (and while shutting down). Called
+  // on a network thread: it must not block — return a cached answer (im-gateway probes im-logic
+  // in the background). Empty: ready while running.
+  std::function<Status()> ready;
 };
 
 class Gateway {

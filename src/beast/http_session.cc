@@ -4,6 +4,7 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
+#include <boost/json.hpp>
 
 #include "beast/rest_api.h"
 #include "beast/static_files.h"
@@ -111,8 +112,18 @@ void HttpSession<Stream>::OnRead(beast::error_code ec, std::size_t) {
       std::lock_guard lock(state_->mu);
       stopping = state_->stopping;
     }
-    return Respond(stopping ? 503 : 200, stopping ? R"({"status":"stopping"})" : R"({"status":"ready"})",
-                   req.keep_alive());
+    if (stopping) return Respond(503, R"({"status":"stopping"})", req.keep_alive());
+    if (state_->options.ready) {
+      // The host's view of its dependencies (im-gateway: can it reach im-logic).
+      if (Status ready = state_->options.ready(); !ready.ok()) {
+        return Respond(
+            503,
+            boost::json::serialize(boost::json::object{
+                {"status", "not_ready"}, {"code", StatusCodeName(ready.code())}, {"message", ready.message()}}),
+            req.keep_alive());
+      }
+    }
+    return Respond(200, R"({"status":"ready"})", req.keep_alive());
   }
   if ((req.method() == http::verb::get || req.method() == http::verb::head) && path.substr(0, 5) != "/api/" &&
       path != "/metrics" && path != "/healthz") {

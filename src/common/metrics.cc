@@ -46,6 +46,13 @@ std::string Registry::RenderPrometheus() const {
   counter("im_frames_out_total", "Frames queued to clients.", frames_out.value());
   counter("im_messages_sent_total", "Messages acknowledged to their senders.", messages_sent.value());
   counter("im_fanout_deliveries_total", "Events pushed to sessions.", fanout_deliveries.value());
+  counter("im_upstream_records_total", "Upstream records (sends, presence changes) handled by the logic half.",
+          upstream_records.value());
+  counter("im_downstream_events_total",
+          "Downstream event records received by the gateway half (one per gateway "
+          "per fanout or batch).",
+          downstream_events.value());
+  counter("im_downstream_results_total", "Send results received by the gateway half.", downstream_results.value());
   counter("im_http_requests_total", "REST requests served.", http_requests.value());
   out += "# HELP im_send_latency_seconds send-message handling, persist to ack.\n";
   out += "# TYPE im_send_latency_seconds histogram\n";

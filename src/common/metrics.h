@@ -51,6 +51,9 @@ struct Registry {
   Counter messages_sent;           // send-message frames acknowledged
   Counter fanout_deliveries;       // events pushed to sessions
   Counter http_requests;           // REST requests served
+  Counter upstream_records;        // im-upstream records handled by the logic half
+  Counter downstream_events;       // im-downstream event records received by the gateway half
+  Counter downstream_results;      // im-downstream send results received by the gateway half
   Histogram send_latency;          // send-message frame handled (persist + ack), seconds
   Histogram store_append_latency;  // Store::AppendMessage, seconds
   Histogram store_read_latency;    // Store reads on the send path (access checks, history), seconds

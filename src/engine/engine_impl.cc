@@ -5,6 +5,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "crypto/random.h"
 #include "engine/records.h"
 #include "engine/validation.h"
@@ -34,7 +35,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(Options options) {
     return Status::InvalidArgument("upstream_consumers must be 1..1024");
   }
   if (options.send_timeout_ms < 1) return Status::InvalidArgument("send_timeout_ms must be positive");
-  if (!options.logic && !options.run_logic) {
+  if (!options.logic && !options.run_logic && !options.run_tasks) {
     return Status::InvalidArgument("no logic half: set run_logic or give Options::logic");
   }
   auto engine = std::make_unique<EngineImpl>(std::move(options));
@@ -82,16 +83,16 @@ Status EngineImpl::Start() {
     // Members of one consumer group: each owns a share of the conversations and handles their
     // sends in order, so seqs need no lock and appends of different conversations overlap.
     for (int i = 0; i < options_.upstream_consumers; ++i) {
-      IM_ASSIGN_OR_RETURN(auto sub, bus.Subscribe(topics::kUpstream, "im-logic", [core = core_.get()](const BusRecord& r) {
-        return core->HandleUpstream(r);
-      }));
+      IM_ASSIGN_OR_RETURN(auto sub,
+                          bus.Subscribe(topics::kUpstream, "im-logic",
+                                        [core = core_.get()](const BusRecord& r) { return core->HandleUpstream(r); }));
       subscriptions_.push_back(std::move(sub));
     }
   }
   if (options_.run_tasks) {
-    IM_ASSIGN_OR_RETURN(auto sub, bus.Subscribe(topics::kTask, "im-task-fanout", [core = core_.get()](const BusRecord& r) {
-      return core->HandleTask(r);
-    }));
+    IM_ASSIGN_OR_RETURN(auto sub,
+                        bus.Subscribe(topics::kTask, "im-task-fanout",
+                                      [core = core_.get()](const BusRecord& r) { return core->HandleTask(r); }));
     subscriptions_.push_back(std::move(sub));
   }
   return Status::Ok();
@@ -141,9 +142,11 @@ Status EngineImpl::HandleDownstream(const BusRecord& record) {
     return Status::Ok();
   }
   if (msg.has_send_result()) {
+    metrics::Default().downstream_results.Add();
     pending_->Complete(msg.send_result());
     return Status::Ok();
   }
+  metrics::Default().downstream_events.Add();
   hub_->Deliver(msg);
   return Status::Ok();
 }

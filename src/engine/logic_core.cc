@@ -1,13 +1,13 @@
 #include "engine/logic_core.h"
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "engine/records.h"
 #include "engine/validation.h"
 
 namespace im {
 
-LogicCore::LogicCore(const Options& options)
-    : options_(options), store_(options.store), ids_(options.node_id) {
+LogicCore::LogicCore(const Options& options) : options_(options), store_(options.store), ids_(options.node_id) {
   auth_ = std::make_unique<AuthService>(store_, options_);
   fanout_ = std::make_unique<Fanout>(store_, options_.bus, options_.presence, options_.realtime_fanout_max_members,
                                      options_.fanout_batch_size);
@@ -64,6 +64,7 @@ Status LogicCore::DeleteUser(UserId actor) {
 // ---- upstream records ----
 
 Status LogicCore::HandleUpstream(const BusRecord& record) {
+  metrics::Default().upstream_records.Add();
   v1::UpstreamMessage up;
   // A record that does not decode will not decode on a retry either: drop it (the sender times
   // out and retries with the same client_msg_id).
@@ -81,8 +82,7 @@ Status LogicCore::HandleUpstream(const BusRecord& record) {
   Result<SendAck> ack = Status::InvalidArgument("malformed conversation_id");
   if (auto conversation = ConversationId::Parse(in.conversation_id())) {
     SendRequest request{*conversation, in.client_msg_id(),
-                        in.type() == v1::CONTENT_TYPE_CUSTOM ? ContentType::kCustom : ContentType::kText,
-                        in.content()};
+                        in.type() == v1::CONTENT_TYPE_CUSTOM ? ContentType::kCustom : ContentType::kText, in.content()};
     ack = Persist(UserId(up.user_id()), DeviceId(up.device_id()), request);
   }
   // Every outcome is an answer, failures included: a store that is down surfaces to the client

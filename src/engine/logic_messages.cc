@@ -10,12 +10,11 @@
 namespace im {
 
 Result<std::vector<ConversationSummary>> LogicCore::ListConversations(UserId actor, const ConversationCursor& after,
-                                                                       uint32_t limit) {
+                                                                      uint32_t limit) {
   return store_->ListConversations(actor, after, ClampPage(limit));
 }
 
-Result<HistoryPage> LogicCore::GetHistory(UserId actor, const ConversationId& conversation,
-                                           const HistoryQuery& query) {
+Result<HistoryPage> LogicCore::GetHistory(UserId actor, const ConversationId& conversation, const HistoryQuery& query) {
   IM_RETURN_IF_ERROR(CheckConversationAccess(*store_, actor, conversation, AccessMode::kRead).status());
   uint32_t limit = ClampPage(query.limit);
   HistoryPage page;

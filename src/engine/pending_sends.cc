@@ -6,8 +6,7 @@
 
 namespace im {
 
-PendingSends::PendingSends(int64_t timeout_ms)
-    : timeout_(timeout_ms), prefix_(crypto::RandomToken(6) + "-") {
+PendingSends::PendingSends(int64_t timeout_ms) : timeout_(timeout_ms), prefix_(crypto::RandomToken(6) + "-") {
   expirer_ = std::thread([this] { ExpireLoop(); });
 }
 
@@ -76,8 +75,9 @@ void PendingSends::ExpireLoop() {
     if (!expired.empty()) {
       lock.unlock();
       for (auto& done : expired) {
-        done(Status::DeadlineExceeded("no acknowledgement from the logic half in time; the message may be stored: "
-                                      "retry with the same client_msg_id"));
+        done(
+            Status::DeadlineExceeded("no acknowledgement from the logic half in time; the message may be stored: "
+                                     "retry with the same client_msg_id"));
       }
       lock.lock();
       continue;

@@ -29,7 +29,7 @@ void ToProto(const Group& g, v1::Group* out) {
 }
 
 Group FromProto(const v1::Group& g) {
-  return Group{GroupId(g.id()),  g.name(),        UserId(g.owner_id()), g.member_count(),
+  return Group{GroupId(g.id()), g.name(),      UserId(g.owner_id()), g.member_count(),
                g.max_members(), g.dismissed(), g.created_at_ms()};
 }
 
@@ -80,8 +80,8 @@ void ToProto(const RefreshTokenRecord& r, v1::repo::RefreshToken* out) {
 }
 
 RefreshTokenRecord FromProto(const v1::repo::RefreshToken& r) {
-  return RefreshTokenRecord{r.token_hash(), UserId(r.user_id()), r.family_id(), r.device_id(),
-                            r.expires_at_ms(), r.used(), r.revoked()};
+  return RefreshTokenRecord{r.token_hash(), UserId(r.user_id()), r.family_id(), r.device_id(), r.expires_at_ms(),
+                            r.used(),       r.revoked()};
 }
 
 void ToProto(const NewMessage& m, v1::Message* out) {
@@ -90,7 +90,7 @@ void ToProto(const NewMessage& m, v1::Message* out) {
 
 Result<NewMessage> NewMessageFromProto(const v1::Message& m) {
   IM_ASSIGN_OR_RETURN(Message msg, MessageFromProto(m));
-  return NewMessage{msg.id,   std::move(msg.conversation), msg.sender, std::move(msg.client_msg_id),
+  return NewMessage{msg.id,   std::move(msg.conversation), msg.sender,    std::move(msg.client_msg_id),
                     msg.type, std::move(msg.content),      msg.sent_at_ms};
 }
 
@@ -107,8 +107,8 @@ Result<Message> MessageFromProto(const v1::Message& m) {
     default:
       return Status::InvalidArgument("unknown content type " + std::to_string(int(m.type())));
   }
-  return Message{MessageId(m.id()), std::move(conv), m.seq(),     UserId(m.sender_id()),
-                 m.client_msg_id(), type,            m.content(), m.sent_at_ms()};
+  return Message{MessageId(m.id()), std::move(conv), m.seq(), UserId(m.sender_id()), m.client_msg_id(), type,
+                 m.content(),       m.sent_at_ms()};
 }
 
 void ToProto(const ConversationSummary& c, v1::ConversationSummary* out) {

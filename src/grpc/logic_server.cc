@@ -34,10 +34,9 @@ Result<ConversationId> Conversation(const std::string& text) {
   return *c;
 }
 
-#define IM_GRPC_ASSIGN(lhs, expr)                              \
-  auto IM_CONCAT_(conv_, __LINE__) = (expr);                   \
-  if (!IM_CONCAT_(conv_, __LINE__).ok())                       \
-    return ToGrpcStatus(IM_CONCAT_(conv_, __LINE__).status()); \
+#define IM_GRPC_ASSIGN(lhs, expr)                                                                   \
+  auto IM_CONCAT_(conv_, __LINE__) = (expr);                                                        \
+  if (!IM_CONCAT_(conv_, __LINE__).ok()) return ToGrpcStatus(IM_CONCAT_(conv_, __LINE__).status()); \
   lhs = std::move(IM_CONCAT_(conv_, __LINE__)).value()
 
 void FillTokens(const AuthTokens& t, pb::AuthResponse* out) {
@@ -101,7 +100,8 @@ class UserServiceImpl final : public pb::UserService::Service {
     return Reply(logic_.FindUser(r->username()), [&](const User& u) { ToProto(u, out); });
   }
   ::grpc::Status UpdateProfile(ServerContext*, const pb::UpdateProfileRequest* r, v1::User* out) override {
-    return Reply(logic_.UpdateProfile(UserId(r->user_id()), r->display_name()), [&](const User& u) { ToProto(u, out); });
+    return Reply(logic_.UpdateProfile(UserId(r->user_id()), r->display_name()),
+                 [&](const User& u) { ToProto(u, out); });
   }
   ::grpc::Status DeleteUser(ServerContext*, const pb::DeleteUserRequest* r, pb::Empty*) override {
     return ToGrpcStatus(logic_.DeleteUser(UserId(r->user_id())));
@@ -177,7 +177,8 @@ class GroupServiceImpl final : public pb::GroupService::Service {
                  [&](const Group& g) { ToProto(g, out); });
   }
   ::grpc::Status GetGroup(ServerContext*, const pb::GroupRequest* r, v1::Group* out) override {
-    return Reply(logic_.GetGroup(UserId(r->user_id()), GroupId(r->group_id())), [&](const Group& g) { ToProto(g, out); });
+    return Reply(logic_.GetGroup(UserId(r->user_id()), GroupId(r->group_id())),
+                 [&](const Group& g) { ToProto(g, out); });
   }
   ::grpc::Status JoinGroup(ServerContext*, const pb::GroupRequest* r, pb::Empty*) override {
     return ToGrpcStatus(logic_.JoinGroup(UserId(r->user_id()), GroupId(r->group_id())));
@@ -202,10 +203,11 @@ class GroupServiceImpl final : public pb::GroupService::Service {
   }
   ::grpc::Status GetGroupMembers(ServerContext*, const pb::GetGroupMembersRequest* r,
                                  pb::GetGroupMembersResponse* out) override {
-    return Reply(logic_.ListMembers(UserId(r->user_id()), GroupId(r->group_id()), UserId(r->after_user_id()), r->limit()),
-                 [&](const std::vector<GroupMember>& members) {
-                   for (const auto& m : members) ToProto(m, out->add_members());
-                 });
+    return Reply(
+        logic_.ListMembers(UserId(r->user_id()), GroupId(r->group_id()), UserId(r->after_user_id()), r->limit()),
+        [&](const std::vector<GroupMember>& members) {
+          for (const auto& m : members) ToProto(m, out->add_members());
+        });
   }
 
  private:

@@ -48,9 +48,8 @@ class RemoteLogic final : public LogicApi {
     req.set_password(password);
     req.set_display_name(display_name);
     v1::User resp;
-    IM_RETURN_IF_ERROR(Call(Retry::kNo, req, &resp, [this](auto* c, auto& q, auto* r) {
-      return auth_->Register(c, q, r);
-    }));
+    IM_RETURN_IF_ERROR(
+        Call(Retry::kNo, req, &resp, [this](auto* c, auto& q, auto* r) { return auth_->Register(c, q, r); }));
     return FromProto(resp);
   }
   Result<AuthTokens> Login(const std::string& username, const std::string& password, const DeviceId& device) override {
@@ -59,7 +58,8 @@ class RemoteLogic final : public LogicApi {
     req.set_password(password);
     req.set_device_id(device);
     pb::AuthResponse resp;
-    IM_RETURN_IF_ERROR(Call(Retry::kNo, req, &resp, [this](auto* c, auto& q, auto* r) { return auth_->Login(c, q, r); }));
+    IM_RETURN_IF_ERROR(
+        Call(Retry::kNo, req, &resp, [this](auto* c, auto& q, auto* r) { return auth_->Login(c, q, r); }));
     return TokensOf(resp);
   }
   Status ChangePassword(UserId actor, const std::string& current_password, const std::string& new_password,
@@ -84,7 +84,8 @@ class RemoteLogic final : public LogicApi {
     pb::LogoutRequest req;
     req.set_refresh_token(refresh_token);
     pb::Empty resp;
-    return Call(Retry::kOnUnavailable, req, &resp, [this](auto* c, auto& q, auto* r) { return auth_->Logout(c, q, r); });
+    return Call(Retry::kOnUnavailable, req, &resp,
+                [this](auto* c, auto& q, auto* r) { return auth_->Logout(c, q, r); });
   }
   Result<AuthContext> Authenticate(const std::string& access_token) override {
     pb::AuthenticateRequest req;
@@ -100,16 +101,16 @@ class RemoteLogic final : public LogicApi {
     pb::GetUserRequest req;
     req.set_user_id(id.value);
     v1::User resp;
-    IM_RETURN_IF_ERROR(
-        Call(Retry::kOnUnavailable, req, &resp, [this](auto* c, auto& q, auto* r) { return users_->GetUser(c, q, r); }));
+    IM_RETURN_IF_ERROR(Call(Retry::kOnUnavailable, req, &resp,
+                            [this](auto* c, auto& q, auto* r) { return users_->GetUser(c, q, r); }));
     return FromProto(resp);
   }
   Result<std::vector<User>> GetUsers(std::span<const UserId> ids) override {
     pb::GetUsersRequest req;
     for (UserId id : ids) req.add_user_ids(id.value);
     pb::GetUsersResponse resp;
-    IM_RETURN_IF_ERROR(
-        Call(Retry::kOnUnavailable, req, &resp, [this](auto* c, auto& q, auto* r) { return users_->GetUsers(c, q, r); }));
+    IM_RETURN_IF_ERROR(Call(Retry::kOnUnavailable, req, &resp,
+                            [this](auto* c, auto& q, auto* r) { return users_->GetUsers(c, q, r); }));
     std::vector<User> out;
     for (const auto& u : resp.users()) out.push_back(FromProto(u));
     return out;
@@ -118,8 +119,8 @@ class RemoteLogic final : public LogicApi {
     pb::FindUserRequest req;
     req.set_username(username);
     v1::User resp;
-    IM_RETURN_IF_ERROR(
-        Call(Retry::kOnUnavailable, req, &resp, [this](auto* c, auto& q, auto* r) { return users_->FindUser(c, q, r); }));
+    IM_RETURN_IF_ERROR(Call(Retry::kOnUnavailable, req, &resp,
+                            [this](auto* c, auto& q, auto* r) { return users_->FindUser(c, q, r); }));
     return FromProto(resp);
   }
   Result<User> UpdateProfile(UserId actor, const std::string& display_name) override {
@@ -319,10 +320,9 @@ class RemoteLogic final : public LogicApi {
 
 Result<std::shared_ptr<LogicApi>> OpenRemoteLogic(const RemoteLogicOptions& o) {
   IM_ASSIGN_OR_RETURN(rpc::UnaryClient client,
-                      rpc::UnaryClient::Open(rpc::ClientConfig{"remote logic", "im-logic", o.addresses, o.deadline_ms,
-                                                               o.max_attempts, o.initial_backoff_ms, o.max_backoff_ms,
-                                                               o.backoff_multiplier, o.max_message_bytes,
-                                                               o.reconnect_backoff_ms}));
+                      rpc::UnaryClient::Open(rpc::ClientConfig{
+                          "remote logic", "im-logic", o.addresses, o.deadline_ms, o.max_attempts, o.initial_backoff_ms,
+                          o.max_backoff_ms, o.backoff_multiplier, o.max_message_bytes, o.reconnect_backoff_ms}));
   return std::shared_ptr<LogicApi>(std::make_shared<RemoteLogic>(std::move(client)));
 }
 

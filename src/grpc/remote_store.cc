@@ -33,25 +33,24 @@ class RemoteStore final : public Store {
     req.set_password_hash(u.password_hash);
     req.set_created_at_ms(u.created_at_ms);
     v1::User resp;
-    IM_RETURN_IF_ERROR(Call(Retry::kNo, req, &resp, [this](auto* c, auto& q, auto* r) {
-      return users_->CreateUser(c, q, r);
-    }));
+    IM_RETURN_IF_ERROR(
+        Call(Retry::kNo, req, &resp, [this](auto* c, auto& q, auto* r) { return users_->CreateUser(c, q, r); }));
     return FromProto(resp);
   }
   Result<User> GetUser(UserId id) override {
     pb::GetUserRequest req;
     req.set_user_id(id.value);
     v1::User resp;
-    IM_RETURN_IF_ERROR(
-        Call(Retry::kOnUnavailable, req, &resp, [this](auto* c, auto& q, auto* r) { return users_->GetUser(c, q, r); }));
+    IM_RETURN_IF_ERROR(Call(Retry::kOnUnavailable, req, &resp,
+                            [this](auto* c, auto& q, auto* r) { return users_->GetUser(c, q, r); }));
     return FromProto(resp);
   }
   Result<std::vector<User>> GetUsers(std::span<const UserId> ids) override {
     pb::GetUsersRequest req;
     for (UserId id : ids) req.add_user_ids(id.value);
     pb::GetUsersResponse resp;
-    IM_RETURN_IF_ERROR(
-        Call(Retry::kOnUnavailable, req, &resp, [this](auto* c, auto& q, auto* r) { return users_->GetUsers(c, q, r); }));
+    IM_RETURN_IF_ERROR(Call(Retry::kOnUnavailable, req, &resp,
+                            [this](auto* c, auto& q, auto* r) { return users_->GetUsers(c, q, r); }));
     std::vector<User> out;
     out.reserve(resp.users_size());
     for (const auto& u : resp.users()) out.push_back(FromProto(u));
@@ -61,9 +60,8 @@ class RemoteStore final : public Store {
     pb::GetCredentialsRequest req;
     req.set_username(username);
     pb::GetCredentialsResponse resp;
-    IM_RETURN_IF_ERROR(Call(Retry::kOnUnavailable, req, &resp, [this](auto* c, auto& q, auto* r) {
-      return users_->GetCredentials(c, q, r);
-    }));
+    IM_RETURN_IF_ERROR(Call(Retry::kOnUnavailable, req, &resp,
+                            [this](auto* c, auto& q, auto* r) { return users_->GetCredentials(c, q, r); }));
     return UserCredentials{UserId(resp.user_id()), resp.password_hash()};
   }
   Status UpdateUser(const User& u) override {
@@ -99,9 +97,8 @@ class RemoteStore final : public Store {
     pb::GetRefreshTokenRequest req;
     req.set_token_hash(hash);
     pb::RefreshToken resp;
-    IM_RETURN_IF_ERROR(Call(Retry::kOnUnavailable, req, &resp, [this](auto* c, auto& q, auto* r) {
-      return users_->GetRefreshToken(c, q, r);
-    }));
+    IM_RETURN_IF_ERROR(Call(Retry::kOnUnavailable, req, &resp,
+                            [this](auto* c, auto& q, auto* r) { return users_->GetRefreshToken(c, q, r); }));
     return FromProto(resp);
   }
   Status RotateRefreshToken(const std::string& old_hash, const RefreshTokenRecord& next) override {
@@ -131,9 +128,8 @@ class RemoteStore final : public Store {
     pb::IsRefreshFamilyRevokedRequest req;
     req.set_family_id(family);
     pb::IsRefreshFamilyRevokedResponse resp;
-    IM_RETURN_IF_ERROR(Call(Retry::kOnUnavailable, req, &resp, [this](auto* c, auto& q, auto* r) {
-      return users_->IsRefreshFamilyRevoked(c, q, r);
-    }));
+    IM_RETURN_IF_ERROR(Call(Retry::kOnUnavailable, req, &resp,
+                            [this](auto* c, auto& q, auto* r) { return users_->IsRefreshFamilyRevoked(c, q, r); }));
     return resp.revoked();
   }
 
@@ -233,8 +229,7 @@ class RemoteStore final : public Store {
     IM_RETURN_IF_ERROR(
         Call(retry, req, &resp, [this](auto* c, auto& q, auto* r) { return messages_->AppendMessage(c, q, r); }));
     IM_ASSIGN_OR_RETURN(ConversationId conv, rpc::ParseConversationId(resp.conversation_id()));
-    return AppendResult{std::move(conv), MessageId(resp.message_id()), resp.seq(), resp.sent_at_ms(),
-                        resp.duplicate()};
+    return AppendResult{std::move(conv), MessageId(resp.message_id()), resp.seq(), resp.sent_at_ms(), resp.duplicate()};
   }
   Result<std::vector<Message>> ListMessages(const ConversationId& conversation, const MessageRange& range) override {
     pb::ListMessagesRequest req;
@@ -280,9 +275,8 @@ class RemoteStore final : public Store {
     req.set_after_conversation_id(after.id.str());
     req.set_limit(limit);
     pb::ListConversationsResponse resp;
-    IM_RETURN_IF_ERROR(Call(Retry::kOnUnavailable, req, &resp, [this](auto* c, auto& q, auto* r) {
-      return conversations_->ListConversations(c, q, r);
-    }));
+    IM_RETURN_IF_ERROR(Call(Retry::kOnUnavailable, req, &resp,
+                            [this](auto* c, auto& q, auto* r) { return conversations_->ListConversations(c, q, r); }));
     std::vector<ConversationSummary> out;
     out.reserve(resp.conversations_size());
     for (const auto& pc : resp.conversations()) {
@@ -334,10 +328,9 @@ class RemoteStore final : public Store {
 
 Result<std::shared_ptr<Store>> OpenRemoteStore(const RemoteStoreOptions& o) {
   IM_ASSIGN_OR_RETURN(rpc::UnaryClient client,
-                      rpc::UnaryClient::Open(rpc::ClientConfig{"remote store", "im-repo", o.addresses, o.deadline_ms,
-                                                               o.max_attempts, o.initial_backoff_ms, o.max_backoff_ms,
-                                                               o.backoff_multiplier, o.max_message_bytes,
-                                                               o.reconnect_backoff_ms}));
+                      rpc::UnaryClient::Open(rpc::ClientConfig{
+                          "remote store", "im-repo", o.addresses, o.deadline_ms, o.max_attempts, o.initial_backoff_ms,
+                          o.max_backoff_ms, o.backoff_multiplier, o.max_message_bytes, o.reconnect_backoff_ms}));
   return std::shared_ptr<Store>(std::make_shared<RemoteStore>(std::move(client)));
 }
 

@@ -27,10 +27,9 @@ template <typename T, typename Fill>
   return ::grpc::Status::OK;
 }
 
-#define IM_GRPC_ASSIGN(lhs, expr)                                  \
-  auto IM_CONCAT_(conv_, __LINE__) = (expr);                       \
-  if (!IM_CONCAT_(conv_, __LINE__).ok())                           \
-    return ToGrpcStatus(IM_CONCAT_(conv_, __LINE__).status());     \
+#define IM_GRPC_ASSIGN(lhs, expr)                                                                   \
+  auto IM_CONCAT_(conv_, __LINE__) = (expr);                                                        \
+  if (!IM_CONCAT_(conv_, __LINE__).ok()) return ToGrpcStatus(IM_CONCAT_(conv_, __LINE__).status()); \
   lhs = std::move(IM_CONCAT_(conv_, __LINE__)).value()
 
 class UserServiceImpl final : public pb::UserService::Service {
@@ -71,8 +70,7 @@ class UserServiceImpl final : public pb::UserService::Service {
   ::grpc::Status PutRefreshToken(ServerContext*, const pb::RefreshToken* r, pb::Empty*) override {
     return ToGrpcStatus(store_.PutRefreshToken(FromProto(*r)));
   }
-  ::grpc::Status GetRefreshToken(ServerContext*, const pb::GetRefreshTokenRequest* r,
-                                 pb::RefreshToken* out) override {
+  ::grpc::Status GetRefreshToken(ServerContext*, const pb::GetRefreshTokenRequest* r, pb::RefreshToken* out) override {
     return Reply(store_.GetRefreshToken(r->token_hash()), [&](const RefreshTokenRecord& t) { ToProto(t, out); });
   }
   ::grpc::Status RotateRefreshToken(ServerContext*, const pb::RotateRefreshTokenRequest* r, pb::Empty*) override {
@@ -122,8 +120,8 @@ class GroupServiceImpl final : public pb::GroupService::Service {
   }
   ::grpc::Status TransferGroupOwnership(ServerContext*, const pb::TransferGroupOwnershipRequest* r,
                                         pb::Empty*) override {
-    return ToGrpcStatus(store_.TransferGroupOwnership(GroupId(r->group_id()), UserId(r->from_user_id()),
-                                                      UserId(r->to_user_id())));
+    return ToGrpcStatus(
+        store_.TransferGroupOwnership(GroupId(r->group_id()), UserId(r->from_user_id()), UserId(r->to_user_id())));
   }
   ::grpc::Status DismissGroup(ServerContext*, const pb::DismissGroupRequest* r, pb::Empty*) override {
     return ToGrpcStatus(store_.DismissGroup(GroupId(r->group_id())));
@@ -196,8 +194,7 @@ class ConversationServiceImpl final : public pb::ConversationService::Service {
   }
   ::grpc::Status AdvanceReadSeq(ServerContext*, const pb::ReadSeqRequest* r, pb::ReadSeqResponse* out) override {
     IM_GRPC_ASSIGN(ConversationId c, rpc::ParseConversationId(r->conversation_id()));
-    return Reply(store_.AdvanceReadSeq(UserId(r->user_id()), c, r->seq()),
-                 [&](Seq seq) { out->set_read_seq(seq); });
+    return Reply(store_.AdvanceReadSeq(UserId(r->user_id()), c, r->seq()), [&](Seq seq) { out->set_read_seq(seq); });
   }
   ::grpc::Status GetReadSeq(ServerContext*, const pb::ReadSeqRequest* r, pb::ReadSeqResponse* out) override {
     IM_GRPC_ASSIGN(ConversationId c, rpc::ParseConversationId(r->conversation_id()));

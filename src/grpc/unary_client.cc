@@ -31,8 +31,8 @@ Result<std::string> TargetOf(const ClientConfig& c) {
   bool v4 = std::all_of(addresses.begin(), addresses.end(), IsIpv4Literal);
   bool v6 = std::all_of(addresses.begin(), addresses.end(), IsIpv6Literal);
   if (!v4 && !v6) {
-    return Status::InvalidArgument(c.who +
-                                   ": several addresses must all be IPv4 (a.b.c.d:port) or all IPv6 ([::1]:port) literals");
+    return Status::InvalidArgument(
+        c.who + ": several addresses must all be IPv4 (a.b.c.d:port) or all IPv6 ([::1]:port) literals");
   }
   std::string target = v4 ? "ipv4:" : "ipv6:";
   for (size_t i = 0; i < addresses.size(); ++i) target += (i ? "," : "") + addresses[i];

@@ -108,5 +108,6 @@ TEST_CASE("split halves: a send nobody answers fails with deadline_exceeded afte
 TEST_CASE("split halves: an engine with neither a logic half nor Options::logic is refused") {
   Options o = FastOptions();
   o.run_logic = false;
+  o.run_tasks = false;
   CHECK(Engine::Open(o).status().code() == StatusCode::kInvalidArgument);
 }

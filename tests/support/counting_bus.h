@@ -20,8 +20,8 @@ class CountingBus : public BusWrapper {
     {
       std::lock_guard lock(mu_);
       v1::DownstreamMessage downstream;
-      bool result = topic.starts_with("im-downstream-") && downstream.ParseFromString(payload) &&
-                    downstream.has_send_result();
+      bool result =
+          topic.starts_with("im-downstream-") && downstream.ParseFromString(payload) && downstream.has_send_result();
       (result ? send_results_ : counts_)[std::string(topic)]++;
     }
     return BusWrapper::Publish(topic, key, std::move(payload));

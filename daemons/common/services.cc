@@ -1,0 +1,110 @@
+#include "common/services.h"
+
+#include <pthread.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+
+#include "im/kafka_bus.h"
+#include "im/redis_presence.h"
+
+namespace im::daemon {
+
+void AddKafkaSettings(Settings& s, KafkaSettings* k) {
+  s.RequiredString("kafka.brokers", &k->brokers, "Kafka bootstrap servers, host:port,…");
+  s.Choice("kafka.topic_creation", &k->topic_creation, {"admin", "auto", "none"},
+           "how missing topics come to exist: admin API, broker auto-create, or not at all");
+  s.Int("kafka.topic_partitions", &k->topic_partitions, 1, 10'000, "partitions of topics made through the admin API");
+  s.Int("kafka.session_timeout_ms", &k->session_timeout_ms, 1'000, 300'000,
+        "consumer group session: a dead member's partitions move after this");
+  s.List("kafka.properties", &k->properties, "librdkafka properties for every client, name=value,…");
+}
+
+Result<std::shared_ptr<Bus>> OpenKafka(const KafkaSettings& k, const std::string& client_id) {
+  KafkaBusOptions o;
+  o.bootstrap_servers = k.brokers;
+  o.client_id = client_id;
+  o.topic_creation = k.topic_creation == "admin"  ? KafkaTopicCreation::kAdminApi
+                     : k.topic_creation == "auto" ? KafkaTopicCreation::kAutoCreate
+                                                  : KafkaTopicCreation::kNone;
+  o.topic_partitions = k.topic_partitions;
+  o.session_timeout_ms = k.session_timeout_ms;
+  for (const auto& p : k.properties) {
+    auto eq = p.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return Status::InvalidArgument("kafka.properties: \"" + p + "\" is not name=value");
+    }
+    o.extra_config[p.substr(0, eq)] = p.substr(eq + 1);
+  }
+  return OpenKafkaBus(o);
+}
+
+void AddRedisSettings(Settings& s, RedisSettings* r) {
+  s.Address("redis.address", &r->address, "Redis server for presence and routes");
+  s.String("redis.password", &r->password, "AUTH password (empty: none)");
+  s.Int("redis.db", &r->db, 0, 1'000, "SELECT database");
+  s.Int("redis.pool_size", &r->pool_size, 1, 1'024, "connections");
+  s.Int("redis.command_timeout_ms", &r->command_timeout_ms, 10, 60'000, "longest a Redis call may take");
+}
+
+Result<std::shared_ptr<Presence>> OpenRedis(const RedisSettings& r, int64_t ttl_ms) {
+  RedisPresenceOptions o;
+  uint16_t port = 0;
+  IM_RETURN_IF_ERROR(SplitAddress(r.address, &o.host, &port));
+  o.port = port;
+  o.password = r.password;
+  o.db = r.db;
+  o.pool_size = r.pool_size;
+  o.ttl_ms = ttl_ms;
+  o.command_timeout_ms = r.command_timeout_ms;
+  o.connect_timeout_ms = std::min(1'000, r.command_timeout_ms);
+  return OpenRedisPresence(o);
+}
+
+std::function<Status()> StoreReadiness(std::shared_ptr<Store> store) {
+  return [store = std::move(store)]() -> Status {
+    auto probe = store->GetUser(UserId(0));
+    if (probe.ok() || probe.status().code() == StatusCode::kNotFound) return Status::Ok();
+    return probe.status();
+  };
+}
+
+Result<std::string> ReadJwtKey(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::FailedPrecondition("cannot read the JWT key file " + path);
+  std::string key((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!key.empty() && (key.back() == '\n' || key.back() == '\r')) key.pop_back();
+  if (key.size() < 32) return Status::FailedPrecondition(path + " holds fewer than 32 bytes");
+  return key;
+}
+
+namespace {
+sigset_t StopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  return set;
+}
+}  // namespace
+
+void BlockStopSignals() {
+  sigset_t set = StopSignals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+void WaitForStopSignal() {
+  sigset_t set = StopSignals();
+  int sig = 0;
+  sigwait(&set, &sig);
+}
+
+int Fail(const std::string& program, const Status& status) {
+  std::fprintf(stderr, "%s: %s\n", program.c_str(), status.ToString().c_str());
+  return status.code() == StatusCode::kInvalidArgument ? 2 : 1;
+}
+
+}  // namespace im::daemon

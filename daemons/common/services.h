@@ -1,0 +1,62 @@
+// What the four split-deployment daemons share: the settings and opening of their Kafka bus,
+// Redis presence and gRPC peers, the JWT key file, the admin listener, and the wait for a
+// stop signal.
+#ifndef IM_DAEMONS_COMMON_SERVICES_H_
+#define IM_DAEMONS_COMMON_SERVICES_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/settings.h"
+#include "im/bus.h"
+#include "im/presence.h"
+#include "im/status.h"
+#include "im/store.h"
+
+namespace im::daemon {
+
+struct KafkaSettings {
+  std::string brokers;                   // bootstrap servers, "host:port,…"
+  std::string topic_creation = "admin";  // admin | auto | none (im/kafka_bus.h KafkaTopicCreation)
+  int topic_partitions = 16;
+  int session_timeout_ms = 10'000;
+  // librdkafka properties for every client, "name=value" each (security.protocol, sasl.*, ssl.*).
+  std::vector<std::string> properties;
+};
+void AddKafkaSettings(Settings& s, KafkaSettings* k);
+Result<std::shared_ptr<Bus>> OpenKafka(const KafkaSettings& k, const std::string& client_id);
+
+struct RedisSettings {
+  std::string address = "127.0.0.1:6379";
+  std::string password;
+  int db = 0;
+  int pool_size = 8;
+  int command_timeout_ms = 2'000;
+};
+void AddRedisSettings(Settings& s, RedisSettings* r);
+// `ttl_ms`: how long a route outlives its last heartbeat.
+Result<std::shared_ptr<Presence>> OpenRedis(const RedisSettings& r, int64_t ttl_ms);
+
+// A readiness probe for /readyz: ok while `store` answers (a lookup of a user that cannot exist
+// is not_found, not unavailable).
+std::function<Status()> StoreReadiness(std::shared_ptr<Store> store);
+
+// The HS256 key every im-logic instance signs and checks tokens with: read from `path` (>= 32
+// bytes, trailing newline ignored). failed_precondition naming the file otherwise.
+Result<std::string> ReadJwtKey(const std::string& path);
+
+// Blocks SIGTERM and SIGINT in this thread and the threads it starts later: call first in main,
+// so that WaitForStopSignal receives them.
+void BlockStopSignals();
+// Blocks until SIGTERM or SIGINT arrives.
+void WaitForStopSignal();
+
+// Prints "<program>: <status>" to stderr and returns the exit code for it (2 for
+// invalid_argument: a configuration error; 1 otherwise).
+int Fail(const std::string& program, const Status& status);
+
+}  // namespace im::daemon
+
+#endif  // IM_DAEMONS_COMMON_SERVICES_H_

@@ -1,0 +1,174 @@
+// im-gateway: the gateway half of the split deployment. Holds the clients' WebSocket and REST
+// connections (the same im::beast transport as imd), registers routes in Redis, publishes sends
+// to im-upstream, delivers im-downstream-<gateway_id>, and calls im-logic over gRPC for
+// everything else. docs/deploy.md.
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <thread>
+
+#include "common/services.h"
+#include "im/engine.h"
+#include "im/gateway.h"
+#include "im/remote_logic.h"
+
+namespace {
+
+struct Config {
+  std::string listen = "127.0.0.1:8080";
+  std::string gateway_id;
+  std::vector<std::string> logic_addresses;
+  int64_t send_timeout_ms = 10'000;
+  int64_t presence_ttl_seconds = 120;
+  std::string web_root, tls_certificate_file, tls_private_key_file;
+  std::vector<std::string> allowed_origins;
+  int max_frame_bytes = 128 * 1024;
+  int max_queued_frames = 1024;
+  int idle_timeout_seconds = 60;
+  int worker_threads = 32;
+  int max_pending_requests = 8192;
+  int connection_frames_per_second = 50;
+  int user_frames_per_second = 100;
+  im::daemon::KafkaSettings kafka;
+  im::daemon::RedisSettings redis;
+  im::LogLevel log_level = im::LogLevel::kInfo;
+};
+
+// Keeps /readyz cheap: asks im-logic in the background whether it answers.
+class LogicProbe {
+ public:
+  explicit LogicProbe(std::shared_ptr<im::LogicApi> logic) : logic_(std::move(logic)) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~LogicProbe() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  im::Status Get() {
+    std::lock_guard lock(mu_);
+    return last_;
+  }
+
+ private:
+  void Run() {
+    std::unique_lock lock(mu_);
+    while (!stopping_) {
+      lock.unlock();
+      // Any answer from im-logic, even "bad token", means it is reachable.
+      auto r = logic_->Authenticate("readiness-probe");
+      im::StatusCode code = r.ok() ? im::StatusCode::kOk : r.status().code();
+      bool down = code == im::StatusCode::kUnavailable || code == im::StatusCode::kDeadlineExceeded;
+      lock.lock();
+      last_ = down ? im::Status(code, "im-logic: " + r.status().message()) : im::Status::Ok();
+      cv_.wait_for(lock, std::chrono::seconds(2), [&] { return stopping_; });
+    }
+  }
+
+  std::shared_ptr<im::LogicApi> logic_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  im::Status last_ = im::Status::Unavailable("im-logic not probed yet");
+  std::thread thread_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string program = "im-gateway";
+  im::daemon::BlockStopSignals();
+  Config c;
+  im::daemon::Settings s(program, "IM_GATEWAY");
+  s.Address("listen", &c.listen, "HTTP and WebSocket address (port 0: any free port)");
+  s.RequiredString("gateway_id", &c.gateway_id, "unique per gateway: its downstream topic is im-downstream-<id>");
+  s.List("logic.addresses", &c.logic_addresses, "im-logic servers, host:port,… (required)");
+  s.Int("send_timeout_ms", &c.send_timeout_ms, 100, 600'000, "a send with no ack from im-logic fails after this");
+  s.Int("presence_ttl_seconds", &c.presence_ttl_seconds, 1, 3600, "route lifetime without heartbeat");
+  s.String("web_root", &c.web_root, "serve the web page from this directory instead of the built-in copy");
+  s.String("tls_certificate_file", &c.tls_certificate_file, "PEM chain: serve https and wss");
+  s.String("tls_private_key_file", &c.tls_private_key_file, "PEM key for the certificate");
+  s.List("allowed_origins", &c.allowed_origins, "browser origins allowed to connect (empty: any)");
+  s.Int("limits.max_frame_bytes", &c.max_frame_bytes, 1024, 16 << 20, "larger WebSocket frames close with 1009");
+  s.Int("limits.max_queued_frames", &c.max_queued_frames, 16, 1 << 20, "per session; a slower consumer is closed");
+  s.Int("limits.idle_timeout_seconds", &c.idle_timeout_seconds, 2, 3600, "heartbeat: silent peers are closed");
+  s.Int("limits.worker_threads", &c.worker_threads, 1, 1024, "threads for blocking im-logic calls");
+  s.Int("limits.max_pending_requests", &c.max_pending_requests, 1, 1 << 24, "beyond it: unavailable");
+  s.Int("limits.connection_frames_per_second", &c.connection_frames_per_second, 1, 1'000'000, "per connection");
+  s.Int("limits.user_frames_per_second", &c.user_frames_per_second, 1, 1'000'000, "per user on this gateway");
+  im::daemon::AddKafkaSettings(s, &c.kafka);
+  im::daemon::AddRedisSettings(s, &c.redis);
+  s.LogLevel("log_level", &c.log_level, "debug, info, warn or error");
+  if (im::Status st = s.Load(std::vector<std::string>(argv + 1, argv + argc)); !st.ok()) {
+    std::fprintf(stderr, "%s: %s\n%s", program.c_str(), st.message().c_str(), s.Usage().c_str());
+    return 2;
+  }
+  if (s.help()) {
+    std::fputs(s.Usage().c_str(), stdout);
+    return 0;
+  }
+  im::SetLogSink(nullptr, c.log_level);
+  if (c.logic_addresses.empty()) {
+    return im::daemon::Fail(program, im::Status::InvalidArgument("logic.addresses is required"));
+  }
+  if (c.tls_certificate_file.empty() != c.tls_private_key_file.empty()) {
+    return im::daemon::Fail(
+        program, im::Status::InvalidArgument("TLS needs both tls_certificate_file and tls_private_key_file"));
+  }
+
+  auto logic = im::OpenRemoteLogic({.addresses = c.logic_addresses});
+  if (!logic.ok()) return im::daemon::Fail(program, logic.status());
+  auto bus = im::daemon::OpenKafka(c.kafka, "im-gateway-" + c.gateway_id);
+  if (!bus.ok()) return im::daemon::Fail(program, bus.status());
+  auto presence = im::daemon::OpenRedis(c.redis, c.presence_ttl_seconds * 1000);
+  if (!presence.ok()) return im::daemon::Fail(program, presence.status());
+
+  im::Options o;
+  o.logic = *logic;
+  o.bus = *bus;
+  o.presence = *presence;
+  o.run_gateway = true;
+  o.run_logic = false;
+  o.run_tasks = false;
+  o.gateway_id = c.gateway_id;
+  o.send_timeout_ms = c.send_timeout_ms;
+  o.presence_ttl_ms = c.presence_ttl_seconds * 1000;
+  auto engine = im::Engine::Open(o);
+  if (!engine.ok()) return im::daemon::Fail(program, engine.status());
+
+  LogicProbe probe(*logic);
+  im::GatewayOptions g;
+  if (im::Status st = im::daemon::SplitAddress(c.listen, &g.listen_host, &g.listen_port); !st.ok()) {
+    return im::daemon::Fail(program, im::Status::InvalidArgument("listen " + st.message()));
+  }
+  g.web_root = c.web_root;
+  g.tls_certificate_file = c.tls_certificate_file;
+  g.tls_private_key_file = c.tls_private_key_file;
+  g.allowed_origins = c.allowed_origins;
+  g.max_frame_bytes = static_cast<uint32_t>(c.max_frame_bytes);
+  g.max_queued_frames = static_cast<uint32_t>(c.max_queued_frames);
+  g.idle_timeout_seconds = c.idle_timeout_seconds;
+  g.worker_threads = c.worker_threads;
+  g.max_pending_requests = static_cast<uint32_t>(c.max_pending_requests);
+  g.connection_frames_per_second = c.connection_frames_per_second;
+  g.connection_frame_burst = 2.0 * c.connection_frames_per_second;
+  g.user_frames_per_second = c.user_frames_per_second;
+  g.user_frame_burst = 2.0 * c.user_frames_per_second;
+  g.ready = [&probe] { return probe.Get(); };
+  auto gateway = im::Gateway::Start(**engine, g);
+  if (!gateway.ok()) return im::daemon::Fail(program, gateway.status());
+  std::printf("im-gateway %s listening on %s://%s:%u/\n", c.gateway_id.c_str(),
+              c.tls_certificate_file.empty() ? "http" : "https", g.listen_host.c_str(), (*gateway)->port());
+  std::fflush(stdout);
+
+  im::daemon::WaitForStopSignal();
+  (*gateway)->Stop();  // /readyz 503, sessions closed with 1001: clients reconnect to another gateway
+  gateway->reset();
+  engine->reset();  // routes unregistered, pending sends failed, downstream offsets committed
+  std::printf("im-gateway stopped\n");
+  return 0;
+}

@@ -1,0 +1,83 @@
+// im-repo: the storage service of the split deployment. Serves a Store (PostgreSQL or RocksDB)
+// as the im-repo gRPC services for im-logic and im-task (RemoteStore). docs/deploy.md.
+#include <cstdio>
+
+#include "common/services.h"
+#include "im/admin_server.h"
+#include "im/postgres_store.h"
+#include "im/repo_server.h"
+#include "im/rocksdb_store.h"
+#include "store/timed_store.h"
+
+namespace {
+
+struct Config {
+  std::string listen = "127.0.0.1:50051";
+  std::string admin_listen = "127.0.0.1:9101";
+  std::string store = "postgres";
+  std::string postgres_conninfo;
+  int postgres_pool_size = 8;
+  int postgres_max_batch = 512;
+  std::string rocksdb_path = "data/rocksdb";
+  int threads = 64;
+  im::LogLevel log_level = im::LogLevel::kInfo;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string program = "im-repo";
+  im::daemon::BlockStopSignals();
+  Config c;
+  im::daemon::Settings s(program, "IM_REPO");
+  s.Address("listen", &c.listen, "gRPC address for im-logic and im-task");
+  s.Address("admin_listen", &c.admin_listen, "HTTP /healthz, /readyz, /metrics");
+  s.Choice("store", &c.store, {"postgres", "rocksdb"}, "the database");
+  s.String("postgres.conninfo", &c.postgres_conninfo, "libpq connection string (store = postgres)");
+  s.Int("postgres.pool_size", &c.postgres_pool_size, 1, 1'000, "pooled connections for reads");
+  s.Int("postgres.max_batch", &c.postgres_max_batch, 1, 100'000, "appends per group commit");
+  s.String("rocksdb.path", &c.rocksdb_path, "database directory (store = rocksdb)");
+  s.Int("threads", &c.threads, 2, 4'096, "gRPC calls served at once");
+  s.LogLevel("log_level", &c.log_level, "debug, info, warn or error");
+  if (im::Status st = s.Load(std::vector<std::string>(argv + 1, argv + argc)); !st.ok()) {
+    std::fprintf(stderr, "%s: %s\n%s", program.c_str(), st.message().c_str(), s.Usage().c_str());
+    return 2;
+  }
+  if (s.help()) {
+    std::fputs(s.Usage().c_str(), stdout);
+    return 0;
+  }
+  im::SetLogSink(nullptr, c.log_level);
+
+  im::Result<std::shared_ptr<im::Store>> store = im::Status::InvalidArgument("no store");
+  if (c.store == "postgres") {
+    if (c.postgres_conninfo.empty()) {
+      return im::daemon::Fail(program, im::Status::InvalidArgument("store = postgres needs postgres.conninfo"));
+    }
+    store = im::OpenPostgresStore(
+        {.conninfo = c.postgres_conninfo, .pool_size = c.postgres_pool_size, .max_batch = c.postgres_max_batch});
+  } else {
+    store = im::OpenRocksDbStore({.path = c.rocksdb_path});
+  }
+  if (!store.ok()) return im::daemon::Fail(program, store.status());
+  auto timed = im::NewTimedStore(*store);  // im_store_latency_seconds on /metrics
+
+  auto server = im::StartRepoServer(timed, {.listen_address = c.listen, .threads = c.threads});
+  if (!server.ok()) return im::daemon::Fail(program, server.status());
+  im::AdminServerOptions admin;
+  if (im::Status st = im::daemon::SplitAddress(c.admin_listen, &admin.listen_host, &admin.listen_port); !st.ok()) {
+    return im::daemon::Fail(program, im::Status::InvalidArgument("admin_listen " + st.message()));
+  }
+  admin.ready = im::daemon::StoreReadiness(*store);
+  auto admin_server = im::StartAdminServer(admin);
+  if (!admin_server.ok()) return im::daemon::Fail(program, admin_server.status());
+  std::printf("im-repo serving %s on %s (grpc port %d, admin port %u)\n", c.store.c_str(), c.listen.c_str(),
+              (*server)->port(), (*admin_server)->port());
+  std::fflush(stdout);
+
+  im::daemon::WaitForStopSignal();
+  (*server)->Shutdown(5'000);  // calls in flight finish
+  (void)timed->Flush();
+  std::printf("im-repo stopped\n");
+  return 0;
+}

@@ -1,0 +1,79 @@
+// im-task: the task workers of the split deployment. Consumes im-task: large-group fanout in
+// batches, one downstream record per gateway per batch. docs/deploy.md.
+#include <cstdio>
+
+#include "common/services.h"
+#include "im/admin_server.h"
+#include "im/engine.h"
+#include "im/remote_store.h"
+
+namespace {
+
+struct Config {
+  std::string admin_listen = "127.0.0.1:9103";
+  std::vector<std::string> repo_addresses;
+  int fanout_batch_size = 1000;
+  im::daemon::KafkaSettings kafka;
+  im::daemon::RedisSettings redis;
+  im::LogLevel log_level = im::LogLevel::kInfo;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string program = "im-task";
+  im::daemon::BlockStopSignals();
+  Config c;
+  im::daemon::Settings s(program, "IM_TASK");
+  s.Address("admin_listen", &c.admin_listen, "HTTP /healthz, /readyz, /metrics");
+  s.List("repo.addresses", &c.repo_addresses, "im-repo servers, host:port,… (required)");
+  s.Int("fanout_batch_size", &c.fanout_batch_size, 1, 100'000, "members per fanout batch");
+  im::daemon::AddKafkaSettings(s, &c.kafka);
+  im::daemon::AddRedisSettings(s, &c.redis);
+  s.LogLevel("log_level", &c.log_level, "debug, info, warn or error");
+  if (im::Status st = s.Load(std::vector<std::string>(argv + 1, argv + argc)); !st.ok()) {
+    std::fprintf(stderr, "%s: %s\n%s", program.c_str(), st.message().c_str(), s.Usage().c_str());
+    return 2;
+  }
+  if (s.help()) {
+    std::fputs(s.Usage().c_str(), stdout);
+    return 0;
+  }
+  im::SetLogSink(nullptr, c.log_level);
+  if (c.repo_addresses.empty()) {
+    return im::daemon::Fail(program, im::Status::InvalidArgument("repo.addresses is required"));
+  }
+
+  auto store = im::OpenRemoteStore({.addresses = c.repo_addresses});
+  if (!store.ok()) return im::daemon::Fail(program, store.status());
+  auto bus = im::daemon::OpenKafka(c.kafka, "im-task");
+  if (!bus.ok()) return im::daemon::Fail(program, bus.status());
+  auto presence = im::daemon::OpenRedis(c.redis, 120'000);
+  if (!presence.ok()) return im::daemon::Fail(program, presence.status());
+
+  im::Options o;
+  o.store = *store;
+  o.bus = *bus;
+  o.presence = *presence;
+  o.run_gateway = false;
+  o.run_logic = false;
+  o.run_tasks = true;
+  o.fanout_batch_size = static_cast<uint32_t>(c.fanout_batch_size);
+  auto engine = im::Engine::Open(o);
+  if (!engine.ok()) return im::daemon::Fail(program, engine.status());
+
+  im::AdminServerOptions admin;
+  if (im::Status st = im::daemon::SplitAddress(c.admin_listen, &admin.listen_host, &admin.listen_port); !st.ok()) {
+    return im::daemon::Fail(program, im::Status::InvalidArgument("admin_listen " + st.message()));
+  }
+  admin.ready = im::daemon::StoreReadiness(*store);
+  auto admin_server = im::StartAdminServer(admin);
+  if (!admin_server.ok()) return im::daemon::Fail(program, admin_server.status());
+  std::printf("im-task running (admin port %u)\n", (*admin_server)->port());
+  std::fflush(stdout);
+
+  im::daemon::WaitForStopSignal();
+  engine->reset();  // finishes the batch in hand, commits, leaves the group
+  std::printf("im-task stopped\n");
+  return 0;
+}
