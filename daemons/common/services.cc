@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iterator>
+#include <map>
 
 #include "im/kafka_bus.h"
 #include "im/redis_presence.h"
@@ -21,6 +22,8 @@ void AddKafkaSettings(Settings& s, KafkaSettings* k) {
   s.Int("kafka.session_timeout_ms", &k->session_timeout_ms, 1'000, 300'000,
         "consumer group session: a dead member's partitions move after this");
   s.List("kafka.properties", &k->properties, "librdkafka properties for every client, name=value,…");
+  s.List("kafka.producer_properties", &k->producer_properties, "librdkafka properties for the producer");
+  s.List("kafka.consumer_properties", &k->consumer_properties, "librdkafka properties for the consumers");
 }
 
 Result<std::shared_ptr<Bus>> OpenKafka(const KafkaSettings& k, const std::string& client_id) {
@@ -32,13 +35,19 @@ Result<std::shared_ptr<Bus>> OpenKafka(const KafkaSettings& k, const std::string
                                                   : KafkaTopicCreation::kNone;
   o.topic_partitions = k.topic_partitions;
   o.session_timeout_ms = k.session_timeout_ms;
-  for (const auto& p : k.properties) {
-    auto eq = p.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      return Status::InvalidArgument("kafka.properties: \"" + p + "\" is not name=value");
+  auto apply = [](const std::vector<std::string>& list, const char* key, std::map<std::string, std::string>* out) {
+    for (const auto& p : list) {
+      auto eq = p.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        return Status::InvalidArgument(std::string(key) + ": \"" + p + "\" is not name=value");
+      }
+      (*out)[p.substr(0, eq)] = p.substr(eq + 1);
     }
-    o.extra_config[p.substr(0, eq)] = p.substr(eq + 1);
-  }
+    return Status::Ok();
+  };
+  IM_RETURN_IF_ERROR(apply(k.properties, "kafka.properties", &o.extra_config));
+  IM_RETURN_IF_ERROR(apply(k.producer_properties, "kafka.producer_properties", &o.producer_config));
+  IM_RETURN_IF_ERROR(apply(k.consumer_properties, "kafka.consumer_properties", &o.consumer_config));
   return OpenKafkaBus(o);
 }
 

@@ -24,6 +24,8 @@ struct KafkaSettings {
   int session_timeout_ms = 10'000;
   // librdkafka properties for every client, "name=value" each (security.protocol, sasl.*, ssl.*).
   std::vector<std::string> properties;
+  std::vector<std::string> producer_properties;  // linger.ms, …
+  std::vector<std::string> consumer_properties;  // fetch.wait.max.ms, …
 };
 void AddKafkaSettings(Settings& s, KafkaSettings* k);
 Result<std::shared_ptr<Bus>> OpenKafka(const KafkaSettings& k, const std::string& client_id);

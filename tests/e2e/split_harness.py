@@ -46,7 +46,7 @@ def pg_bindir():
 class SplitDeployment:
     def __init__(self, bindir, kafka_mock, gateways=("gw1", "gw2"), log_level="warn", fanout_batch_size=1000,
                  realtime_fanout_max_members=500, send_timeout_ms=10000, session_timeout_ms=6000,
-                 keep_root=False):
+                 presence_ttl_seconds=120, keep_root=False):
         """bindir: the directory of im-gateway, im-logic, im-repo and im-task; kafka_mock: the
         im-kafka-mock program."""
         self.bindir = bindir
@@ -59,6 +59,7 @@ class SplitDeployment:
         self.realtime_fanout_max_members = realtime_fanout_max_members
         self.send_timeout_ms = send_timeout_ms
         self.session_timeout_ms = session_timeout_ms
+        self.presence_ttl_seconds = presence_ttl_seconds
         self.keep_root = keep_root
         self.procs = {}
         self.ports = {name: free_port() for name in
@@ -67,6 +68,7 @@ class SplitDeployment:
         with open(self.jwt_key, "w") as f:
             f.write(secrets.token_urlsafe(48))
         self.brokers = None
+        self.password_iterations = 1000  # tests: cheap hashing
 
     # ---- infrastructure ----
     def _log(self, name):
@@ -126,7 +128,11 @@ class SplitDeployment:
 
     # ---- the four services ----
     def _common(self):
+        # The mock cluster answers a fetch only after fetch.wait.max.ms (500 ms by default) even
+        # when records are waiting, which real brokers do not: poll it every 5 ms instead. And
+        # send at once rather than lingering to batch.
         return ["--kafka-brokers", self.brokers, "--kafka-topic-creation", "auto",
+                "--kafka-consumer-properties", "fetch.wait.max.ms=5", "--kafka-producer-properties", "linger.ms=0",
                 "--kafka-session-timeout-ms", str(self.session_timeout_ms),
                 "--redis-address", "127.0.0.1:%d" % self.ports["redis"], "--log-level", self.log_level]
 
@@ -142,15 +148,17 @@ class SplitDeployment:
         conninfo = "host=127.0.0.1 port=%d dbname=postgres user=postgres" % self.ports["pg"]
         self._spawn("repo", [os.path.join(self.bindir, "im-repo"), "--listen", "127.0.0.1:%d" % self.ports["repo"],
                              "--admin-listen", "127.0.0.1:%d" % self.ports["repo_admin"], "--store", "postgres",
-                             "--postgres-conninfo", conninfo, "--log-level", self.log_level])
+                             "--postgres-conninfo", conninfo, "--log-level", self.log_level,
+                             "--cache-redis-address", "127.0.0.1:%d" % self.ports["redis"]])
         wait_http(self.ports["repo_admin"], "/readyz")
 
     def start_logic(self):
         self._spawn("logic", [os.path.join(self.bindir, "im-logic"), "--listen", "127.0.0.1:%d" % self.ports["logic"],
                               "--admin-listen", "127.0.0.1:%d" % self.ports["logic_admin"],
                               "--repo-addresses", "127.0.0.1:%d" % self.ports["repo"], "--jwt-key-file", self.jwt_key,
-                              "--password-iterations", "1000",
+                              "--password-iterations", str(self.password_iterations),
                               "--realtime-fanout-max-members", str(self.realtime_fanout_max_members),
+                              "--presence-ttl-seconds", str(self.presence_ttl_seconds),
                               *self._common()])
         wait_http(self.ports["logic_admin"], "/readyz")
 
@@ -165,7 +173,8 @@ class SplitDeployment:
         self._spawn(gateway_id, [os.path.join(self.bindir, "im-gateway"), "--gateway-id", gateway_id,
                                  "--listen", "127.0.0.1:%d" % self.ports[gateway_id],
                                  "--logic-addresses", "127.0.0.1:%d" % self.ports["logic"],
-                                 "--send-timeout-ms", str(self.send_timeout_ms), *self._common()])
+                                 "--send-timeout-ms", str(self.send_timeout_ms),
+                                 "--presence-ttl-seconds", str(self.presence_ttl_seconds), *self._common()])
         wait_http(self.ports[gateway_id], "/readyz")
 
     def start(self):
@@ -224,3 +233,45 @@ class SplitDeployment:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def main():
+    """scripts/run-split.sh: start the deployment, print where everything listens, run until
+    Ctrl-C or SIGTERM."""
+    import argparse
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--bindir", required=True, help="directory of im-gateway, im-logic, im-repo, im-task")
+    parser.add_argument("--kafka-mock", required=True, help="the im-kafka-mock program")
+    parser.add_argument("--gateways", type=int, default=2)
+    parser.add_argument("--first-gateway-port", type=int, default=8081)
+    parser.add_argument("--log-level", default="info")
+    parser.add_argument("--password-iterations", type=int, default=600000)
+    args = parser.parse_args()
+    ids = ["gw%d" % (i + 1) for i in range(args.gateways)]
+    d = SplitDeployment(args.bindir, args.kafka_mock, gateways=ids, log_level=args.log_level, keep_root=False)
+    d.password_iterations = args.password_iterations
+    for i, g in enumerate(ids):
+        d.ports[g] = args.first_gateway_port + i
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    d.start()
+    try:
+        print("split deployment up (logs in %s):" % d.root)
+        for g in ids:
+            print("  %s  http://127.0.0.1:%d/   (WebSocket /ws, REST /api/v1, /metrics)" % (g, d.ports[g]))
+        print("  im-logic  grpc 127.0.0.1:%d  admin http://127.0.0.1:%d/metrics" % (d.ports["logic"],
+                                                                                d.ports["logic_admin"]))
+        print("  im-repo   grpc 127.0.0.1:%d  admin http://127.0.0.1:%d/metrics" % (d.ports["repo"],
+                                                                                d.ports["repo_admin"]))
+        print("  im-task   admin http://127.0.0.1:%d/metrics" % d.ports["task_admin"])
+        print("  postgres 127.0.0.1:%d, redis 127.0.0.1:%d, kafka %s" % (d.ports["pg"], d.ports["redis"], d.brokers))
+        print("Ctrl-C stops everything and deletes the data.", flush=True)
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        d.stop()
+
+
+if __name__ == "__main__":
+    main()
