@@ -1,9 +1,11 @@
-// im-repo: the storage service of the split deployment. Serves a Store (PostgreSQL or RocksDB)
-// as the im-repo gRPC services for im-logic and im-task (RemoteStore). docs/deploy.md.
+// im-repo: the storage service of the split deployment. Serves a Store (PostgreSQL or RocksDB,
+// optionally behind a Redis cache-aside) as the im-repo gRPC services for im-logic and im-task
+// (RemoteStore). docs/deploy.md.
 #include <cstdio>
 
 #include "common/services.h"
 #include "im/admin_server.h"
+#include "im/cached_store.h"
 #include "im/postgres_store.h"
 #include "im/repo_server.h"
 #include "im/rocksdb_store.h"
@@ -20,6 +22,9 @@ struct Config {
   int postgres_max_batch = 512;
   std::string rocksdb_path = "data/rocksdb";
   int threads = 64;
+  std::string cache_redis_address;  // empty: no cache
+  std::string cache_redis_password;
+  int64_t cache_ttl_ms = 60'000;
   im::LogLevel log_level = im::LogLevel::kInfo;
 };
 
@@ -38,6 +43,10 @@ int main(int argc, char** argv) {
   s.Int("postgres.max_batch", &c.postgres_max_batch, 1, 100'000, "appends per group commit");
   s.String("rocksdb.path", &c.rocksdb_path, "database directory (store = rocksdb)");
   s.Int("threads", &c.threads, 2, 4'096, "gRPC calls served at once");
+  s.String("cache.redis_address", &c.cache_redis_address,
+           "Redis for cache-aside of users, groups and memberships, host:port (empty: no cache)");
+  s.String("cache.redis_password", &c.cache_redis_password, "AUTH password of the cache's Redis");
+  s.Int("cache.ttl_ms", &c.cache_ttl_ms, 1'000, 86'400'000, "how long a cached entry lives at most");
   s.LogLevel("log_level", &c.log_level, "debug, info, warn or error");
   if (im::Status st = s.Load(std::vector<std::string>(argv + 1, argv + argc)); !st.ok()) {
     std::fprintf(stderr, "%s: %s\n%s", program.c_str(), st.message().c_str(), s.Usage().c_str());
@@ -60,9 +69,22 @@ int main(int argc, char** argv) {
     store = im::OpenRocksDbStore({.path = c.rocksdb_path});
   }
   if (!store.ok()) return im::daemon::Fail(program, store.status());
-  auto timed = im::NewTimedStore(*store);  // im_store_latency_seconds on /metrics
+  std::shared_ptr<im::Store> served = im::NewTimedStore(*store);  // im_store_latency_seconds on /metrics
+  if (!c.cache_redis_address.empty()) {
+    im::CachedStoreOptions cache;
+    uint16_t port = 0;
+    if (im::Status st = im::daemon::SplitAddress(c.cache_redis_address, &cache.host, &port); !st.ok()) {
+      return im::daemon::Fail(program, im::Status::InvalidArgument("cache.redis_address " + st.message()));
+    }
+    cache.port = port;
+    cache.password = c.cache_redis_password;
+    cache.ttl_ms = c.cache_ttl_ms;
+    auto cached = im::OpenCachedStore(served, cache);
+    if (!cached.ok()) return im::daemon::Fail(program, cached.status());
+    served = *cached;
+  }
 
-  auto server = im::StartRepoServer(timed, {.listen_address = c.listen, .threads = c.threads});
+  auto server = im::StartRepoServer(served, {.listen_address = c.listen, .threads = c.threads});
   if (!server.ok()) return im::daemon::Fail(program, server.status());
   im::AdminServerOptions admin;
   if (im::Status st = im::daemon::SplitAddress(c.admin_listen, &admin.listen_host, &admin.listen_port); !st.ok()) {
@@ -77,7 +99,7 @@ int main(int argc, char** argv) {
 
   im::daemon::WaitForStopSignal();
   (*server)->Shutdown(5'000);  // calls in flight finish
-  (void)timed->Flush();
+  (void)served->Flush();
   std::printf("im-repo stopped\n");
   return 0;
 }
