@@ -117,7 +117,8 @@ Exit code 0: every acknowledged message reached all its recipients and nothing f
 1: errors, missing or unacknowledged messages, or unexpected closes; 2: bad options or setup
 failure; 3: the run overran its time bound.
 
-  --target HOST:PORT        imd to load (loopback only)                  [127.0.0.1:8080]
+  --target HOST:PORT[,...]  imd (or im-gateways, WebSockets round robin;
+                            loopback only)                               [127.0.0.1:8080]
   --scenario direct|group   direct: pairs chatting 1:1; group: one group [direct]
   --connections N           direct: N users in N/2 pairs (N even, <= 19000)  [100]
   --members M               group: members, one connection each           [100]
@@ -325,8 +326,9 @@ struct Conn {
 struct Run {
   Options opt;
   asio::io_context ioc;
-  tcp::endpoint endpoint;
-  std::string host;  // Host header
+  tcp::endpoint endpoint;                // REST calls (any gateway serves any user)
+  std::vector<tcp::endpoint> endpoints;  // WebSockets: connection i goes to endpoints[i % size]
+  std::string host;                      // Host header
   std::vector<std::unique_ptr<Conn>> conns;
   uint32_t recipients = 1;  // per message
   std::string group_id;
@@ -656,7 +658,7 @@ asio::awaitable<std::string> ConnectOne(Conn& c) {
     auto& ws = *c.ws;
     auto& tcp_layer = beast::get_lowest_layer(ws);
     tcp_layer.expires_after(10s);
-    auto [cec] = co_await tcp_layer.async_connect(g->endpoint, kTok);
+    auto [cec] = co_await tcp_layer.async_connect(g->endpoints[c.index % g->endpoints.size()], kTok);
     if (cec) {
       err = "connect: " + cec.message();
       continue;
@@ -889,21 +891,29 @@ int main(int argc, char** argv) {
                 " connections, but RLIMIT_NOFILE is " + std::to_string(lim.rlim_cur));
   }
 
-  // The target: loopback only.
-  {
-    size_t colon = opt.target.rfind(':');
-    if (colon == std::string::npos || colon == 0) Fail(2, "--target must be HOST:PORT");
-    std::string host = opt.target.substr(0, colon), port = opt.target.substr(colon + 1);
+  // The targets: loopback only. Several (comma-separated) share the WebSockets round robin: the
+  // split deployment's gateways.
+  for (size_t start = 0; start <= opt.target.size();) {
+    size_t comma = std::min(opt.target.find(',', start), opt.target.size());
+    std::string one = opt.target.substr(start, comma - start);
+    start = comma + 1;
+    size_t colon = one.rfind(':');
+    if (colon == std::string::npos || colon == 0) Fail(2, "--target must be HOST:PORT[,HOST:PORT...]");
+    std::string host = one.substr(0, colon), port = one.substr(colon + 1);
     if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
     tcp::resolver resolver(run.ioc);
     boost::system::error_code ec;
     auto results = resolver.resolve(host, port, ec);
-    if (ec || results.empty()) Fail(2, "cannot resolve " + opt.target + ": " + ec.message());
-    run.endpoint = *results.begin();
-    if (!run.endpoint.address().is_loopback()) {
-      Fail(2, "--target " + opt.target + " is not a loopback address: im_load only loads a local imd");
+    if (ec || results.empty()) Fail(2, "cannot resolve " + one + ": " + ec.message());
+    tcp::endpoint endpoint = *results.begin();
+    if (!endpoint.address().is_loopback()) {
+      Fail(2, "--target " + one + " is not a loopback address: im_load only loads a local imd");
     }
-    run.host = opt.target;
+    if (run.endpoints.empty()) {
+      run.endpoint = endpoint;
+      run.host = one;
+    }
+    run.endpoints.push_back(endpoint);
   }
 
   // The hard bound: whatever happens, the process ends.

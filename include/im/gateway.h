@@ -25,9 +25,8 @@ struct GatewayOptions {
   std::string listen_host = "127.0.0.1";
   uint16_t listen_port = 8080;  // 0: any free port (see Gateway::port)
   int network_threads = 1;
-  // Threads for blocking engine calls (store, password hashing). A send holds one until its
-  // append is durable, so this bounds the appends in flight that the store's group commit can
-  // batch together: too few threads, and sends queue behind a few fsyncs.
+  // Threads for blocking engine calls (history, sync, groups, password hashing; im-gateway: the
+  // gRPC calls to im-logic). Sends do not hold one: they wait for their ack off the pool.
   int worker_threads = 32;
   // Requests accepted but not yet answered, across all connections. Beyond it a frame is answered
   // with unavailable (and retry_after_ms) instead of queueing without bound.
