@@ -90,6 +90,27 @@ Result<std::string> ReadJwtKey(const std::string& path) {
   return key;
 }
 
+std::optional<int> LoadSettings(Settings& s, int argc, char** argv) {
+  if (Status st = s.Load(std::vector<std::string>(argv + 1, argv + argc)); !st.ok()) {
+    std::fprintf(stderr, "%s: %s\n%s", s.program().c_str(), st.message().c_str(), s.Usage().c_str());
+    return 2;
+  }
+  if (s.help()) {
+    std::fputs(s.Usage().c_str(), stdout);
+    return 0;
+  }
+  return std::nullopt;
+}
+
+Result<std::unique_ptr<AdminServer>> StartAdmin(const std::string& address, std::function<Status()> ready) {
+  AdminServerOptions admin;
+  if (Status st = SplitAddress(address, &admin.listen_host, &admin.listen_port); !st.ok()) {
+    return Status::InvalidArgument("admin_listen " + st.message());
+  }
+  admin.ready = std::move(ready);
+  return StartAdminServer(std::move(admin));
+}
+
 namespace {
 sigset_t StopSignals() {
   sigset_t set;

@@ -6,10 +6,12 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/settings.h"
+#include "im/admin_server.h"
 #include "im/bus.h"
 #include "im/presence.h"
 #include "im/status.h"
@@ -48,6 +50,13 @@ std::function<Status()> StoreReadiness(std::shared_ptr<Store> store);
 // The HS256 key every im-logic instance signs and checks tokens with: read from `path` (>= 32
 // bytes, trailing newline ignored). failed_precondition naming the file otherwise.
 Result<std::string> ReadJwtKey(const std::string& path);
+
+// Loads `s` from the command line (--help prints the usage). Returns the code main should exit
+// with now (0 after --help, 2 for a bad setting, after printing why), or nullopt to go on.
+std::optional<int> LoadSettings(Settings& s, int argc, char** argv);
+
+// Starts /healthz, /readyz (`ready`) and /metrics on `address` ("host:port").
+Result<std::unique_ptr<AdminServer>> StartAdmin(const std::string& address, std::function<Status()> ready);
 
 // Blocks SIGTERM and SIGINT in this thread and the threads it starts later: call first in main,
 // so that WaitForStopSignal receives them.

@@ -43,6 +43,7 @@ class Settings {
   // Applies the layers. invalid_argument naming what is wrong.
   Status Load(const std::vector<std::string>& args);
   bool help() const { return help_; }
+  const std::string& program() const { return program_; }
   std::string Usage() const;
 
  private:

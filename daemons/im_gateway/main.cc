@@ -103,14 +103,7 @@ int main(int argc, char** argv) {
   im::daemon::AddKafkaSettings(s, &c.kafka);
   im::daemon::AddRedisSettings(s, &c.redis);
   s.LogLevel("log_level", &c.log_level, "debug, info, warn or error");
-  if (im::Status st = s.Load(std::vector<std::string>(argv + 1, argv + argc)); !st.ok()) {
-    std::fprintf(stderr, "%s: %s\n%s", program.c_str(), st.message().c_str(), s.Usage().c_str());
-    return 2;
-  }
-  if (s.help()) {
-    std::fputs(s.Usage().c_str(), stdout);
-    return 0;
-  }
+  if (auto exit_code = im::daemon::LoadSettings(s, argc, argv)) return *exit_code;
   im::SetLogSink(nullptr, c.log_level);
   if (c.logic_addresses.empty()) {
     return im::daemon::Fail(program, im::Status::InvalidArgument("logic.addresses is required"));

@@ -4,7 +4,6 @@
 #include <cstdio>
 
 #include "common/services.h"
-#include "im/admin_server.h"
 #include "im/engine.h"
 #include "im/logic_server.h"
 #include "im/remote_store.h"
@@ -52,14 +51,7 @@ int main(int argc, char** argv) {
   im::daemon::AddKafkaSettings(s, &c.kafka);
   im::daemon::AddRedisSettings(s, &c.redis);
   s.LogLevel("log_level", &c.log_level, "debug, info, warn or error");
-  if (im::Status st = s.Load(std::vector<std::string>(argv + 1, argv + argc)); !st.ok()) {
-    std::fprintf(stderr, "%s: %s\n%s", program.c_str(), st.message().c_str(), s.Usage().c_str());
-    return 2;
-  }
-  if (s.help()) {
-    std::fputs(s.Usage().c_str(), stdout);
-    return 0;
-  }
+  if (auto exit_code = im::daemon::LoadSettings(s, argc, argv)) return *exit_code;
   im::SetLogSink(nullptr, c.log_level);
   if (c.repo_addresses.empty()) {
     return im::daemon::Fail(program, im::Status::InvalidArgument("repo.addresses is required"));
@@ -95,12 +87,7 @@ int main(int argc, char** argv) {
 
   auto server = im::StartLogicServer(engine, {.listen_address = c.listen, .threads = c.threads});
   if (!server.ok()) return im::daemon::Fail(program, server.status());
-  im::AdminServerOptions admin;
-  if (im::Status st = im::daemon::SplitAddress(c.admin_listen, &admin.listen_host, &admin.listen_port); !st.ok()) {
-    return im::daemon::Fail(program, im::Status::InvalidArgument("admin_listen " + st.message()));
-  }
-  admin.ready = im::daemon::StoreReadiness(*store);
-  auto admin_server = im::StartAdminServer(admin);
+  auto admin_server = im::daemon::StartAdmin(c.admin_listen, im::daemon::StoreReadiness(*store));
   if (!admin_server.ok()) return im::daemon::Fail(program, admin_server.status());
   std::printf("im-logic node %d serving on %s (grpc port %d, admin port %u)\n", c.node_id, c.listen.c_str(),
               (*server)->port(), (*admin_server)->port());

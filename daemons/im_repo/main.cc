@@ -4,7 +4,6 @@
 #include <cstdio>
 
 #include "common/services.h"
-#include "im/admin_server.h"
 #include "im/cached_store.h"
 #include "im/postgres_store.h"
 #include "im/repo_server.h"
@@ -25,6 +24,7 @@ struct Config {
   std::string cache_redis_address;  // empty: no cache
   std::string cache_redis_password;
   int64_t cache_ttl_ms = 60'000;
+  std::string presence_redis_address;  // empty: OnlineStatusService not served
   im::LogLevel log_level = im::LogLevel::kInfo;
 };
 
@@ -47,15 +47,10 @@ int main(int argc, char** argv) {
            "Redis for cache-aside of users, groups and memberships, host:port (empty: no cache)");
   s.String("cache.redis_password", &c.cache_redis_password, "AUTH password of the cache's Redis");
   s.Int("cache.ttl_ms", &c.cache_ttl_ms, 1'000, 86'400'000, "how long a cached entry lives at most");
+  s.String("presence.redis_address", &c.presence_redis_address,
+           "the gateways' Redis, host:port: serve it as OnlineStatusService (empty: not served)");
   s.LogLevel("log_level", &c.log_level, "debug, info, warn or error");
-  if (im::Status st = s.Load(std::vector<std::string>(argv + 1, argv + argc)); !st.ok()) {
-    std::fprintf(stderr, "%s: %s\n%s", program.c_str(), st.message().c_str(), s.Usage().c_str());
-    return 2;
-  }
-  if (s.help()) {
-    std::fputs(s.Usage().c_str(), stdout);
-    return 0;
-  }
+  if (auto exit_code = im::daemon::LoadSettings(s, argc, argv)) return *exit_code;
   im::SetLogSink(nullptr, c.log_level);
 
   im::Result<std::shared_ptr<im::Store>> store = im::Status::InvalidArgument("no store");
@@ -84,14 +79,19 @@ int main(int argc, char** argv) {
     served = *cached;
   }
 
-  auto server = im::StartRepoServer(served, {.listen_address = c.listen, .threads = c.threads});
-  if (!server.ok()) return im::daemon::Fail(program, server.status());
-  im::AdminServerOptions admin;
-  if (im::Status st = im::daemon::SplitAddress(c.admin_listen, &admin.listen_host, &admin.listen_port); !st.ok()) {
-    return im::daemon::Fail(program, im::Status::InvalidArgument("admin_listen " + st.message()));
+  im::RepoServerOptions repo;
+  repo.listen_address = c.listen;
+  repo.threads = c.threads;
+  if (!c.presence_redis_address.empty()) {
+    im::daemon::RedisSettings redis;
+    redis.address = c.presence_redis_address;
+    auto presence = im::daemon::OpenRedis(redis, 120'000);
+    if (!presence.ok()) return im::daemon::Fail(program, presence.status());
+    repo.presence = *presence;
   }
-  admin.ready = im::daemon::StoreReadiness(*store);
-  auto admin_server = im::StartAdminServer(admin);
+  auto server = im::StartRepoServer(served, repo);
+  if (!server.ok()) return im::daemon::Fail(program, server.status());
+  auto admin_server = im::daemon::StartAdmin(c.admin_listen, im::daemon::StoreReadiness(*store));
   if (!admin_server.ok()) return im::daemon::Fail(program, admin_server.status());
   std::printf("im-repo serving %s on %s (grpc port %d, admin port %u)\n", c.store.c_str(), c.listen.c_str(),
               (*server)->port(), (*admin_server)->port());

@@ -3,7 +3,6 @@
 #include <cstdio>
 
 #include "common/services.h"
-#include "im/admin_server.h"
 #include "im/engine.h"
 #include "im/remote_store.h"
 
@@ -31,14 +30,7 @@ int main(int argc, char** argv) {
   im::daemon::AddKafkaSettings(s, &c.kafka);
   im::daemon::AddRedisSettings(s, &c.redis);
   s.LogLevel("log_level", &c.log_level, "debug, info, warn or error");
-  if (im::Status st = s.Load(std::vector<std::string>(argv + 1, argv + argc)); !st.ok()) {
-    std::fprintf(stderr, "%s: %s\n%s", program.c_str(), st.message().c_str(), s.Usage().c_str());
-    return 2;
-  }
-  if (s.help()) {
-    std::fputs(s.Usage().c_str(), stdout);
-    return 0;
-  }
+  if (auto exit_code = im::daemon::LoadSettings(s, argc, argv)) return *exit_code;
   im::SetLogSink(nullptr, c.log_level);
   if (c.repo_addresses.empty()) {
     return im::daemon::Fail(program, im::Status::InvalidArgument("repo.addresses is required"));
@@ -62,12 +54,7 @@ int main(int argc, char** argv) {
   auto engine = im::Engine::Open(o);
   if (!engine.ok()) return im::daemon::Fail(program, engine.status());
 
-  im::AdminServerOptions admin;
-  if (im::Status st = im::daemon::SplitAddress(c.admin_listen, &admin.listen_host, &admin.listen_port); !st.ok()) {
-    return im::daemon::Fail(program, im::Status::InvalidArgument("admin_listen " + st.message()));
-  }
-  admin.ready = im::daemon::StoreReadiness(*store);
-  auto admin_server = im::StartAdminServer(admin);
+  auto admin_server = im::daemon::StartAdmin(c.admin_listen, im::daemon::StoreReadiness(*store));
   if (!admin_server.ok()) return im::daemon::Fail(program, admin_server.status());
   std::printf("im-task running (admin port %u)\n", (*admin_server)->port());
   std::fflush(stdout);

@@ -7,8 +7,9 @@
 // the store returned (im/status.h codes are gRPC codes). The store's methods block; the server
 // runs them on up to `threads` threads at a time.
 //
-// OnlineStatusService (presence) is part of the contract but not served yet: its calls fail
-// with not_supported (UNIMPLEMENTED).
+// OnlineStatusService serves RepoServerOptions::presence (im-repo: Redis) when one is given —
+// Register, Unregister, Lookup and batch Online; without one its calls fail with not_supported
+// (UNIMPLEMENTED).
 //
 // Connections are plaintext (insecure credentials): run im-repo on a private network.
 #ifndef IM_REPO_SERVER_H_
@@ -18,6 +19,7 @@
 #include <memory>
 #include <string>
 
+#include "im/presence.h"
 #include "im/status.h"
 #include "im/store.h"
 
@@ -26,6 +28,8 @@ namespace im {
 struct RepoServerOptions {
   // "host:port" to listen on; port 0 picks a free one (see RepoServer::port()).
   std::string listen_address = "0.0.0.0:50051";
+  // Served as OnlineStatusService when set.
+  std::shared_ptr<Presence> presence;
   // Most calls served at once (gRPC's thread quota). A call beyond it is refused with
   // resource_exhausted, so size it above the callers' concurrency.
   int threads = 64;

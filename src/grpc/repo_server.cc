@@ -205,10 +205,44 @@ class ConversationServiceImpl final : public pb::ConversationService::Service {
   Store& store_;
 };
 
+class OnlineStatusServiceImpl final : public pb::OnlineStatusService::Service {
+ public:
+  explicit OnlineStatusServiceImpl(Presence& presence) : presence_(presence) {}
+
+  ::grpc::Status Register(ServerContext*, const pb::RegisterRouteRequest* r, pb::Empty*) override {
+    return ToGrpcStatus(presence_.Register(RouteOf(r->route()), r->ttl_ms()));
+  }
+  ::grpc::Status Unregister(ServerContext*, const pb::Route* r, pb::Empty*) override {
+    return ToGrpcStatus(presence_.Unregister(RouteOf(*r)));
+  }
+  ::grpc::Status Lookup(ServerContext*, const pb::LookupRoutesRequest* r, pb::LookupRoutesResponse* out) override {
+    std::vector<UserId> users(r->user_ids().begin(), r->user_ids().end());
+    return Reply(presence_.Lookup(users), [&](const std::vector<Route>& routes) {
+      for (const Route& route : routes) {
+        auto* pr = out->add_routes();
+        pr->set_user_id(route.user.value);
+        pr->set_device_id(route.device);
+        pr->set_gateway_id(route.gateway_id);
+      }
+    });
+  }
+  ::grpc::Status Online(ServerContext*, const pb::OnlineRequest* r, pb::OnlineResponse* out) override {
+    std::vector<UserId> users(r->user_ids().begin(), r->user_ids().end());
+    return Reply(presence_.Online(users), [&](const std::vector<bool>& online) {
+      for (bool o : online) out->add_online(o);
+    });
+  }
+
+ private:
+  static Route RouteOf(const pb::Route& r) { return Route{UserId(r.user_id()), r.device_id(), r.gateway_id()}; }
+  Presence& presence_;
+};
+
 class RepoServerImpl final : public RepoServer {
  public:
-  RepoServerImpl(std::shared_ptr<Store> store, int64_t grace_ms)
+  RepoServerImpl(std::shared_ptr<Store> store, std::shared_ptr<Presence> presence, int64_t grace_ms)
       : store_(std::move(store)),
+        presence_(std::move(presence)),
         grace_ms_(grace_ms),
         users_(*store_),
         groups_(*store_),
@@ -228,6 +262,10 @@ class RepoServerImpl final : public RepoServer {
     builder.RegisterService(&groups_);
     builder.RegisterService(&messages_);
     builder.RegisterService(&conversations_);
+    if (presence_) {
+      online_ = std::make_unique<OnlineStatusServiceImpl>(*presence_);
+      builder.RegisterService(online_.get());
+    }
     server_ = builder.BuildAndStart();
     if (!server_ || port_ == 0) return Status::Unavailable("im-repo: cannot listen on " + o.listen_address);
     return Status::Ok();
@@ -245,11 +283,13 @@ class RepoServerImpl final : public RepoServer {
 
  private:
   std::shared_ptr<Store> store_;
+  std::shared_ptr<Presence> presence_;
   int64_t grace_ms_;
   UserServiceImpl users_;
   GroupServiceImpl groups_;
   MessageServiceImpl messages_;
   ConversationServiceImpl conversations_;
+  std::unique_ptr<OnlineStatusServiceImpl> online_;
   std::unique_ptr<::grpc::Server> server_;
   int port_ = 0;
   std::mutex shutdown_mu_;
@@ -262,7 +302,7 @@ Result<std::unique_ptr<RepoServer>> StartRepoServer(std::shared_ptr<Store> store
   if (!store) return Status::InvalidArgument("im-repo: no store");
   if (options.threads < 2) return Status::InvalidArgument("im-repo: threads must be at least 2");
   if (options.max_message_bytes <= 0) return Status::InvalidArgument("im-repo: max_message_bytes must be positive");
-  auto server = std::make_unique<RepoServerImpl>(std::move(store), options.shutdown_grace_ms);
+  auto server = std::make_unique<RepoServerImpl>(std::move(store), options.presence, options.shutdown_grace_ms);
   IM_RETURN_IF_ERROR(server->Start(options));
   return std::unique_ptr<RepoServer>(std::move(server));
 }

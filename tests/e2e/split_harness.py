@@ -149,7 +149,8 @@ class SplitDeployment:
         self._spawn("repo", [os.path.join(self.bindir, "im-repo"), "--listen", "127.0.0.1:%d" % self.ports["repo"],
                              "--admin-listen", "127.0.0.1:%d" % self.ports["repo_admin"], "--store", "postgres",
                              "--postgres-conninfo", conninfo, "--log-level", self.log_level,
-                             "--cache-redis-address", "127.0.0.1:%d" % self.ports["redis"]])
+                             "--cache-redis-address", "127.0.0.1:%d" % self.ports["redis"],
+                             "--presence-redis-address", "127.0.0.1:%d" % self.ports["redis"]])
         wait_http(self.ports["repo_admin"], "/readyz")
 
     def start_logic(self):
