@@ -6,7 +6,7 @@ mock, im-repo, im-logic, im-task, two im-gateways), points im_load at both gatew
 round robin, so the two users of a direct pair sit on different gateways), and records im_load's
 JSON line plus the CPU seconds each server process used during the run.
 
-  bench/split_baseline.py OUT_DIR [scenario...]      scenarios: direct2k, direct2k-quarter, group500
+  bench/split_baseline.py OUT_DIR [scenario...]      scenarios: direct2k, direct2k-quarter, direct2k-tenth, group500
                                                       (default: all)
   environment: REPS (3), BUILD (build/release)
 """
@@ -24,6 +24,8 @@ SCENARIOS = {
     "direct2k": ["--scenario", "direct", "--connections", "2000", "--rate", "1", "--duration", "30", "--warmup", "5"],
     "direct2k-quarter": ["--scenario", "direct", "--connections", "2000", "--rate", "0.25", "--duration", "30",
                          "--warmup", "5"],
+    "direct2k-tenth": ["--scenario", "direct", "--connections", "2000", "--rate", "0.1", "--duration", "30",
+                       "--warmup", "5"],
     "group500": ["--scenario", "group", "--members", "500", "--senders", "5", "--rate", "2", "--duration", "30",
                  "--warmup", "5"],
 }
@@ -58,19 +60,29 @@ def run_one(out, name, rep, build):
         pids = {n: p.pid for n, p in d.procs.items() if n != "redis"}
         pids["redis"] = d.procs["redis"].pid
         pids["postgres"] = postmaster_pid(d)
-        before = {n: tree_cpu(p) for n, p in pids.items()}
         targets = ",".join("127.0.0.1:%d" % d.port(g) for g in d.gateway_ids)
+        err_path = os.path.join(out, "%s-%d.err" % (name, rep))
         start = time.time()
-        r = subprocess.run([os.path.join(build, "bench", "im_load"), "--target", targets, "--prefix", "s%d" % rep,
-                            *SCENARIOS[name]], capture_output=True, text=True)
+        with open(err_path, "w") as err:
+            load = subprocess.Popen([os.path.join(build, "bench", "im_load"), "--target", targets, "--prefix",
+                                     "s%d" % rep, *SCENARIOS[name]], stdout=subprocess.PIPE, stderr=err, text=True)
+            # CPU from the start of the load (after registration and connection) to the end.
+            before = None
+            while before is None and load.poll() is None:
+                with open(err_path) as progress:
+                    if "load:" in progress.read():
+                        before = {n: tree_cpu(p) for n, p in pids.items()}
+                time.sleep(0.1)
+            stdout, _ = load.communicate()
         wall = time.time() - start
         after = {n: tree_cpu(p) for n, p in pids.items()}
+        before = before or after
+    r = subprocess.CompletedProcess(load.args, load.returncode, stdout, "")
     with open(os.path.join(out, "%s-%d.out" % (name, rep)), "w") as f:
         f.write(r.stdout)
-    with open(os.path.join(out, "%s-%d.err" % (name, rep)), "w") as f:
-        f.write(r.stderr)
     result = json.loads(r.stdout.strip().splitlines()[-1])
     result["exit"] = r.returncode
+    # Over warmup + measured load + drain (not registration and connection).
     result["server_cpu_seconds"] = {n: round(after[n] - before[n], 2) for n in pids}
     result["wall_seconds"] = round(wall, 1)
     with open(os.path.join(out, "%s-%d.json" % (name, rep)), "w") as f:
