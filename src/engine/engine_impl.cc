@@ -1,14 +1,13 @@
 #include "engine/engine_impl.h"
 
 #include <future>
-#include <thread>
 
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "crypto/random.h"
-#include "engine/records.h"
 #include "engine/validation.h"
+#include "im/v1/records.pb.h"
 
 namespace im {
 

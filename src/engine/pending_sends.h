@@ -5,6 +5,7 @@
 #ifndef IM_SRC_ENGINE_PENDING_SENDS_H_
 #define IM_SRC_ENGINE_PENDING_SENDS_H_
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>

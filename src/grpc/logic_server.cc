@@ -3,11 +3,9 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include <chrono>
-#include <mutex>
-
 #include "engine/records.h"
 #include "grpc/convert.h"
+#include "grpc/service_host.h"
 #include "grpc/status_mapping.h"
 #include "im/v1/logic.grpc.pb.h"
 
@@ -226,31 +224,12 @@ class LogicServerImpl final : public LogicServer {
   ~LogicServerImpl() override { Shutdown(grace_ms_); }
 
   Status Start(const LogicServerOptions& o) {
-    ::grpc::ServerBuilder builder;
-    builder.AddListeningPort(o.listen_address, ::grpc::InsecureServerCredentials(), &port_);
-    builder.SetMaxReceiveMessageSize(o.max_message_bytes);
-    builder.SetMaxSendMessageSize(o.max_message_bytes);
-    ::grpc::ResourceQuota quota("im-logic");
-    quota.SetMaxThreads(o.threads);
-    builder.SetResourceQuota(quota);
-    builder.RegisterService(&auth_);
-    builder.RegisterService(&users_);
-    builder.RegisterService(&conversations_);
-    builder.RegisterService(&groups_);
-    server_ = builder.BuildAndStart();
-    if (!server_ || port_ == 0) return Status::Unavailable("im-logic: cannot listen on " + o.listen_address);
-    return Status::Ok();
+    return host_.Start("im-logic", o.listen_address, o.threads, o.max_message_bytes,
+                       {&auth_, &users_, &conversations_, &groups_});
   }
 
-  int port() const override { return port_; }
-
-  void Shutdown(int64_t grace_ms) override {
-    std::lock_guard lock(shutdown_mu_);
-    if (!server_ || stopped_) return;
-    stopped_ = true;
-    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(grace_ms));
-    server_->Wait();
-  }
+  int port() const override { return host_.port(); }
+  void Shutdown(int64_t grace_ms) override { host_.Shutdown(grace_ms); }
 
  private:
   std::shared_ptr<LogicApi> logic_;
@@ -259,10 +238,7 @@ class LogicServerImpl final : public LogicServer {
   UserServiceImpl users_;
   ConversationServiceImpl conversations_;
   GroupServiceImpl groups_;
-  std::unique_ptr<::grpc::Server> server_;
-  int port_ = 0;
-  std::mutex shutdown_mu_;
-  bool stopped_ = false;
+  rpc::ServiceHost host_;  // last: shut down before the services go
 };
 
 }  // namespace

@@ -3,10 +3,8 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include <chrono>
-#include <mutex>
-
 #include "grpc/convert.h"
+#include "grpc/service_host.h"
 #include "grpc/status_mapping.h"
 #include "im/v1/repo.grpc.pb.h"
 
@@ -251,35 +249,16 @@ class RepoServerImpl final : public RepoServer {
   ~RepoServerImpl() override { Shutdown(grace_ms_); }
 
   Status Start(const RepoServerOptions& o) {
-    ::grpc::ServerBuilder builder;
-    builder.AddListeningPort(o.listen_address, ::grpc::InsecureServerCredentials(), &port_);
-    builder.SetMaxReceiveMessageSize(o.max_message_bytes);
-    builder.SetMaxSendMessageSize(o.max_message_bytes);
-    ::grpc::ResourceQuota quota("im-repo");
-    quota.SetMaxThreads(o.threads);
-    builder.SetResourceQuota(quota);
-    builder.RegisterService(&users_);
-    builder.RegisterService(&groups_);
-    builder.RegisterService(&messages_);
-    builder.RegisterService(&conversations_);
+    std::vector<::grpc::Service*> services{&users_, &groups_, &messages_, &conversations_};
     if (presence_) {
       online_ = std::make_unique<OnlineStatusServiceImpl>(*presence_);
-      builder.RegisterService(online_.get());
+      services.push_back(online_.get());
     }
-    server_ = builder.BuildAndStart();
-    if (!server_ || port_ == 0) return Status::Unavailable("im-repo: cannot listen on " + o.listen_address);
-    return Status::Ok();
+    return host_.Start("im-repo", o.listen_address, o.threads, o.max_message_bytes, services);
   }
 
-  int port() const override { return port_; }
-
-  void Shutdown(int64_t grace_ms) override {
-    std::lock_guard lock(shutdown_mu_);
-    if (!server_ || stopped_) return;
-    stopped_ = true;
-    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(grace_ms));
-    server_->Wait();
-  }
+  int port() const override { return host_.port(); }
+  void Shutdown(int64_t grace_ms) override { host_.Shutdown(grace_ms); }
 
  private:
   std::shared_ptr<Store> store_;
@@ -290,10 +269,7 @@ class RepoServerImpl final : public RepoServer {
   MessageServiceImpl messages_;
   ConversationServiceImpl conversations_;
   std::unique_ptr<OnlineStatusServiceImpl> online_;
-  std::unique_ptr<::grpc::Server> server_;
-  int port_ = 0;
-  std::mutex shutdown_mu_;
-  bool stopped_ = false;
+  rpc::ServiceHost host_;  // last: shut down before the services go
 };
 
 }  // namespace

@@ -188,10 +188,55 @@ class SplitDeployment:
             self.start_task()
             for g in self.gateway_ids:
                 self.start_gateway(g)
+            self.wait_for_round_trip()
         except BaseException:
             self.stop()
             raise
         return self
+
+    def wait_for_round_trip(self, timeout=90):
+        """Ready means a send is acknowledged through every gateway: /readyz says the services
+        answer, but Kafka consumer groups take seconds more to form (im-logic's upstream members,
+        each gateway's downstream consumer). Sends a probe message through each gateway until it
+        is acknowledged."""
+        import asyncio
+        import json
+        import websockets
+
+        def post(port, path, body):
+            req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), data=json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json"}, method="POST")
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return json.loads(r.read() or b"{}")
+
+        async def probe(gateway_id, deadline):
+            port = self.ports[gateway_id]
+            name = "probe-" + gateway_id
+            post(port, "/api/v1/auth/register", {"username": name, "password": "probe-password"})
+            tokens = post(port, "/api/v1/auth/login", {"username": name, "password": "probe-password", "device": "p"})
+            peer = post(port, "/api/v1/auth/register", {"username": name + "-peer", "password": "probe-password"})
+            conv = "d:%s:%s" % tuple(sorted([tokens["user_id"], peer["id"]], key=int))
+            async with websockets.connect("ws://127.0.0.1:%d/ws?token=%s" % (port, tokens["access_token"])) as ws:
+                attempt = 0
+                while time.time() < deadline:
+                    attempt += 1
+                    await ws.send(json.dumps({"type": "send-message", "id": str(attempt), "conversation_id": conv,
+                                              "client_msg_id": "probe", "content": "probe"}))
+                    try:
+                        while True:
+                            frame = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                            if frame.get("id") == str(attempt):
+                                break
+                    except asyncio.TimeoutError:
+                        continue
+                    if frame["type"] == "send-ack":
+                        return
+                    time.sleep(0.2)  # deadline_exceeded or unavailable: the groups are still forming
+            raise TimeoutError("no send acknowledged through %s within %ds" % (gateway_id, timeout))
+
+        deadline = time.time() + timeout
+        for g in self.gateway_ids:
+            asyncio.run(probe(g, deadline))
 
     def port(self, gateway_id):
         return self.ports[gateway_id]

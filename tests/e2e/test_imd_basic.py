@@ -16,9 +16,19 @@ import websockets
 from imd_harness import check, recv_type, rest, start_imd
 
 
+def metric_values(port):
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as resp:
+        text = resp.read().decode()
+        check(resp.headers["Content-Type"].startswith("text/plain"), "metrics content type")
+    return {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines()
+            if line and not line.startswith("#")}
+
+
 async def scenario(port, store_metrics=True):
     """The client scenario. store_metrics: the store's latency shows on this port's /metrics (imd;
-    in the split deployment im-repo has it)."""
+    in the split deployment im-repo has it). Counters are checked as growth over the scenario (the
+    split deployment's readiness probe sent a message before it)."""
+    start = metric_values(port)
     status, err = rest(port, "/api/v1/auth/register", {"username": "x", "password": "short"})
     check(status == 400 and err["code"] == "invalid_argument", "bad registration: %s %s" % (status, err))
     check(rest(port, "/api/v1/auth/register", {"username": "alice", "password": "alice-password"})[0] == 201, "alice")
@@ -133,11 +143,8 @@ async def scenario(port, store_metrics=True):
         check(theirs["reader_id"] == c["user_id"] and theirs["read_seq"] == "2", "alice sees carol's receipt")
     # Operations endpoints.
     check(rest(port, "/readyz")[0] == 200, "readyz")
-    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as resp:
-        text = resp.read().decode()
-        check(resp.headers["Content-Type"].startswith("text/plain"), "metrics content type")
-    values = {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines()
-              if line and not line.startswith("#")}
+    now = metric_values(port)
+    values = {k: v - start.get(k, 0) for k, v in now.items()}
     check(values["im_messages_sent_total"] == 7, "7 sends acked: %s" % values["im_messages_sent_total"])
     check(values["im_fanout_deliveries_total"] >= 8, "deliveries counted")
     check(values["im_frames_in_total"] > values["im_messages_sent_total"], "frames counted")

@@ -1,0 +1,58 @@
+// ServiceHost: what RepoServer and LogicServer share — a gRPC server on one address with a
+// thread quota and message size limits, and a shutdown that lets calls in flight finish for a
+// grace period, once.
+#ifndef IM_SRC_GRPC_SERVICE_HOST_H_
+#define IM_SRC_GRPC_SERVICE_HOST_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "im/status.h"
+
+namespace im::rpc {
+
+class ServiceHost {
+ public:
+  // Serves `services` (which must outlive the host). `name` prefixes errors ("im-repo").
+  Status Start(const std::string& name, const std::string& address, int threads, int max_message_bytes,
+               const std::vector<::grpc::Service*>& services) {
+    ::grpc::ServerBuilder builder;
+    builder.AddListeningPort(address, ::grpc::InsecureServerCredentials(), &port_);
+    builder.SetMaxReceiveMessageSize(max_message_bytes);
+    builder.SetMaxSendMessageSize(max_message_bytes);
+    ::grpc::ResourceQuota quota(name);
+    quota.SetMaxThreads(threads);
+    builder.SetResourceQuota(quota);
+    for (auto* service : services) builder.RegisterService(service);
+    server_ = builder.BuildAndStart();
+    if (!server_ || port_ == 0) return Status::Unavailable(name + ": cannot listen on " + address);
+    return Status::Ok();
+  }
+
+  int port() const { return port_; }
+
+  // Stops accepting calls, lets calls in flight finish for up to `grace_ms`, cancels the rest and
+  // waits for the handlers. Later calls do nothing.
+  void Shutdown(int64_t grace_ms) {
+    std::lock_guard lock(mu_);
+    if (!server_ || stopped_) return;
+    stopped_ = true;
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(grace_ms));
+    server_->Wait();
+  }
+
+ private:
+  std::unique_ptr<::grpc::Server> server_;
+  int port_ = 0;
+  std::mutex mu_;
+  bool stopped_ = false;
+};
+
+}  // namespace im::rpc
+
+#endif  // IM_SRC_GRPC_SERVICE_HOST_H_
