@@ -43,8 +43,8 @@ void AddRedisSettings(Settings& s, RedisSettings* r);
 // `ttl_ms`: how long a route outlives its last heartbeat.
 Result<std::shared_ptr<Presence>> OpenRedis(const RedisSettings& r, int64_t ttl_ms);
 
-// A readiness probe for /readyz: ok while `store` answers (a lookup of a user that cannot exist
-// is not_found, not unavailable).
+// A readiness check for /readyz (run it in a ReadinessProbe: it blocks): ok while `store`
+// answers (a lookup of a user that cannot exist is not_found, not unavailable).
 std::function<Status()> StoreReadiness(std::shared_ptr<Store> store);
 
 // The HS256 key every im-logic instance signs and checks tokens with: read from `path` (>= 32

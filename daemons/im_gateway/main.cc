@@ -2,12 +2,9 @@
 // connections (the same im::beast transport as imd), registers routes in Redis, publishes sends
 // to im-upstream, delivers im-downstream-<gateway_id>, and calls im-logic over gRPC for
 // everything else. docs/deploy.md.
-#include <atomic>
-#include <condition_variable>
 #include <cstdio>
-#include <mutex>
-#include <thread>
 
+#include "common/readiness_probe.h"
 #include "common/services.h"
 #include "im/engine.h"
 #include "im/gateway.h"
@@ -33,48 +30,6 @@ struct Config {
   im::daemon::KafkaSettings kafka;
   im::daemon::RedisSettings redis;
   im::LogLevel log_level = im::LogLevel::kInfo;
-};
-
-// Keeps /readyz cheap: asks im-logic in the background whether it answers.
-class LogicProbe {
- public:
-  explicit LogicProbe(std::shared_ptr<im::LogicApi> logic) : logic_(std::move(logic)) {
-    thread_ = std::thread([this] { Run(); });
-  }
-  ~LogicProbe() {
-    {
-      std::lock_guard lock(mu_);
-      stopping_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-  im::Status Get() {
-    std::lock_guard lock(mu_);
-    return last_;
-  }
-
- private:
-  void Run() {
-    std::unique_lock lock(mu_);
-    while (!stopping_) {
-      lock.unlock();
-      // Any answer from im-logic, even "bad token", means it is reachable.
-      auto r = logic_->Authenticate("readiness-probe");
-      im::StatusCode code = r.ok() ? im::StatusCode::kOk : r.status().code();
-      bool down = code == im::StatusCode::kUnavailable || code == im::StatusCode::kDeadlineExceeded;
-      lock.lock();
-      last_ = down ? im::Status(code, "im-logic: " + r.status().message()) : im::Status::Ok();
-      cv_.wait_for(lock, std::chrono::seconds(2), [&] { return stopping_; });
-    }
-  }
-
-  std::shared_ptr<im::LogicApi> logic_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  im::Status last_ = im::Status::Unavailable("im-logic not probed yet");
-  std::thread thread_;
 };
 
 }  // namespace
@@ -133,7 +88,13 @@ int main(int argc, char** argv) {
   auto engine = im::Engine::Open(o);
   if (!engine.ok()) return im::daemon::Fail(program, engine.status());
 
-  LogicProbe probe(*logic);
+  // Any answer from im-logic, even "bad token", means it is reachable.
+  im::daemon::ReadinessProbe probe([logic = *logic]() -> im::Status {
+    auto r = logic->Authenticate("readiness-probe");
+    im::StatusCode code = r.ok() ? im::StatusCode::kOk : r.status().code();
+    if (code != im::StatusCode::kUnavailable && code != im::StatusCode::kDeadlineExceeded) return im::Status::Ok();
+    return im::Status(code, "im-logic: " + r.status().message());
+  });
   im::GatewayOptions g;
   if (im::Status st = im::daemon::SplitAddress(c.listen, &g.listen_host, &g.listen_port); !st.ok()) {
     return im::daemon::Fail(program, im::Status::InvalidArgument("listen " + st.message()));

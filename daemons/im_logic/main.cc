@@ -3,6 +3,7 @@
 // gateways (auth, history, groups, sync, read state). docs/deploy.md.
 #include <cstdio>
 
+#include "common/readiness_probe.h"
 #include "common/services.h"
 #include "im/engine.h"
 #include "im/logic_server.h"
@@ -87,7 +88,8 @@ int main(int argc, char** argv) {
 
   auto server = im::StartLogicServer(engine, {.listen_address = c.listen, .threads = c.threads});
   if (!server.ok()) return im::daemon::Fail(program, server.status());
-  auto admin_server = im::daemon::StartAdmin(c.admin_listen, im::daemon::StoreReadiness(*store));
+  im::daemon::ReadinessProbe probe(im::daemon::StoreReadiness(*store));
+  auto admin_server = im::daemon::StartAdmin(c.admin_listen, [&probe] { return probe.Get(); });
   if (!admin_server.ok()) return im::daemon::Fail(program, admin_server.status());
   std::printf("im-logic node %d serving on %s (grpc port %d, admin port %u)\n", c.node_id, c.listen.c_str(),
               (*server)->port(), (*admin_server)->port());

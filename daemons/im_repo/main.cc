@@ -3,6 +3,7 @@
 // (RemoteStore). docs/deploy.md.
 #include <cstdio>
 
+#include "common/readiness_probe.h"
 #include "common/services.h"
 #include "im/cached_store.h"
 #include "im/postgres_store.h"
@@ -91,7 +92,8 @@ int main(int argc, char** argv) {
   }
   auto server = im::StartRepoServer(served, repo);
   if (!server.ok()) return im::daemon::Fail(program, server.status());
-  auto admin_server = im::daemon::StartAdmin(c.admin_listen, im::daemon::StoreReadiness(*store));
+  im::daemon::ReadinessProbe probe(im::daemon::StoreReadiness(*store));
+  auto admin_server = im::daemon::StartAdmin(c.admin_listen, [&probe] { return probe.Get(); });
   if (!admin_server.ok()) return im::daemon::Fail(program, admin_server.status());
   std::printf("im-repo serving %s on %s (grpc port %d, admin port %u)\n", c.store.c_str(), c.listen.c_str(),
               (*server)->port(), (*admin_server)->port());

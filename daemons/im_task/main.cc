@@ -2,6 +2,7 @@
 // batches, one downstream record per gateway per batch. docs/deploy.md.
 #include <cstdio>
 
+#include "common/readiness_probe.h"
 #include "common/services.h"
 #include "im/engine.h"
 #include "im/remote_store.h"
@@ -54,7 +55,8 @@ int main(int argc, char** argv) {
   auto engine = im::Engine::Open(o);
   if (!engine.ok()) return im::daemon::Fail(program, engine.status());
 
-  auto admin_server = im::daemon::StartAdmin(c.admin_listen, im::daemon::StoreReadiness(*store));
+  im::daemon::ReadinessProbe probe(im::daemon::StoreReadiness(*store));
+  auto admin_server = im::daemon::StartAdmin(c.admin_listen, [&probe] { return probe.Get(); });
   if (!admin_server.ok()) return im::daemon::Fail(program, admin_server.status());
   std::printf("im-task running (admin port %u)\n", (*admin_server)->port());
   std::fflush(stdout);
