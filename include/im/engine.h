@@ -68,6 +68,8 @@ class Engine : public LogicApi {
   // that a redelivered upstream record never stores the message twice.
   // deadline_exceeded when no logic instance answered within Options::send_timeout_ms (the
   // message may have been stored: retry with the same client_msg_id). Needs the gateway half.
+  // Never call it from a SessionSink or a SendAsync callback: the ack arrives on the engine thread
+  // that would be waiting for it (use SendAsync there).
   Result<SendAck> Send(UserId actor, const DeviceId& device, const SendRequest& request);
   // Same as Send without blocking: `done` runs once on an engine thread (the bus's or the
   // timeout's) with the ack or the error. Keep it short: post heavy work elsewhere.

@@ -4,7 +4,6 @@
 #include <chrono>
 
 #include "engine/records.h"
-#include "im/v1/records.pb.h"
 
 namespace im {
 

@@ -12,7 +12,6 @@
 #include <unordered_map>
 #include <vector>
 
-#include "im/bus.h"
 #include "im/engine.h"
 #include "im/presence.h"
 #include "im/v1/records.pb.h"
