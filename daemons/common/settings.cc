@@ -103,9 +103,13 @@ void Settings::RequiredString(const std::string& key, std::string* out, const st
   entries_.back().empty = [out] { return out->empty(); };
 }
 
-void Settings::Int(const std::string& key, int64_t* out, int64_t lo, int64_t hi, const std::string& help) {
-  Add(key, help, std::to_string(*out), [out, lo, hi](const std::string& text, const std::string& where) {
-    int64_t v = 0;
+namespace {
+
+// Parses `text` into an integer within [lo, hi].
+template <typename T>
+std::function<Status(const std::string&, const std::string&)> IntSetter(T* out, T lo, T hi) {
+  return [out, lo, hi](const std::string& text, const std::string& where) {
+    T v = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
     if (ec != std::errc() || end != text.data() + text.size() || v < lo || v > hi) {
       return Status::InvalidArgument(where + " must be an integer between " + std::to_string(lo) + " and " +
@@ -113,20 +117,17 @@ void Settings::Int(const std::string& key, int64_t* out, int64_t lo, int64_t hi,
     }
     *out = v;
     return Status::Ok();
-  });
+  };
+}
+
+}  // namespace
+
+void Settings::Int(const std::string& key, int64_t* out, int64_t lo, int64_t hi, const std::string& help) {
+  Add(key, help, std::to_string(*out), IntSetter(out, lo, hi));
 }
 
 void Settings::Int(const std::string& key, int* out, int lo, int hi, const std::string& help) {
-  Add(key, help, std::to_string(*out), [out, lo, hi](const std::string& text, const std::string& where) {
-    int v = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (ec != std::errc() || end != text.data() + text.size() || v < lo || v > hi) {
-      return Status::InvalidArgument(where + " must be an integer between " + std::to_string(lo) + " and " +
-                                     std::to_string(hi) + ", got \"" + text + "\"");
-    }
-    *out = v;
-    return Status::Ok();
-  });
+  Add(key, help, std::to_string(*out), IntSetter(out, lo, hi));
 }
 
 void Settings::Bool(const std::string& key, bool* out, const std::string& help) {

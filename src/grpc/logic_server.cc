@@ -14,16 +14,9 @@ namespace {
 
 namespace pb = ::im::v1::logic;
 using ::grpc::ServerContext;
+using rpc::Reply;
 using rpc::ToGrpcStatus;
 using rpc::ToProto;
-
-// Answers with `r`'s status, or fills the response from its value.
-template <typename T, typename Fill>
-::grpc::Status Reply(const Result<T>& r, Fill fill) {
-  if (!r.ok()) return ToGrpcStatus(r.status());
-  fill(r.value());
-  return ::grpc::Status::OK;
-}
 
 // A request's conversation id must name a conversation.
 Result<ConversationId> Conversation(const std::string& text) {
@@ -31,11 +24,6 @@ Result<ConversationId> Conversation(const std::string& text) {
   if (!c) return Status::InvalidArgument("malformed conversation_id \"" + text.substr(0, 80) + "\"");
   return *c;
 }
-
-#define IM_GRPC_ASSIGN(lhs, expr)                                                                   \
-  auto IM_CONCAT_(conv_, __LINE__) = (expr);                                                        \
-  if (!IM_CONCAT_(conv_, __LINE__).ok()) return ToGrpcStatus(IM_CONCAT_(conv_, __LINE__).status()); \
-  lhs = std::move(IM_CONCAT_(conv_, __LINE__)).value()
 
 void FillTokens(const AuthTokens& t, pb::AuthResponse* out) {
   out->set_user_id(t.user.value);

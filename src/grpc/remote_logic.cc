@@ -319,10 +319,7 @@ class RemoteLogic final : public LogicApi {
 }  // namespace
 
 Result<std::shared_ptr<LogicApi>> OpenRemoteLogic(const RemoteLogicOptions& o) {
-  IM_ASSIGN_OR_RETURN(rpc::UnaryClient client,
-                      rpc::UnaryClient::Open(rpc::ClientConfig{
-                          "remote logic", "im-logic", o.addresses, o.deadline_ms, o.max_attempts, o.initial_backoff_ms,
-                          o.max_backoff_ms, o.backoff_multiplier, o.max_message_bytes, o.reconnect_backoff_ms}));
+  IM_ASSIGN_OR_RETURN(rpc::UnaryClient client, rpc::UnaryClient::Open(rpc::ConfigOf("remote logic", "im-logic", o)));
   return std::shared_ptr<LogicApi>(std::make_shared<RemoteLogic>(std::move(client)));
 }
 

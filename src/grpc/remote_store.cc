@@ -327,10 +327,7 @@ class RemoteStore final : public Store {
 }  // namespace
 
 Result<std::shared_ptr<Store>> OpenRemoteStore(const RemoteStoreOptions& o) {
-  IM_ASSIGN_OR_RETURN(rpc::UnaryClient client,
-                      rpc::UnaryClient::Open(rpc::ClientConfig{
-                          "remote store", "im-repo", o.addresses, o.deadline_ms, o.max_attempts, o.initial_backoff_ms,
-                          o.max_backoff_ms, o.backoff_multiplier, o.max_message_bytes, o.reconnect_backoff_ms}));
+  IM_ASSIGN_OR_RETURN(rpc::UnaryClient client, rpc::UnaryClient::Open(rpc::ConfigOf("remote store", "im-repo", o)));
   return std::shared_ptr<Store>(std::make_shared<RemoteStore>(std::move(client)));
 }
 

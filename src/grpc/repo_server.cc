@@ -14,21 +14,9 @@ namespace {
 namespace pb = ::im::v1::repo;
 using ::grpc::ServerContext;
 using rpc::FromProto;
+using rpc::Reply;
 using rpc::ToGrpcStatus;
 using rpc::ToProto;
-
-// Answers with `r`'s status, or fills `out` from its value.
-template <typename T, typename Fill>
-::grpc::Status Reply(const Result<T>& r, Fill fill) {
-  if (!r.ok()) return ToGrpcStatus(r.status());
-  fill(r.value());
-  return ::grpc::Status::OK;
-}
-
-#define IM_GRPC_ASSIGN(lhs, expr)                                                                   \
-  auto IM_CONCAT_(conv_, __LINE__) = (expr);                                                        \
-  if (!IM_CONCAT_(conv_, __LINE__).ok()) return ToGrpcStatus(IM_CONCAT_(conv_, __LINE__).status()); \
-  lhs = std::move(IM_CONCAT_(conv_, __LINE__)).value()
 
 class UserServiceImpl final : public pb::UserService::Service {
  public:

@@ -1,6 +1,6 @@
-// ServiceHost: what RepoServer and LogicServer share — a gRPC server on one address with a
-// thread quota and message size limits, and a shutdown that lets calls in flight finish for a
-// grace period, once.
+// What RepoServer and LogicServer share: ServiceHost — a gRPC server on one address with a thread
+// quota and message size limits, and a shutdown that lets calls in flight finish for a grace
+// period, once — and the two helpers their handlers answer with.
 #ifndef IM_SRC_GRPC_SERVICE_HOST_H_
 #define IM_SRC_GRPC_SERVICE_HOST_H_
 
@@ -12,9 +12,24 @@
 #include <string>
 #include <vector>
 
+#include "grpc/status_mapping.h"
 #include "im/status.h"
 
 namespace im::rpc {
+
+// Answers with `r`'s status, or fills the response from its value.
+template <typename T, typename Fill>
+::grpc::Status Reply(const Result<T>& r, Fill fill) {
+  if (!r.ok()) return ToGrpcStatus(r.status());
+  fill(r.value());
+  return ::grpc::Status::OK;
+}
+
+// In a handler: `lhs` = the value of the Result `expr`, or return its status to the caller.
+#define IM_GRPC_ASSIGN(lhs, expr)                                                                              \
+  auto IM_CONCAT_(conv_, __LINE__) = (expr);                                                                   \
+  if (!IM_CONCAT_(conv_, __LINE__).ok()) return ::im::rpc::ToGrpcStatus(IM_CONCAT_(conv_, __LINE__).status()); \
+  lhs = std::move(IM_CONCAT_(conv_, __LINE__)).value()
 
 class ServiceHost {
  public:

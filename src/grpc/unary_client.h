@@ -32,6 +32,14 @@ struct ClientConfig {
   int64_t reconnect_backoff_ms = 100;
 };
 
+// The config of RemoteStoreOptions or RemoteLogicOptions (the same fields by design).
+template <typename Options>
+ClientConfig ConfigOf(std::string who, std::string server, const Options& o) {
+  return ClientConfig{std::move(who),      std::move(server),     o.addresses,      o.deadline_ms,
+                      o.max_attempts,      o.initial_backoff_ms,  o.max_backoff_ms, o.backoff_multiplier,
+                      o.max_message_bytes, o.reconnect_backoff_ms};
+}
+
 enum class Retry : bool { kNo = false, kOnUnavailable = true };
 
 class UnaryClient {
