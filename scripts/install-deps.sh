@@ -14,6 +14,7 @@ packages=(
   libpqxx-dev libpq-dev postgresql
   librdkafka-dev kcat
   libhiredis-dev redis-server
+  libcurl4-openssl-dev python3-h2 openssl
   chromium
 )
 # The browser test (tests/browser) runs on node and npm: a node already on PATH (such as

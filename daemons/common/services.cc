@@ -102,13 +102,46 @@ std::optional<int> LoadSettings(Settings& s, int argc, char** argv) {
   return std::nullopt;
 }
 
-Result<std::unique_ptr<AdminServer>> StartAdmin(const std::string& address, std::function<Status()> ready) {
+Result<std::unique_ptr<AdminServer>> StartAdmin(const std::string& address, std::function<Status()> ready,
+                                               Engine* dead_letters, const std::string& admin_token) {
   AdminServerOptions admin;
+  admin.dead_letters = dead_letters;
+  admin.admin_token = admin_token;
   if (Status st = SplitAddress(address, &admin.listen_host, &admin.listen_port); !st.ok()) {
     return Status::InvalidArgument("admin_listen " + st.message());
   }
   admin.ready = std::move(ready);
   return StartAdminServer(std::move(admin));
+}
+
+void AddFeatureSettings(Settings& s, FeaturesConfig* c, bool push_and_tasks) {
+  s.Choice("search.backend", &c->search_backend, {"none", "postgres", "elasticsearch"},
+           "full-text search index (im-logic queries it, im-task feeds it)");
+  s.String("search.postgres_conninfo", &c->search_postgres_conninfo, "libpq connection string (backend postgres)");
+  s.String("search.elasticsearch_url", &c->elasticsearch_url, "Elasticsearch/OpenSearch base URL");
+  s.String("search.elasticsearch_index", &c->elasticsearch_index, "index name (created with its mapping)");
+  s.String("search.elasticsearch_api_key", &c->elasticsearch_api_key, "API key (Authorization: ApiKey)");
+  s.String("search.elasticsearch_username", &c->elasticsearch_username, "basic-auth user (instead of an API key)");
+  s.String("search.elasticsearch_password", &c->elasticsearch_password, "basic-auth password");
+  s.String("search.elasticsearch_ca_file", &c->elasticsearch_ca_file, "PEM CA bundle for https (empty: system)");
+  s.Bool("push.enabled", &c->push_enabled, "push new messages to recipients with no online session");
+  if (!push_and_tasks) return;
+  s.String("push.apns_key_file", &c->apns_key_file, "APNs .p8 auth key (empty: APNs pushes are logged)");
+  s.String("push.apns_key_id", &c->apns_key_id, "APNs key id (10 characters)");
+  s.String("push.apns_team_id", &c->apns_team_id, "Apple team id (10 characters)");
+  s.String("push.apns_topic", &c->apns_topic, "the app's bundle id");
+  s.String("push.apns_endpoint", &c->apns_endpoint, "https://api.push.apple.com or the sandbox");
+  s.String("push.apns_ca_file", &c->apns_ca_file, "PEM CA bundle (empty: system)");
+  s.String("push.fcm_service_account_file", &c->fcm_service_account_file,
+           "FCM service-account JSON (empty: FCM pushes are logged)");
+  s.String("push.fcm_endpoint", &c->fcm_endpoint, "FCM HTTP v1 base URL");
+  s.String("push.fcm_token_uri", &c->fcm_token_uri, "OAuth token URL (empty: the service account's)");
+  s.String("push.fcm_ca_file", &c->fcm_ca_file, "PEM CA bundle (empty: system)");
+  s.Int("tasks.max_attempts", &c->task_max_attempts, 1, 100, "tries before a task is dead-lettered");
+  // A retry waits inside a Kafka handler: stay well below max.poll.interval.ms (300 s).
+  s.Int("tasks.initial_backoff_ms", &c->task_initial_backoff_ms, 0, 240'000, "wait before the 2nd try (doubles)");
+  s.Int("tasks.max_backoff_ms", &c->task_max_backoff_ms, 0, 240'000, "longest wait between tries");
+  s.Int("tasks.consumers", &c->task_consumers, 1, 256, "im-task records handled at once");
 }
 
 namespace {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/features.h"
 #include "common/settings.h"
 #include "im/admin_server.h"
 #include "im/bus.h"
@@ -56,7 +57,12 @@ Result<std::string> ReadJwtKey(const std::string& path);
 std::optional<int> LoadSettings(Settings& s, int argc, char** argv);
 
 // Starts /healthz, /readyz (`ready`) and /metrics on `address` ("host:port").
-Result<std::unique_ptr<AdminServer>> StartAdmin(const std::string& address, std::function<Status()> ready);
+Result<std::unique_ptr<AdminServer>> StartAdmin(const std::string& address, std::function<Status()> ready,
+                                               Engine* dead_letters = nullptr, const std::string& admin_token = "");
+
+// The [search] keys (search.*), and with `push_and_tasks` the [push] and [tasks] keys too
+// (FeaturesConfig; docs/search-and-push.md).
+void AddFeatureSettings(Settings& s, FeaturesConfig* c, bool push_and_tasks);
 
 // Blocks SIGTERM and SIGINT in this thread and the threads it starts later: call first in main,
 // so that WaitForStopSignal receives them.

@@ -12,6 +12,7 @@
 namespace {
 
 struct Config {
+  im::daemon::FeaturesConfig features;
   std::string listen = "127.0.0.1:50052";
   std::string admin_listen = "127.0.0.1:9102";
   std::vector<std::string> repo_addresses;
@@ -51,6 +52,7 @@ int main(int argc, char** argv) {
   s.Int("threads", &c.threads, 2, 4'096, "gRPC calls served at once");
   im::daemon::AddKafkaSettings(s, &c.kafka);
   im::daemon::AddRedisSettings(s, &c.redis);
+  im::daemon::AddFeatureSettings(s, &c.features, /*push_and_tasks=*/false);
   s.LogLevel("log_level", &c.log_level, "debug, info, warn or error");
   if (auto exit_code = im::daemon::LoadSettings(s, argc, argv)) return *exit_code;
   im::SetLogSink(nullptr, c.log_level);
@@ -82,6 +84,9 @@ int main(int argc, char** argv) {
   o.fanout_batch_size = static_cast<uint32_t>(c.fanout_batch_size);
   o.presence_ttl_ms = c.presence_ttl_seconds * 1000;
   o.upstream_consumers = c.upstream_consumers;
+  if (auto st = im::daemon::ApplyFeatures(c.features, /*open_push_providers=*/false, &o); !st.ok()) {
+    return im::daemon::Fail(program, st);
+  }
   auto opened = im::Engine::Open(o);
   if (!opened.ok()) return im::daemon::Fail(program, opened.status());
   std::shared_ptr<im::Engine> engine = std::move(opened).value();

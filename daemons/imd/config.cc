@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <toml++/toml.h>
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
@@ -48,6 +49,69 @@ Status SetStore(Config& c, const std::string& value, const std::string& where) {
   return Status::InvalidArgument(where + ": store must be \"sqlite\" (this imd was built without RocksDB), got \"" +
                                  value + "\"");
 #endif
+}
+
+// [search], [push] and [tasks]: every key is a string, a boolean or an integer as
+// FeaturesConfig declares it (docs/search-and-push.md).
+Status ApplyFeatureTable(im::daemon::FeaturesConfig& f, const std::string& table, const toml::table& t,
+                         const std::string& where) {
+  using Strings = std::vector<std::pair<const char*, std::string*>>;
+  const Strings search = {{"backend", &f.search_backend},
+                          {"elasticsearch_url", &f.elasticsearch_url},
+                          {"elasticsearch_index", &f.elasticsearch_index},
+                          {"elasticsearch_api_key", &f.elasticsearch_api_key},
+                          {"elasticsearch_username", &f.elasticsearch_username},
+                          {"elasticsearch_password", &f.elasticsearch_password},
+                          {"elasticsearch_ca_file", &f.elasticsearch_ca_file}};
+  const Strings push = {{"apns_key_file", &f.apns_key_file},
+                        {"apns_key_id", &f.apns_key_id},
+                        {"apns_team_id", &f.apns_team_id},
+                        {"apns_topic", &f.apns_topic},
+                        {"apns_endpoint", &f.apns_endpoint},
+                        {"apns_ca_file", &f.apns_ca_file},
+                        {"fcm_service_account_file", &f.fcm_service_account_file},
+                        {"fcm_endpoint", &f.fcm_endpoint},
+                        {"fcm_token_uri", &f.fcm_token_uri},
+                        {"fcm_ca_file", &f.fcm_ca_file}};
+  for (auto&& [key, node] : t) {
+    const std::string k(key.str());
+    const std::string at = where + "." + k;
+    const Strings& strings = table == "search" ? search : table == "push" ? push : Strings{};
+    auto it = std::find_if(strings.begin(), strings.end(), [&](const auto& e) { return k == e.first; });
+    if (it != strings.end()) {
+      auto v = node.value<std::string>();
+      if (!v) return Status::InvalidArgument(at + " must be a string");
+      *it->second = *v;
+    } else if (table == "push" && k == "enabled") {
+      auto v = node.value<bool>();
+      if (!v) return Status::InvalidArgument(at + " must be true or false");
+      f.push_enabled = *v;
+    } else if (table == "tasks") {
+      auto v = node.value<int64_t>();
+      if (!v) return Status::InvalidArgument(at + " must be an integer");
+      int64_t out = 0;
+      if (k == "max_attempts") {
+        IM_RETURN_IF_ERROR(SetInt(out, *v, 1, 100, at));
+        f.task_max_attempts = static_cast<int>(out);
+      } else if (k == "initial_backoff_ms") {
+        IM_RETURN_IF_ERROR(SetInt(f.task_initial_backoff_ms, *v, 0, 240'000, at));
+      } else if (k == "max_backoff_ms") {
+        IM_RETURN_IF_ERROR(SetInt(f.task_max_backoff_ms, *v, 0, 240'000, at));
+      } else if (k == "consumers") {
+        IM_RETURN_IF_ERROR(SetInt(out, *v, 1, 256, at));
+        f.task_consumers = static_cast<int>(out);
+      } else {
+        return Status::InvalidArgument(at + " is not a known setting");
+      }
+    } else {
+      return Status::InvalidArgument(at + " is not a known setting");
+    }
+  }
+  if (table == "search" && f.search_backend != "sqlite" && f.search_backend != "elasticsearch" &&
+      f.search_backend != "none") {
+    return Status::InvalidArgument(where + ".backend must be \"sqlite\", \"elasticsearch\" or \"none\"");
+  }
+  return Status::Ok();
 }
 
 Status ApplyToml(Config& c, const std::string& path) {
@@ -105,6 +169,16 @@ Status ApplyToml(Config& c, const std::string& path) {
       if (!v) return Status::InvalidArgument(where + " must be an integer");
       IM_RETURN_IF_ERROR(SetInt(out, *v, 1000, 10'000'000, where));
       c.password_iterations = static_cast<int>(out);
+    } else if (k == "search" || k == "push" || k == "tasks") {
+      const toml::table* table = node.as_table();
+      if (!table) return Status::InvalidArgument(where + " must be a table");
+      IM_RETURN_IF_ERROR(ApplyFeatureTable(c.features, k, *table, where));
+    } else if (k == "admin_token") {
+      auto v = node.value<std::string>();
+      if (!v || (!v->empty() && v->size() < 16)) {
+        return Status::InvalidArgument(where + " must be a string of at least 16 characters");
+      }
+      c.gateway.admin_token = *v;
     } else if (k == "limits") {
       const toml::table* limits = node.as_table();
       if (!limits) return Status::InvalidArgument(where + " must be a table");
@@ -159,18 +233,21 @@ const char* Usage() {
          "              tls_certificate_file, tls_private_key_file, [limits] max_frame_bytes,\n"
          "              max_queued_frames, idle_timeout_seconds, connection_frames_per_second,\n"
          "              worker_threads, max_pending_requests,\n"
-         "              user_frames_per_second\n"
+         "              user_frames_per_second, admin_token, [search] backend (sqlite, elasticsearch,\n"
+         "              none) and elasticsearch_*, [push] enabled, apns_*, fcm_*, [tasks] max_attempts,\n"
+         "              initial_backoff_ms, max_backoff_ms, consumers (docs/search-and-push.md)\n"
          "  --listen    address for HTTP and WebSocket (default 127.0.0.1:8080; port 0 = any free port)\n"
          "  --data-dir  database and JWT key (default ./data)\n"
          "  --store     embedded store: sqlite (default; DIR/im.db) or rocksdb (DIR/rocksdb)\n"
          "  --web-root  serve the web page from this directory instead of the built-in copy\n"
          "  --tls-cert, --tls-key  serve https and wss with this certificate chain and key\n"
          "Environment (between the file and the flags): IMD_LISTEN, IMD_DATA_DIR, IMD_STORE, IMD_LOG_LEVEL,\n"
-         "IM_PASSWORD_ITERATIONS.\n";
+         "IM_PASSWORD_ITERATIONS, IMD_ADMIN_TOKEN.\n";
 }
 
 im::Result<Config> LoadConfig(const std::vector<std::string>& args) {
   Config c;
+  c.features.search_backend = "sqlite";
   std::string config_file, listen_flag, data_dir_flag, web_root_flag, tls_cert_flag, tls_key_flag, store_flag;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -209,6 +286,10 @@ im::Result<Config> LoadConfig(const std::vector<std::string>& args) {
       return Status::InvalidArgument("IM_PASSWORD_ITERATIONS must be an integer between 1 and 10000000");
     }
     c.password_iterations = n;
+  }
+  if (const char* v = std::getenv("IMD_ADMIN_TOKEN"); v && *v) {
+    if (std::strlen(v) < 16) return Status::InvalidArgument("IMD_ADMIN_TOKEN must be at least 16 characters");
+    c.gateway.admin_token = v;
   }
   if (const char* v = std::getenv("IMD_STORE"); v && *v) IM_RETURN_IF_ERROR(SetStore(c, v, "IMD_STORE"));
   if (const char* v = std::getenv("IMD_LOG_LEVEL"); v && *v && !im::ParseLogLevel(v, &c.log_level)) {

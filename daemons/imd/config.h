@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "common/features.h"
 #include "im/gateway.h"
 #include "im/log.h"
 #include "im/status.h"
@@ -19,7 +20,9 @@ struct Config {
   int password_iterations = 600'000;
   int64_t access_token_ttl_seconds = 15 * 60;
   im::LogLevel log_level = im::LogLevel::kInfo;
-  im::GatewayOptions gateway;  // limits; listen address copied in by Load
+  im::GatewayOptions gateway;  // limits, admin_token; listen address copied in by Load
+  // [search], [push], [tasks]. search.backend defaults to "sqlite" (data_dir/search.db).
+  im::daemon::FeaturesConfig features;
   bool help = false;
 };
 

@@ -83,6 +83,12 @@ int main(int argc, char** argv) {
   options.jwt_secret = *key;
   options.password_iterations = config->password_iterations;
   options.access_token_ttl_ms = config->access_token_ttl_seconds * 1000;
+  im::daemon::FeaturesConfig features = config->features;
+  features.search_sqlite_path = (dir / "search.db").string();
+  if (auto st = im::daemon::ApplyFeatures(features, /*open_push_providers=*/true, &options); !st.ok()) {
+    std::fprintf(stderr, "imd: %s\n", st.ToString().c_str());
+    return 1;
+  }
   auto engine = im::Engine::Open(options);
   if (!engine.ok()) {
     std::fprintf(stderr, "imd: %s\n", engine.status().ToString().c_str());

@@ -6,6 +6,9 @@
 //                 503 {"status":"not_ready","code":"<StatusCodeName>","message":"..."}.
 //   GET /metrics  200 text/plain; version=0.0.4: the process metrics registry, then
 //                 options.extra_metrics().
+//   GET  /admin/dead-letters, POST /admin/dead-letters/<id>/redrive, DELETE
+//                 /admin/dead-letters/<id>: when options.dead_letters
+//                 and options.admin_token are set (see Engine::ListDeadLetters; Bearer token).
 //
 // Any other path is 404 {"code":"not_found",...}; another method on these paths is 405. Requests
 // may carry at most 8 KiB of headers and 8 KiB of body; a request must arrive within 5 s of the
@@ -33,6 +36,7 @@
 #include <memory>
 #include <string>
 
+#include "im/engine.h"
 #include "im/status.h"
 
 namespace im {
@@ -46,6 +50,10 @@ struct AdminServerOptions {
   // Prometheus text appended to /metrics after the process registry. Empty (or returning ""):
   // nothing appended.
   std::function<std::string()> extra_metrics;
+  // An engine running the task half (im-task) whose dead letters /admin/dead-letters lists and
+  // re-drives, with `admin_token` as the required bearer token. Both set, or the paths are 404.
+  Engine* dead_letters = nullptr;
+  std::string admin_token;
 };
 
 // Thread-safe. Destroying it stops it.

@@ -24,7 +24,8 @@
 //  - Dead letters go to topics::kDeadLetter with key "<origin topic>/<origin key>" (topic names
 //    contain no '/'), the original payload, and the headers named in dead_letter:: below. A
 //    record of the dead-letter topic that fails max_attempts times is dropped, not dead-lettered
-//    again.
+//    again. The task workers publish their own dead letters there too (include/im/task.h), keyed
+//    "im-task/<key>", without headers: their TaskMessage payload carries the error.
 #ifndef IM_BUS_H_
 #define IM_BUS_H_
 
@@ -42,6 +43,8 @@ namespace im {
 namespace topics {
 inline constexpr std::string_view kUpstream = "im-upstream";
 inline constexpr std::string_view kTask = "im-task";
+// Tasks waiting for their next attempt (include/im/task.h).
+inline constexpr std::string_view kTaskRetry = "im-task-retry";
 inline constexpr std::string_view kDeadLetter = "im-dead-letter";
 // Downstream records for one gateway: "im-downstream-<gateway_id>".
 std::string Downstream(std::string_view gateway_id);

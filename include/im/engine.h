@@ -32,6 +32,8 @@
 #include "im/model.h"
 #include "im/options.h"
 #include "im/status.h"
+#include "im/store.h"
+#include "im/task.h"
 
 namespace im {
 
@@ -83,6 +85,18 @@ class Engine : public LogicApi {
   virtual void Detach(SessionId session) = 0;
   // Online status of each user, in the order given.
   virtual Result<std::vector<bool>> GetPresence(std::span<const UserId> users) = 0;
+
+  // ---- task workers (include/im/task.h) ----
+  // Publishes a task for the processor registered for task.type (here or in im-task).
+  virtual Status EnqueueTask(const Task& task) = 0;
+  // The dead letters kept in the Store, ascending by id (needs the task half).
+  virtual Result<std::vector<DeadLetter>> ListDeadLetters(int64_t after_id, uint32_t limit) = 0;
+  // Sends a dead letter back where it came from (a task: to its processor, as a first attempt)
+  // and forgets it. not_found for an unknown id. Needs the task half.
+  virtual Status RedriveDeadLetter(int64_t id) = 0;
+  // Forgets a dead letter without re-driving it (its cause will not go away). not_found for an
+  // unknown id. Needs the task half.
+  virtual Status DiscardDeadLetter(int64_t id) = 0;
 
   // Waits until every event and task produced so far has been delivered (tests, shutdown).
   virtual Status Drain() = 0;

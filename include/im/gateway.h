@@ -56,6 +56,9 @@ struct GatewayOptions {
   // on a network thread: it must not block — return a cached answer (im-gateway probes im-logic
   // in the background). Empty: ready while running.
   std::function<Status()> ready;
+  // Bearer token of the dead-letter admin endpoints (/admin/dead-letters, needs an engine that
+  // runs the task half). Empty: those paths are 404.
+  std::string admin_token;
 };
 
 class Gateway {

@@ -26,6 +26,7 @@
 #include "im/event.h"
 #include "im/ids.h"
 #include "im/model.h"
+#include "im/search.h"
 #include "im/status.h"
 #include "im/store.h"
 
@@ -85,6 +86,15 @@ struct SyncConversation {
 
 struct SyncResult {
   std::vector<SyncConversation> conversations;
+};
+
+struct SearchRequest {
+  std::string query;  // words; every one must match (see im/search.h)
+  // Search one conversation (the actor must belong to it), or, when invalid, every conversation
+  // on the actor's list (the most recent Options::search_max_conversations of them).
+  ConversationId conversation;
+  uint32_t limit = 20;
+  MessageId before;  // SearchPage::next_before of the previous page
 };
 
 class LogicApi {
@@ -147,6 +157,22 @@ class LogicApi {
   virtual Result<SyncResult> Sync(UserId actor, const SyncRequest& request) = 0;
   // Ephemeral "is typing" to the other members' sessions.
   virtual Status Typing(UserId actor, const DeviceId& device, const ConversationId& conversation) = 0;
+
+  // ---- search ----
+  // Text messages of the conversations the actor belongs to now (a group they left is no longer
+  // searched), newest first. not_supported when no SearchIndex is configured; invalid_argument
+  // for a query without words.
+  virtual Result<SearchPage> Search(UserId actor, const SearchRequest& request) = 0;
+
+  // ---- offline push ----
+  // Registers the actor's device for pushes (token.user is ignored: the actor's). A token held by
+  // another user moves to the actor. At most 20 tokens per user: the oldest is dropped.
+  virtual Status RegisterDeviceToken(UserId actor, const DeviceToken& token) = 0;
+  // not_found unless the actor holds the token.
+  virtual Status UnregisterDeviceToken(UserId actor, PushPlatform platform, const std::string& token) = 0;
+  virtual Result<std::vector<DeviceToken>> ListDeviceTokens(UserId actor) = 0;
+  virtual Result<PushSettings> GetPushSettings(UserId actor) = 0;
+  virtual Status SetPushSettings(UserId actor, const PushSettings& settings) = 0;
 };
 
 }  // namespace im

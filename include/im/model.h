@@ -65,6 +65,29 @@ struct ConversationSummary {
   std::optional<Message> last_message;  // absent for a conversation with no message yet
 };
 
+// ---- offline push ----
+
+enum class PushPlatform : uint8_t {
+  kApns = 1,  // Apple Push Notification service: the token is the device token in hex
+  kFcm = 2,   // Firebase Cloud Messaging: the token is the app instance's registration token
+};
+
+// A device that wants offline pushes. A token belongs to one user at a time: registering it
+// again (for example after another user logged in on the device) moves it.
+struct DeviceToken {
+  UserId user;
+  PushPlatform platform = PushPlatform::kApns;
+  std::string token;  // 1..4096 printable ASCII bytes
+  DeviceId device;    // the session device id that registered it ("" when unknown)
+  TimestampMs updated_at_ms = 0;
+};
+
+// Per-user push preferences; a user who never set them gets these defaults.
+struct PushSettings {
+  bool muted = false;        // no pushes at all
+  bool show_preview = true;  // false: the push says "New message" instead of the text
+};
+
 }  // namespace im
 
 #endif  // IM_MODEL_H_

@@ -7,12 +7,16 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "im/bus.h"
 #include "im/logic_api.h"
 #include "im/model.h"
 #include "im/presence.h"
+#include "im/push.h"
+#include "im/search.h"
 #include "im/store.h"
+#include "im/task.h"
 
 namespace im {
 
@@ -24,7 +28,7 @@ struct Options {
   // Which parts this engine runs (DESIGN.md §1). imd and embedded hosts run all three.
   bool run_gateway = true;  // local sessions; consumes im-downstream-<gateway_id>
   bool run_logic = true;    // consumes im-upstream (sends, presence changes); serves LogicApi
-  bool run_tasks = true;    // consumes im-task (large-group fanout)
+  bool run_tasks = true;    // consumes im-task, im-task-retry and im-dead-letter (include/im/task.h)
   // Where the LogicApi calls go (im-gateway: OpenRemoteLogic). Empty: this engine's own logic
   // half, which then needs store.
   std::shared_ptr<LogicApi> logic;
@@ -63,6 +67,29 @@ struct Options {
   int upstream_consumers = 32;
   // A send with no ack from the logic half after this fails with deadline_exceeded.
   int64_t send_timeout_ms = 10'000;
+
+  // ---- task workers (include/im/task.h) ----
+  // The host's own processors, next to the engine's (im.fanout, im.search, im.push). Registered
+  // explicitly here: there is no static self-registration.
+  std::vector<std::shared_ptr<TaskProcessor>> task_processors;
+  TaskRetryPolicy task_retry;
+  int task_consumers = 4;  // im-task records handled at once (push calls block on the network)
+
+  // ---- search ----
+  // Where text messages are indexed (task half) and searched (logic half). Empty: no indexing,
+  // and Search is not_supported.
+  std::shared_ptr<SearchIndex> search;
+  // A search without a conversation covers at most this many of the actor's most recent
+  // conversations.
+  uint32_t search_max_conversations = 1000;
+
+  // ---- offline push ----
+  // Produce an im.push task for each recipient of a new message with no online session (logic
+  // half, and the task half for large groups).
+  bool push_offline = false;
+  // Providers per platform (task half); an empty one logs instead (NewLogPushProvider).
+  std::shared_ptr<PushProvider> apns;
+  std::shared_ptr<PushProvider> fcm;
 
   // Clock in ms since the epoch; tests replace it to expire tokens.
   std::function<TimestampMs()> clock;

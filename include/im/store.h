@@ -95,6 +95,18 @@ struct MessageRange {
   bool newest_first = false;  // true: the `limit` highest seqs in the range, descending
 };
 
+// A task or record that failed for good (DESIGN.md §1: dead letters), kept until an operator
+// re-drives or deletes it.
+struct DeadLetter {
+  int64_t id = 0;     // assigned by AddDeadLetter, increasing
+  std::string topic;  // the topic it came from (im-task, im-upstream, ...)
+  std::string key;    // its key on that topic
+  std::string payload;
+  std::string error;  // the last failure, Status::ToString()
+  int attempts = 0;   // deliveries that failed
+  TimestampMs created_at_ms = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -110,9 +122,9 @@ class Store {
   virtual Status UpdateUser(const User& user) = 0;
   // Replaces the stored password hash (password change, or a re-hash at a higher cost).
   virtual Status UpdatePasswordHash(UserId id, const std::string& password_hash) = 0;
-  // Removes the user, their credentials and group memberships, and revokes their refresh tokens.
-  // failed_precondition while they own a group that is not dismissed (transfer or dismiss it
-  // first). Messages they sent stay in history.
+  // Removes the user, their credentials, group memberships, device tokens and push settings, and
+  // revokes their refresh tokens, in one write. failed_precondition while they own a group that is
+  // not dismissed (transfer or dismiss it first). Messages they sent stay in history.
   virtual Status DeleteUser(UserId id) = 0;
 
   // ---- refresh tokens ----
@@ -180,6 +192,36 @@ class Store {
   // 0 when the conversation is not on the user's list.
   virtual Result<Seq> GetReadSeq(UserId user, const ConversationId& conversation) = 0;
 
+  // ---- offline push (added after 1.0: not_supported by default) ----
+  // The token's text is checked by the engine (1..4096 printable ASCII): a store may assume it.
+  //
+  // Inserts or replaces the token keyed by (platform, token): a token registered by another user
+  // before moves to `token.user`. not_found for an unknown user (so no token outlives DeleteUser);
+  // invalid_argument for a platform other than kApns and kFcm.
+  virtual Status PutDeviceToken(const DeviceToken& token);
+  // Removes the token whoever holds it; ok when it is not there.
+  virtual Status DeleteDeviceToken(PushPlatform platform, const std::string& token);
+  // The user's tokens, oldest update first (ties: by platform, then token); empty for an unknown
+  // user.
+  virtual Result<std::vector<DeviceToken>> ListDeviceTokens(UserId user);
+  // Defaults (PushSettings{}) for a user who never set them, or who does not exist.
+  virtual Result<PushSettings> GetPushSettings(UserId user);
+  // not_found for an unknown user.
+  virtual Status PutPushSettings(UserId user, const PushSettings& settings);
+
+  // ---- dead letters (added after 1.0: not_supported by default) ----
+  // Every field is kept byte for byte (topic, key, payload and error may hold any bytes).
+  //
+  // Stores `letter` (its id is ignored) and returns the id it got: positive, and greater than
+  // every id handed out before, deleted ones included (ids are never reused, across restarts too).
+  virtual Result<int64_t> AddDeadLetter(const DeadLetter& letter);
+  // At most `limit` dead letters with id > after_id, ascending.
+  virtual Result<std::vector<DeadLetter>> ListDeadLetters(int64_t after_id, uint32_t limit);
+  // not_found when there is none with this id.
+  virtual Result<DeadLetter> GetDeadLetter(int64_t id);
+  // not_found when there is none with this id.
+  virtual Status DeleteDeadLetter(int64_t id);
+
   // Waits until everything acknowledged so far is on disk (used at shutdown).
   virtual Status Flush() { return Status::Ok(); }
 };
@@ -236,6 +278,17 @@ class StoreWrapper : public Store {
     return target_->AdvanceReadSeq(u, c, s);
   }
   Result<Seq> GetReadSeq(UserId u, const ConversationId& c) override { return target_->GetReadSeq(u, c); }
+  Status PutDeviceToken(const DeviceToken& t) override { return target_->PutDeviceToken(t); }
+  Status DeleteDeviceToken(PushPlatform p, const std::string& t) override { return target_->DeleteDeviceToken(p, t); }
+  Result<std::vector<DeviceToken>> ListDeviceTokens(UserId u) override { return target_->ListDeviceTokens(u); }
+  Result<PushSettings> GetPushSettings(UserId u) override { return target_->GetPushSettings(u); }
+  Status PutPushSettings(UserId u, const PushSettings& s) override { return target_->PutPushSettings(u, s); }
+  Result<int64_t> AddDeadLetter(const DeadLetter& d) override { return target_->AddDeadLetter(d); }
+  Result<std::vector<DeadLetter>> ListDeadLetters(int64_t a, uint32_t l) override {
+    return target_->ListDeadLetters(a, l);
+  }
+  Result<DeadLetter> GetDeadLetter(int64_t id) override { return target_->GetDeadLetter(id); }
+  Status DeleteDeadLetter(int64_t id) override { return target_->DeleteDeadLetter(id); }
   Status Flush() override { return target_->Flush(); }
 
  private:

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "beast/dead_letter_admin.h"
 #include "common/metrics.h"
 
 namespace im {
@@ -126,6 +127,12 @@ class AdminSession : public std::enable_shared_from_this<AdminSession> {
     if (ec) return Shutdown();  // end of stream, timeout, malformed request
     const auto& req = parser_->get();
     std::string_view target = req.target();
+    if (options_.dead_letters && target.starts_with("/admin/")) {
+      gateway::RestRequest r{std::string_view(req.method_string()), target,
+                             std::string_view(req[http::field::authorization]), req.body()};
+      auto out = gateway::HandleDeadLetterAdmin(*options_.dead_letters, r, options_.admin_token);
+      return Write({static_cast<http::status>(out->status), std::move(out->body)}, req.keep_alive());
+    }
     Write(Route(options_, req.method(), target.substr(0, target.find('?'))), req.keep_alive());
   }
 

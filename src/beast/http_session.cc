@@ -126,7 +126,7 @@ void HttpSession<Stream>::OnRead(beast::error_code ec, std::size_t) {
     return Respond(200, R"({"status":"ready"})", req.keep_alive());
   }
   if ((req.method() == http::verb::get || req.method() == http::verb::head) && path.substr(0, 5) != "/api/" &&
-      path != "/metrics" && path != "/healthz") {
+      path.substr(0, 7) != "/admin/" && path != "/metrics" && path != "/healthz") {
     return ServeStatic(path, req.keep_alive(), req.method() == http::verb::head);
   }
   // REST calls block on the engine (store, password hashing): run them on the worker pool and
@@ -134,7 +134,7 @@ void HttpSession<Stream>::OnRead(beast::error_code ec, std::size_t) {
   asio::post(state_->workers, [self = this->shared_from_this(), req = std::move(req)] {
     RestRequest r{std::string_view(req.method_string()), std::string_view(req.target()),
                   std::string_view(req[http::field::authorization]), req.body()};
-    RestResponse out = HandleRest(self->state_->engine, r);
+    RestResponse out = HandleRest(self->state_->engine, r, self->state_->options.admin_token);
     bool keep_alive = req.keep_alive();
     asio::post(self->stream_.get_executor(), [self, out = std::move(out), keep_alive]() mutable {
       self->Respond(out.status, std::move(out.body), keep_alive, std::move(out.content_type));

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <optional>
 
+#include "beast/dead_letter_admin.h"
 #include "common/metrics.h"
 #include "common/utf8.h"
 
@@ -145,6 +146,22 @@ std::pair<std::string_view, std::string_view> SplitResource(std::string_view pat
   return {rest.substr(0, slash), rest.substr(slash + 1)};
 }
 
+const char* PlatformName(PushPlatform p) { return p == PushPlatform::kFcm ? "fcm" : "apns"; }
+
+Result<PushPlatform> ParsePlatform(std::string_view name) {
+  if (name == "apns") return PushPlatform::kApns;
+  if (name == "fcm") return PushPlatform::kFcm;
+  return Status::InvalidArgument("platform must be \"apns\" or \"fcm\"");
+}
+
+// A boolean member; `fallback` when absent.
+Result<bool> BoolField(const json::object& o, std::string_view name, bool fallback) {
+  auto it = o.find(name);
+  if (it == o.end()) return fallback;
+  if (!it->value().is_bool()) return Status::InvalidArgument("\"" + std::string(name) + "\" must be true or false");
+  return it->value().get_bool();
+}
+
 Result<AuthContext> Bearer(Engine& engine, std::string_view authorization) {
   constexpr std::string_view kPrefix = "Bearer ";
   if (authorization.substr(0, kPrefix.size()) != kPrefix) {
@@ -259,6 +276,68 @@ Result<RestResponse> Route(Engine& engine, const RestRequest& r) {
       return Json(200, json::object{{"read_seq", std::to_string(read)}});
     }
   }
+  if (path == "/api/v1/search" && get) {
+    SearchRequest q;
+    q.query = PercentDecode(QueryParam(r.target, "q"));
+    if (std::string c = PercentDecode(QueryParam(r.target, "conversation_id")); !c.empty()) {
+      auto conversation = ConversationId::Parse(c);
+      if (!conversation) return Status::InvalidArgument("malformed conversation_id");
+      q.conversation = *conversation;
+    }
+    IM_ASSIGN_OR_RETURN(uint64_t limit, NumberParam(r.target, "limit", 20));
+    IM_ASSIGN_OR_RETURN(uint64_t before, NumberParam(r.target, "before", 0));
+    q.limit = static_cast<uint32_t>(std::min<uint64_t>(limit, 1000));
+    q.before = MessageId(static_cast<int64_t>(before));
+    IM_ASSIGN_OR_RETURN(SearchPage page, engine.Search(who.user, q));
+    json::array hits;
+    for (const SearchHit& h : page.hits) {
+      hits.push_back(json::object{{"message_id", std::to_string(h.id.value)},
+                                  {"conversation_id", h.conversation.str()},
+                                  {"seq", std::to_string(h.seq)},
+                                  {"sender_id", std::to_string(h.sender.value)},
+                                  {"sent_at_ms", h.sent_at_ms},
+                                  {"highlight", h.highlight}});
+    }
+    json::value next = page.next_before.valid() ? json::value(std::to_string(page.next_before.value)) : nullptr;
+    return Json(200, json::object{{"hits", std::move(hits)}, {"next_before", next}});
+  }
+  if (path == "/api/v1/push/devices" && (post || get)) {
+    if (get) {
+      IM_ASSIGN_OR_RETURN(auto tokens, engine.ListDeviceTokens(who.user));
+      json::array out;
+      for (const DeviceToken& t : tokens) {
+        out.push_back(json::object{{"platform", PlatformName(t.platform)},
+                                   {"token", t.token},
+                                   {"device_id", t.device},
+                                   {"updated_at_ms", t.updated_at_ms}});
+      }
+      return Json(200, json::object{{"devices", std::move(out)}});
+    }
+    IM_ASSIGN_OR_RETURN(json::object body, ParseBody(r.body));
+    IM_ASSIGN_OR_RETURN(std::string platform, StringField(body, "platform", true));
+    IM_ASSIGN_OR_RETURN(PushPlatform p, ParsePlatform(platform));
+    IM_ASSIGN_OR_RETURN(std::string token, StringField(body, "token", true));
+    IM_RETURN_IF_ERROR(engine.RegisterDeviceToken(who.user, DeviceToken{who.user, p, token, who.device}));
+    return RestResponse{204, ""};
+  }
+  constexpr std::string_view kDevices = "/api/v1/push/devices/";
+  if (path.substr(0, kDevices.size()) == kDevices && r.method == "DELETE") {
+    // /api/v1/push/devices/<platform>/<percent-encoded token>
+    auto [platform, token] = SplitResource(path, kDevices);
+    IM_ASSIGN_OR_RETURN(PushPlatform p, ParsePlatform(platform));
+    IM_RETURN_IF_ERROR(engine.UnregisterDeviceToken(who.user, p, PercentDecode(token)));
+    return RestResponse{204, ""};
+  }
+  if (path == "/api/v1/push/settings" && (get || r.method == "PUT")) {
+    IM_ASSIGN_OR_RETURN(PushSettings settings, engine.GetPushSettings(who.user));
+    if (r.method == "PUT") {
+      IM_ASSIGN_OR_RETURN(json::object body, ParseBody(r.body));
+      IM_ASSIGN_OR_RETURN(settings.muted, BoolField(body, "muted", settings.muted));
+      IM_ASSIGN_OR_RETURN(settings.show_preview, BoolField(body, "show_preview", settings.show_preview));
+      IM_RETURN_IF_ERROR(engine.SetPushSettings(who.user, settings));
+    }
+    return Json(200, json::object{{"muted", settings.muted}, {"show_preview", settings.show_preview}});
+  }
   if (path == "/api/v1/groups" && post) {
     IM_ASSIGN_OR_RETURN(json::object body, ParseBody(r.body));
     IM_ASSIGN_OR_RETURN(std::string name, StringField(body, "name", true));
@@ -359,7 +438,8 @@ RestResponse ErrorResponse(const Status& status) {
               json::object{{"code", StatusCodeName(status.code())}, {"message", status.message()}});
 }
 
-RestResponse HandleRest(Engine& engine, const RestRequest& request) {
+RestResponse HandleRest(Engine& engine, const RestRequest& request, std::string_view admin_token) {
+  if (auto admin = HandleDeadLetterAdmin(engine, request, admin_token)) return std::move(*admin);
   auto r = Route(engine, request);
   return r.ok() ? std::move(r).value() : ErrorResponse(r.status());
 }

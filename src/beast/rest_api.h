@@ -33,7 +33,8 @@ std::string QueryParam(std::string_view target, std::string_view name);
 // %XX and '+' decoded; malformed escapes are kept as they are.
 std::string PercentDecode(std::string_view in);
 
-RestResponse HandleRest(Engine& engine, const RestRequest& request);
+// `admin_token`: enables the dead-letter admin endpoints (beast/dead_letter_admin.h) when set.
+RestResponse HandleRest(Engine& engine, const RestRequest& request, std::string_view admin_token = {});
 
 }  // namespace im::gateway
 

@@ -8,6 +8,7 @@
 #include <ctime>
 #include <mutex>
 #include <random>
+#include <utility>
 #include <shared_mutex>
 
 namespace im {
@@ -85,6 +86,14 @@ namespace log {
 
 bool Enabled(LogLevel level) { return static_cast<int>(level) >= g_min_level.load(std::memory_order_relaxed); }
 
+namespace {
+thread_local std::string t_trace;
+}  // namespace
+
+TraceScope::TraceScope(std::string trace_id) : previous_(std::exchange(t_trace, std::move(trace_id))) {}
+TraceScope::~TraceScope() { t_trace = std::move(previous_); }
+const std::string& CurrentTrace() { return t_trace; }
+
 void Write(LogLevel level, std::string_view msg, std::initializer_list<Field> fields) {
   std::string line;
   line.reserve(160);
@@ -106,6 +115,14 @@ void Write(LogLevel level, std::string_view msg, std::initializer_list<Field> fi
       char buf[32];
       std::snprintf(buf, sizeof buf, "%.3f", std::get<double>(f.value));
       line += buf;
+    }
+  }
+  if (!t_trace.empty()) {
+    bool has_trace = false;
+    for (const Field& f : fields) has_trace = has_trace || f.key == "trace";
+    if (!has_trace) {
+      line += ",\"trace\":";
+      AppendJsonString(line, t_trace);
     }
   }
   line += '}';

@@ -42,6 +42,20 @@ inline void Error(std::string_view msg, std::initializer_list<Field> fields = {}
   Write(LogLevel::kError, msg, fields);
 }
 
+// Makes `trace_id` the current thread's trace until destroyed: every line written meanwhile
+// carries it as "trace", and tasks enqueued meanwhile inherit it.
+class TraceScope {
+ public:
+  explicit TraceScope(std::string trace_id);
+  ~TraceScope();
+  TraceScope(const TraceScope&) = delete;
+  TraceScope& operator=(const TraceScope&) = delete;
+
+ private:
+  std::string previous_;
+};
+const std::string& CurrentTrace();
+
 // A random 16-hex-digit id for a request or connection.
 std::string NewTraceId();
 

@@ -61,7 +61,38 @@ std::string Registry::RenderPrometheus() const {
   out += "# TYPE im_store_latency_seconds histogram\n";
   store_append_latency.Render("im_store_latency_seconds", "op=\"append\"", &out);
   store_read_latency.Render("im_store_latency_seconds", "op=\"read\"", &out);
+  counter("im_dead_letters_stored_total", "Dead-letter records kept in the Store for listing and re-drive.",
+          dead_letters_stored.value());
+  out += "# HELP im_push_total Offline-push notifications by outcome.\n# TYPE im_push_total counter\n";
+  out += "im_push_total{outcome=\"delivered\"} " + std::to_string(push_delivered.value()) + "\n";
+  out += "im_push_total{outcome=\"invalid_token\"} " + std::to_string(push_invalid_tokens.value()) + "\n";
+  out += "im_push_total{outcome=\"rejected\"} " + std::to_string(push_rejected.value()) + "\n";
+  out += "im_push_total{outcome=\"retry\"} " + std::to_string(push_retries.value()) + "\n";
+
+  std::lock_guard lock(tasks_mu_);
+  if (tasks_.empty()) return out;
+  out += "# HELP im_tasks_total Task attempts by type and outcome (ok, retry, dead_letter) and re-drives.\n";
+  out += "# TYPE im_tasks_total counter\n";
+  for (const auto& [type, m] : tasks_) {
+    const std::pair<const char*, uint64_t> outcomes[] = {{"ok", m->succeeded.value()},
+                                                         {"retry", m->retried.value()},
+                                                         {"dead_letter", m->dead_lettered.value()},
+                                                         {"redrive", m->redriven.value()}};
+    for (const auto& [outcome, value] : outcomes) {
+      out += "im_tasks_total{type=\"" + type + "\",outcome=\"" + outcome + "\"} " + std::to_string(value) + "\n";
+    }
+  }
+  out += "# HELP im_task_duration_seconds One TaskProcessor::Process call, by task type.\n";
+  out += "# TYPE im_task_duration_seconds histogram\n";
+  for (const auto& [type, m] : tasks_) m->latency.Render("im_task_duration_seconds", "type=\"" + type + "\"", &out);
   return out;
+}
+
+TaskMetrics& Registry::Task(std::string_view type) {
+  std::lock_guard lock(tasks_mu_);
+  auto it = tasks_.find(type);
+  if (it == tasks_.end()) it = tasks_.emplace(std::string(type), std::make_unique<TaskMetrics>()).first;
+  return *it->second;
 }
 
 Registry& Default() {

@@ -6,7 +6,11 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <string_view>
 
 namespace im::metrics {
 
@@ -43,6 +47,15 @@ class Histogram {
   std::atomic<uint64_t> sum_micros_{0};
 };
 
+// The task workers' metrics for one task type (label type="...").
+struct TaskMetrics {
+  Counter succeeded;      // attempts that returned ok
+  Counter retried;        // failed attempts scheduled again on im-task-retry
+  Counter dead_lettered;  // tasks sent to the dead-letter topic
+  Counter redriven;       // dead letters of this type sent back to im-task
+  Histogram latency;      // one TaskProcessor::Process call, seconds
+};
+
 // The metrics libim's daemons export.
 struct Registry {
   Gauge connections;               // open WebSocket sessions
@@ -58,7 +71,20 @@ struct Registry {
   Histogram store_append_latency;  // Store::AppendMessage, seconds
   Histogram store_read_latency;    // Store reads on the send path (access checks, history), seconds
 
+  Counter dead_letters_stored;      // dead-letter records kept in the Store
+  Counter push_delivered;           // notifications a push service accepted
+  Counter push_invalid_tokens;      // tokens a push service reported dead (then forgotten)
+  Counter push_rejected;            // notifications a push service refused for good
+  Counter push_retries;             // notifications to retry (429, 5xx, network)
+
+  // The metrics of one task type, created on first use; the reference stays valid.
+  TaskMetrics& Task(std::string_view type);
+
   std::string RenderPrometheus() const;
+
+ private:
+  mutable std::mutex tasks_mu_;
+  std::map<std::string, std::unique_ptr<TaskMetrics>, std::less<>> tasks_;
 };
 
 Registry& Default();

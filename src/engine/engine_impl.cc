@@ -6,6 +6,8 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "crypto/random.h"
+#include "engine/push_sender.h"
+#include "engine/search_indexer.h"
 #include "engine/validation.h"
 #include "im/v1/records.pb.h"
 
@@ -34,6 +36,16 @@ Result<std::unique_ptr<Engine>> Engine::Open(Options options) {
     return Status::InvalidArgument("upstream_consumers must be 1..1024");
   }
   if (options.send_timeout_ms < 1) return Status::InvalidArgument("send_timeout_ms must be positive");
+  if (options.task_consumers < 1 || options.task_consumers > 256) {
+    return Status::InvalidArgument("task_consumers must be 1..256");
+  }
+  const TaskRetryPolicy& retry = options.task_retry;
+  if (retry.max_attempts < 1 || retry.initial_backoff_ms < 0 || retry.max_backoff_ms < retry.initial_backoff_ms ||
+      !(retry.jitter >= 0 && retry.jitter <= 1)) {
+    return Status::InvalidArgument(
+        "task_retry needs max_attempts >= 1, 0 <= initial_backoff_ms <= max_backoff_ms and jitter in [0, 1]");
+  }
+  if (options.search_max_conversations == 0) return Status::InvalidArgument("search_max_conversations must be positive");
   if (!options.logic && !options.run_logic && !options.run_tasks) {
     return Status::InvalidArgument("no logic half: set run_logic or give Options::logic");
   }
@@ -88,17 +100,44 @@ Status EngineImpl::Start() {
       subscriptions_.push_back(std::move(sub));
     }
   }
-  if (options_.run_tasks) {
-    IM_ASSIGN_OR_RETURN(auto sub,
-                        bus.Subscribe(topics::kTask, "im-task-fanout",
-                                      [core = core_.get()](const BusRecord& r) { return core->HandleTask(r); }));
+  if (options_.run_tasks) IM_RETURN_IF_ERROR(StartTasks());
+  return Status::Ok();
+}
+
+Status EngineImpl::StartTasks() {
+  tasks_ = std::make_unique<TaskDispatcher>(options_.bus, options_.task_retry, options_.clock);
+  IM_RETURN_IF_ERROR(tasks_->Register(core_->fanout()));
+  if (options_.search) IM_RETURN_IF_ERROR(tasks_->Register(std::make_shared<SearchIndexer>(options_.search)));
+  IM_RETURN_IF_ERROR(tasks_->Register(std::make_shared<PushSender>(options_.store, options_.apns, options_.fcm)));
+  for (const auto& p : options_.task_processors) {
+    if (p && p->type().starts_with("im.")) {
+      return Status::InvalidArgument("task type " + std::string(p->type()) + ": the im. prefix is the engine's");
+    }
+    IM_RETURN_IF_ERROR(tasks_->Register(p));
+  }
+  dead_letters_ = std::make_unique<DeadLetterKeeper>(options_.store, options_.bus, options_.clock);
+
+  Bus& bus = *options_.bus;
+  TaskDispatcher* tasks = tasks_.get();
+  for (int i = 0; i < options_.task_consumers; ++i) {
+    IM_ASSIGN_OR_RETURN(auto sub, bus.Subscribe(topics::kTask, "im-task",
+                                                [tasks](const BusRecord& r) { return tasks->HandleTask(r); }));
     subscriptions_.push_back(std::move(sub));
   }
+  IM_ASSIGN_OR_RETURN(auto retry, bus.Subscribe(topics::kTaskRetry, "im-task-retry",
+                                                [tasks](const BusRecord& r) { return tasks->HandleRetry(r); }));
+  subscriptions_.push_back(std::move(retry));
+  IM_ASSIGN_OR_RETURN(auto dlq, bus.Subscribe(topics::kDeadLetter, "im-dead-letters",
+                                              [keeper = dead_letters_.get()](const BusRecord& r) {
+                                                return keeper->Handle(r);
+                                              }));
+  subscriptions_.push_back(std::move(dlq));
   return Status::Ok();
 }
 
 EngineImpl::~EngineImpl() {
   if (hub_) hub_->DetachAll();
+  if (tasks_) tasks_->Stop();  // a task waiting for its retry must not hold up shutdown
   (void)options_.bus->Drain();
   subscriptions_.clear();
   pending_.reset();  // fails sends still waiting
@@ -179,6 +218,25 @@ Result<std::vector<bool>> EngineImpl::GetPresence(std::span<const UserId> users)
     return Status::InvalidArgument("at most " + std::to_string(options_.max_page) + " users per lookup");
   }
   return options_.presence->Online(users);
+}
+
+// ---- task workers ----
+
+Status EngineImpl::EnqueueTask(const Task& task) { return im::EnqueueTask(*options_.bus, task); }
+
+Result<std::vector<DeadLetter>> EngineImpl::ListDeadLetters(int64_t after_id, uint32_t limit) {
+  if (!dead_letters_) return Status::FailedPrecondition("this engine does not run the task half");
+  return options_.store->ListDeadLetters(after_id, limit == 0 || limit > options_.max_page ? options_.max_page : limit);
+}
+
+Status EngineImpl::RedriveDeadLetter(int64_t id) {
+  if (!dead_letters_) return Status::FailedPrecondition("this engine does not run the task half");
+  return dead_letters_->Redrive(id);
+}
+
+Status EngineImpl::DiscardDeadLetter(int64_t id) {
+  if (!dead_letters_) return Status::FailedPrecondition("this engine does not run the task half");
+  return options_.store->DeleteDeadLetter(id);
 }
 
 Status EngineImpl::Drain() { return options_.bus->Drain(); }

@@ -8,9 +8,11 @@
 
 #include <memory>
 
+#include "engine/dead_letter_keeper.h"
 #include "engine/logic_core.h"
 #include "engine/pending_sends.h"
 #include "engine/session_hub.h"
+#include "engine/task_dispatcher.h"
 #include "im/engine.h"
 
 namespace im {
@@ -81,14 +83,35 @@ class EngineImpl final : public Engine {
     return logic_->Typing(actor, device, conversation);
   }
 
+  Result<SearchPage> Search(UserId actor, const SearchRequest& request) override {
+    return logic_->Search(actor, request);
+  }
+  Status RegisterDeviceToken(UserId actor, const DeviceToken& token) override {
+    return logic_->RegisterDeviceToken(actor, token);
+  }
+  Status UnregisterDeviceToken(UserId actor, PushPlatform platform, const std::string& token) override {
+    return logic_->UnregisterDeviceToken(actor, platform, token);
+  }
+  Result<std::vector<DeviceToken>> ListDeviceTokens(UserId actor) override { return logic_->ListDeviceTokens(actor); }
+  Result<PushSettings> GetPushSettings(UserId actor) override { return logic_->GetPushSettings(actor); }
+  Status SetPushSettings(UserId actor, const PushSettings& settings) override {
+    return logic_->SetPushSettings(actor, settings);
+  }
+
   void SendAsync(UserId actor, const DeviceId& device, SendRequest request,
                  std::function<void(Result<SendAck>)> done) override;
   Result<SessionId> Attach(UserId user, const DeviceId& device, std::shared_ptr<SessionSink> sink) override;
   void Detach(SessionId session) override;
   Result<std::vector<bool>> GetPresence(std::span<const UserId> users) override;
+  Status EnqueueTask(const Task& task) override;
+  Result<std::vector<DeadLetter>> ListDeadLetters(int64_t after_id, uint32_t limit) override;
+  Status RedriveDeadLetter(int64_t id) override;
+  Status DiscardDeadLetter(int64_t id) override;
   Status Drain() override;
 
  private:
+  // Subscribes the task half: im-task, im-task-retry, im-dead-letter.
+  Status StartTasks();
   // Bus handler for im-downstream-<gateway_id>: send results and events for local sessions.
   Status HandleDownstream(const BusRecord& record);
   // SessionHub callback: the logic half announces the change to the user's peers.
@@ -99,6 +122,8 @@ class EngineImpl final : public Engine {
   std::shared_ptr<LogicApi> logic_;  // options_.logic, else core_
   std::unique_ptr<PendingSends> pending_;
   std::unique_ptr<SessionHub> hub_;
+  std::unique_ptr<TaskDispatcher> tasks_;        // when this engine runs the task half
+  std::unique_ptr<DeadLetterKeeper> dead_letters_;
   std::vector<std::unique_ptr<Subscription>> subscriptions_;
 };
 

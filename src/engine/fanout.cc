@@ -3,16 +3,21 @@
 #include <algorithm>
 #include <map>
 #include <unordered_map>
+#include <unordered_set>
+
+#include "engine/push_sender.h"
+#include "engine/task_dispatcher.h"
 
 namespace im {
 
 Fanout::Fanout(std::shared_ptr<Store> store, std::shared_ptr<Bus> bus, std::shared_ptr<Presence> presence,
-               uint32_t realtime_max_members, uint32_t batch_size)
+               uint32_t realtime_max_members, uint32_t batch_size, bool push_offline)
     : store_(std::move(store)),
       bus_(std::move(bus)),
       presence_(std::move(presence)),
       realtime_max_members_(realtime_max_members),
-      batch_size_(batch_size) {}
+      batch_size_(batch_size),
+      push_offline_(push_offline) {}
 
 Status Fanout::ToUsers(const v1::Event& event, const std::vector<v1::Target>& targets, const std::string& key) {
   if (targets.empty()) return Status::Ok();
@@ -20,6 +25,14 @@ Status Fanout::ToUsers(const v1::Event& event, const std::vector<v1::Target>& ta
   users.reserve(targets.size());
   for (const auto& t : targets) users.emplace_back(t.user_id());
   IM_ASSIGN_OR_RETURN(std::vector<Route> routes, presence_->Lookup(users));
+  if (push_offline_ && event.has_new_message()) {
+    std::unordered_set<int64_t> online;
+    for (const Route& r : routes) online.insert(r.user.value);
+    for (const auto& t : targets) {
+      if (t.user_id() == event.new_message().sender_id() || online.contains(t.user_id())) continue;
+      IM_RETURN_IF_ERROR(EnqueueTask(*bus_, PushSender::MakeTask(event.new_message(), UserId(t.user_id()))));
+    }
+  }
   if (routes.empty()) return Status::Ok();
 
   // gateway -> users with a session there (a user on two gateways appears under both).
@@ -56,28 +69,22 @@ Status Fanout::ToGroup(const Group& group, const v1::Event& event, UserId exclud
     } while (after.valid());
     return Status::Ok();
   }
-  v1::TaskMessage task;
-  auto* f = task.mutable_fanout();
-  f->set_group_id(group.id.value);
-  *f->mutable_event() = event;
-  f->set_exclude_user_id(exclude_user.value);
-  f->set_exclude_device(exclude_device);
-  return bus_->Publish(topics::kTask, ConversationId::Group(group.id).str(), task.SerializeAsString());
+  v1::FanoutTask f;
+  f.set_group_id(group.id.value);
+  *f.mutable_event() = event;
+  f.set_exclude_user_id(exclude_user.value);
+  f.set_exclude_device(exclude_device);
+  return EnqueueTask(*bus_, Task{std::string(kTaskType), ConversationId::Group(group.id).str(), f.SerializeAsString()});
 }
 
-Status Fanout::HandleTask(const BusRecord& record) {
-  v1::TaskMessage task;
-  if (!task.ParseFromString(record.payload)) {
-    return Status::InvalidArgument("malformed task record");  // retried, then dead-lettered
-  }
-  if (!task.has_fanout()) return Status::Ok();  // other task types belong to other processors
-  const auto& f = task.fanout();
+TaskOutcome Fanout::Process(const Task& task) {
+  v1::FanoutTask f;
+  if (!f.ParseFromString(task.payload)) return Status::InvalidArgument("malformed im.fanout payload");
   IM_ASSIGN_OR_RETURN(UserId last, GroupBatch(GroupId(f.group_id()), f.event(), UserId(f.exclude_user_id()),
                                               f.exclude_device(), UserId(f.after_user_id()), batch_size_));
   if (!last.valid()) return Status::Ok();
-  v1::TaskMessage next = task;
-  next.mutable_fanout()->set_after_user_id(last.value);
-  return bus_->Publish(topics::kTask, record.key, next.SerializeAsString());
+  f.set_after_user_id(last.value);
+  return EnqueueTask(*bus_, Task{task.type, task.key, f.SerializeAsString(), task.trace_id});
 }
 
 Result<UserId> Fanout::GroupBatch(GroupId group, const v1::Event& event, UserId exclude_user,

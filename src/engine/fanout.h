@@ -1,5 +1,7 @@
 // Fanout: routes one event to the online sessions of a set of users, one downstream record per
-// gateway (never one per recipient), and processes large-group fanout tasks in batches.
+// gateway (never one per recipient), and processes large-group fanout tasks (im.fanout) in
+// batches. Recipients of a new message with no online session get an im.push task when
+// push_offline is on.
 #ifndef IM_SRC_ENGINE_FANOUT_H_
 #define IM_SRC_ENGINE_FANOUT_H_
 
@@ -9,14 +11,17 @@
 #include "im/bus.h"
 #include "im/presence.h"
 #include "im/store.h"
+#include "im/task.h"
 #include "im/v1/records.pb.h"
 
 namespace im {
 
-class Fanout {
+class Fanout final : public TaskProcessor {
  public:
+  static constexpr std::string_view kTaskType = "im.fanout";
+
   Fanout(std::shared_ptr<Store> store, std::shared_ptr<Bus> bus, std::shared_ptr<Presence> presence,
-         uint32_t realtime_max_members, uint32_t batch_size);
+         uint32_t realtime_max_members, uint32_t batch_size, bool push_offline);
 
   // Sends `event` to every online session of `targets` (each may exclude one device).
   Status ToUsers(const v1::Event& event, const std::vector<v1::Target>& targets, const std::string& key);
@@ -25,8 +30,9 @@ class Fanout {
   // members, else as a fanout task processed in batches by HandleTask.
   Status ToGroup(const Group& group, const v1::Event& event, UserId exclude_user, const std::string& exclude_device);
 
-  // Processes one im-task record (idempotent: a redelivered batch only repeats deliveries).
-  Status HandleTask(const BusRecord& record);
+  // One im.fanout batch (idempotent: a redelivered batch only repeats deliveries).
+  std::string_view type() const override { return kTaskType; }
+  TaskOutcome Process(const Task& task) override;
 
  private:
   // Delivers to one page of members after `after`; returns the last member seen (invalid when the
@@ -39,6 +45,7 @@ class Fanout {
   std::shared_ptr<Presence> presence_;
   const uint32_t realtime_max_members_;
   const uint32_t batch_size_;
+  const bool push_offline_;
 };
 
 }  // namespace im

@@ -9,8 +9,8 @@ namespace im {
 
 LogicCore::LogicCore(const Options& options) : options_(options), store_(options.store), ids_(options.node_id) {
   auth_ = std::make_unique<AuthService>(store_, options_);
-  fanout_ = std::make_unique<Fanout>(store_, options_.bus, options_.presence, options_.realtime_fanout_max_members,
-                                     options_.fanout_batch_size);
+  fanout_ = std::make_shared<Fanout>(store_, options_.bus, options_.presence, options_.realtime_fanout_max_members,
+                                     options_.fanout_batch_size, options_.push_offline);
 }
 
 // ---- auth and users ----
@@ -72,6 +72,7 @@ Status LogicCore::HandleUpstream(const BusRecord& record) {
     log::Warn("upstream.malformed", {{"key", record.key}});
     return Status::Ok();
   }
+  log::TraceScope trace(up.trace_id());
   if (up.has_presence()) {
     AnnouncePresence(UserId(up.presence().user_id()), up.presence().online());
     return Status::Ok();

@@ -52,12 +52,20 @@ class LogicCore final : public LogicApi {
   Result<SyncResult> Sync(UserId actor, const SyncRequest& request) override;
   Status Typing(UserId actor, const DeviceId& device, const ConversationId& conversation) override;
 
+  Result<SearchPage> Search(UserId actor, const SearchRequest& request) override;
+
+  Status RegisterDeviceToken(UserId actor, const DeviceToken& token) override;
+  Status UnregisterDeviceToken(UserId actor, PushPlatform platform, const std::string& token) override;
+  Result<std::vector<DeviceToken>> ListDeviceTokens(UserId actor) override;
+  Result<PushSettings> GetPushSettings(UserId actor) override;
+  Status SetPushSettings(UserId actor, const PushSettings& settings) override;
+
   // Bus handler for im-upstream: persists a send and publishes its result to the sender's
   // gateway, or announces a presence change. Idempotent (sends carry their client_msg_id).
   // Fails only when the result could not be published, so that the bus delivers it again.
   Status HandleUpstream(const BusRecord& record);
-  // Bus handler for im-task (large-group fanout batches).
-  Status HandleTask(const BusRecord& record) { return fanout_->HandleTask(record); }
+  // The im.fanout task processor (large-group fanout batches).
+  std::shared_ptr<Fanout> fanout() const { return fanout_; }
 
   // The persist step of a send: validate, check access, append (gapless seq, idempotency), then
   // fan out to the members' gateways.
@@ -78,7 +86,7 @@ class LogicCore final : public LogicApi {
   const Options& options_;
   std::shared_ptr<Store> store_;
   std::unique_ptr<AuthService> auth_;
-  std::unique_ptr<Fanout> fanout_;
+  std::shared_ptr<Fanout> fanout_;
   MessageIdGenerator ids_;
 };
 

@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <map>
 
+#include "common/log.h"
 #include "engine/logic_core.h"
 #include "engine/records.h"
+#include "engine/search_indexer.h"
+#include "engine/task_dispatcher.h"
 #include "engine/validation.h"
 
 namespace im {
@@ -57,6 +60,16 @@ Result<SendAck> LogicCore::Persist(UserId actor, const DeviceId& device, const S
     auto original = store_->ListMessages(request.conversation, MessageRange{stored.seq - 1, stored.seq + 1, 1, false});
     if (!original.ok() || original->empty()) return ack;
     message = std::move(original->front());
+  }
+  if (options_.search) {
+    // Again for a duplicate too: the first task may have died with a crash (upserts are idempotent).
+    v1::Message pb;
+    ToProto(message, &pb);
+    if (auto task = SearchIndexer::IndexTask(pb)) {
+      if (Status s = EnqueueTask(*options_.bus, *task); !s.ok()) {
+        log::Warn("search.enqueue_failed", {{"message", message.id.value}, {"error", s.ToString()}});
+      }
+    }
   }
   (void)FanoutToConversation(request.conversation, access, actor, device, Event(NewMessageEvent{std::move(message)}));
   return ack;
@@ -152,6 +165,40 @@ Result<SyncResult> LogicCore::Sync(UserId actor, const SyncRequest& request) {
     result.conversations.push_back(std::move(out));
   }
   return result;
+}
+
+// ---- search ----
+
+Result<SearchPage> LogicCore::Search(UserId actor, const SearchRequest& request) {
+  if (!options_.search) return Status::NotSupported("search is not configured on this server");
+  SearchQuery query;
+  query.text = request.query;
+  if (SearchTerms(query.text).empty()) return Status::InvalidArgument("the search query has no words");
+  query.limit = ClampPage(request.limit);
+  query.before = request.before;
+  if (request.conversation.valid()) {
+    IM_RETURN_IF_ERROR(CheckConversationAccess(*store_, actor, request.conversation, AccessMode::kRead).status());
+    query.conversations.push_back(request.conversation);
+  } else {
+    // The actor's list holds exactly the conversations they belong to now: a group they left or
+    // were removed from is gone from it.
+    ConversationCursor cursor;
+    while (query.conversations.size() < options_.search_max_conversations) {
+      uint32_t page = std::min<uint32_t>(options_.max_page,
+                                         options_.search_max_conversations - query.conversations.size());
+      IM_ASSIGN_OR_RETURN(auto list, store_->ListConversations(actor, cursor, page));
+      for (const auto& c : list) query.conversations.push_back(c.id);
+      if (list.size() < page) break;
+      cursor = ConversationCursor{list.back().last_activity_ms, list.back().id};
+    }
+  }
+  IM_ASSIGN_OR_RETURN(SearchPage page, options_.search->Search(query));
+  // The index is not the authority on membership: drop anything outside what was asked for.
+  std::erase_if(page.hits, [&](const SearchHit& h) {
+    return std::find(query.conversations.begin(), query.conversations.end(), h.conversation) ==
+           query.conversations.end();
+  });
+  return page;
 }
 
 }  // namespace im

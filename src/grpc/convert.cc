@@ -84,6 +84,48 @@ RefreshTokenRecord FromProto(const v1::repo::RefreshToken& r) {
                             r.used(),       r.revoked()};
 }
 
+v1::repo::PushPlatform PlatformToProto(PushPlatform platform) { return static_cast<v1::repo::PushPlatform>(platform); }
+
+void ToProto(const DeviceToken& t, v1::repo::DeviceToken* out) {
+  out->set_user_id(t.user.value);
+  out->set_platform(PlatformToProto(t.platform));
+  out->set_token(t.token);
+  out->set_device_id(t.device);
+  out->set_updated_at_ms(t.updated_at_ms);
+}
+
+Result<PushPlatform> PlatformFromProto(v1::repo::PushPlatform platform) {
+  const int n = static_cast<int>(platform);
+  if (n < 0 || n > 255) return Status::InvalidArgument("unknown push platform " + std::to_string(n));
+  return static_cast<PushPlatform>(n);  // whether the store keeps it is the store's call
+}
+
+Result<DeviceToken> FromProto(const v1::repo::DeviceToken& t) {
+  IM_ASSIGN_OR_RETURN(PushPlatform platform, PlatformFromProto(t.platform()));
+  return DeviceToken{UserId(t.user_id()), platform, t.token(), t.device_id(), t.updated_at_ms()};
+}
+
+void ToProto(const PushSettings& s, v1::repo::PushSettings* out) {
+  out->set_muted(s.muted);
+  out->set_show_preview(s.show_preview);
+}
+
+PushSettings FromProto(const v1::repo::PushSettings& s) { return PushSettings{s.muted(), s.show_preview()}; }
+
+void ToProto(const DeadLetter& d, v1::repo::DeadLetter* out) {
+  out->set_id(d.id);
+  out->set_topic(d.topic);
+  out->set_key(d.key);
+  out->set_payload(d.payload);
+  out->set_error(d.error);
+  out->set_attempts(d.attempts);
+  out->set_created_at_ms(d.created_at_ms);
+}
+
+DeadLetter FromProto(const v1::repo::DeadLetter& d) {
+  return DeadLetter{d.id(), d.topic(), d.key(), d.payload(), d.error(), d.attempts(), d.created_at_ms()};
+}
+
 void ToProto(const NewMessage& m, v1::Message* out) {
   im::ToProto(Message{m.id, m.conversation, 0, m.sender, m.client_msg_id, m.type, m.content, m.sent_at_ms}, out);
 }

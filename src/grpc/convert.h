@@ -29,6 +29,19 @@ Result<GroupMember> FromProto(const v1::GroupMember& m);
 void ToProto(const RefreshTokenRecord& r, v1::repo::RefreshToken* out);
 RefreshTokenRecord FromProto(const v1::repo::RefreshToken& r);
 
+// Unknown platforms cross the wire unchanged (the store refuses them with invalid_argument).
+v1::repo::PushPlatform PlatformToProto(PushPlatform platform);
+void ToProto(const DeviceToken& t, v1::repo::DeviceToken* out);
+// invalid_argument for a platform number that does not fit im::PushPlatform.
+Result<PushPlatform> PlatformFromProto(v1::repo::PushPlatform platform);
+Result<DeviceToken> FromProto(const v1::repo::DeviceToken& t);
+
+void ToProto(const PushSettings& s, v1::repo::PushSettings* out);
+PushSettings FromProto(const v1::repo::PushSettings& s);
+
+void ToProto(const DeadLetter& d, v1::repo::DeadLetter* out);
+DeadLetter FromProto(const v1::repo::DeadLetter& d);
+
 void ToProto(const NewMessage& m, v1::Message* out);
 Result<NewMessage> NewMessageFromProto(const v1::Message& m);
 

@@ -149,6 +149,24 @@ class ConversationServiceImpl final : public pb::ConversationService::Service {
     IM_GRPC_ASSIGN(ConversationId c, Conversation(r->conversation_id()));
     return ToGrpcStatus(logic_.Typing(UserId(r->user_id()), r->device_id(), c));
   }
+  ::grpc::Status Search(ServerContext*, const pb::SearchRequest* r, pb::SearchResponse* out) override {
+    SearchRequest request{r->query(), ConversationId(), r->limit(), MessageId(r->before_message_id())};
+    if (!r->conversation_id().empty()) {
+      IM_GRPC_ASSIGN(request.conversation, Conversation(r->conversation_id()));
+    }
+    return Reply(logic_.Search(UserId(r->user_id()), request), [&](const SearchPage& page) {
+      for (const SearchHit& h : page.hits) {
+        auto* hit = out->add_hits();
+        hit->set_message_id(h.id.value);
+        hit->set_conversation_id(h.conversation.str());
+        hit->set_seq(h.seq);
+        hit->set_sender_id(h.sender.value);
+        hit->set_sent_at_ms(h.sent_at_ms);
+        hit->set_highlight(h.highlight);
+      }
+      out->set_next_before_message_id(page.next_before.value);
+    });
+  }
 
  private:
   LogicApi& logic_;
@@ -200,6 +218,55 @@ class GroupServiceImpl final : public pb::GroupService::Service {
   LogicApi& logic_;
 };
 
+PushPlatform FromProto(pb::PushPlatform p) {
+  // An unknown value stays unknown (0), which validation refuses with invalid_argument.
+  return p == pb::PUSH_PLATFORM_FCM ? PushPlatform::kFcm
+         : p == pb::PUSH_PLATFORM_APNS ? PushPlatform::kApns
+                                       : PushPlatform{};
+}
+
+pb::PushPlatform ToProto(PushPlatform p) {
+  return p == PushPlatform::kFcm ? pb::PUSH_PLATFORM_FCM : pb::PUSH_PLATFORM_APNS;
+}
+
+class PushServiceImpl final : public pb::PushService::Service {
+ public:
+  explicit PushServiceImpl(LogicApi& logic) : logic_(logic) {}
+
+  ::grpc::Status RegisterDeviceToken(ServerContext*, const pb::DeviceTokenRequest* r, pb::Empty*) override {
+    DeviceToken t{UserId(r->user_id()), FromProto(r->token().platform()), r->token().token(), r->token().device_id()};
+    return ToGrpcStatus(logic_.RegisterDeviceToken(UserId(r->user_id()), t));
+  }
+  ::grpc::Status UnregisterDeviceToken(ServerContext*, const pb::DeviceTokenRequest* r, pb::Empty*) override {
+    return ToGrpcStatus(
+        logic_.UnregisterDeviceToken(UserId(r->user_id()), FromProto(r->token().platform()), r->token().token()));
+  }
+  ::grpc::Status ListDeviceTokens(ServerContext*, const pb::UserRequest* r, pb::DeviceTokensResponse* out) override {
+    return Reply(logic_.ListDeviceTokens(UserId(r->user_id())), [&](const std::vector<DeviceToken>& tokens) {
+      for (const DeviceToken& t : tokens) {
+        auto* pt = out->add_tokens();
+        pt->set_platform(ToProto(t.platform));
+        pt->set_token(t.token);
+        pt->set_device_id(t.device);
+        pt->set_updated_at_ms(t.updated_at_ms);
+      }
+    });
+  }
+  ::grpc::Status GetPushSettings(ServerContext*, const pb::UserRequest* r, pb::PushSettings* out) override {
+    return Reply(logic_.GetPushSettings(UserId(r->user_id())), [&](const PushSettings& s) {
+      out->set_muted(s.muted);
+      out->set_show_preview(s.show_preview);
+    });
+  }
+  ::grpc::Status SetPushSettings(ServerContext*, const pb::SetPushSettingsRequest* r, pb::Empty*) override {
+    PushSettings settings{r->settings().muted(), r->settings().show_preview()};
+    return ToGrpcStatus(logic_.SetPushSettings(UserId(r->user_id()), settings));
+  }
+
+ private:
+  LogicApi& logic_;
+};
+
 class LogicServerImpl final : public LogicServer {
  public:
   LogicServerImpl(std::shared_ptr<LogicApi> logic, int64_t grace_ms)
@@ -208,12 +275,13 @@ class LogicServerImpl final : public LogicServer {
         auth_(*logic_),
         users_(*logic_),
         conversations_(*logic_),
-        groups_(*logic_) {}
+        groups_(*logic_),
+        push_(*logic_) {}
   ~LogicServerImpl() override { Shutdown(grace_ms_); }
 
   Status Start(const LogicServerOptions& o) {
     return host_.Start("im-logic", o.listen_address, o.threads, o.max_message_bytes,
-                       {&auth_, &users_, &conversations_, &groups_});
+                       {&auth_, &users_, &conversations_, &groups_, &push_});
   }
 
   int port() const override { return host_.port(); }
@@ -226,6 +294,7 @@ class LogicServerImpl final : public LogicServer {
   UserServiceImpl users_;
   ConversationServiceImpl conversations_;
   GroupServiceImpl groups_;
+  PushServiceImpl push_;
   rpc::ServiceHost host_;  // last: shut down before the services go
 };
 

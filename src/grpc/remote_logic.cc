@@ -38,7 +38,8 @@ class RemoteLogic final : public LogicApi {
         auth_(pb::AuthService::NewStub(client_.channel())),
         users_(pb::UserService::NewStub(client_.channel())),
         conversations_(pb::ConversationService::NewStub(client_.channel())),
-        groups_(pb::GroupService::NewStub(client_.channel())) {}
+        groups_(pb::GroupService::NewStub(client_.channel())),
+        push_(pb::PushService::NewStub(client_.channel())) {}
 
   // ---- auth ----
   Result<User> Register(const std::string& username, const std::string& password,
@@ -290,7 +291,80 @@ class RemoteLogic final : public LogicApi {
     return Call(Retry::kNo, req, &resp, [this](auto* c, auto& q, auto* r) { return conversations_->Typing(c, q, r); });
   }
 
+  Result<SearchPage> Search(UserId actor, const SearchRequest& request) override {
+    pb::SearchRequest req;
+    req.set_user_id(actor.value);
+    req.set_query(request.query);
+    if (request.conversation.valid()) req.set_conversation_id(request.conversation.str());
+    req.set_limit(request.limit);
+    req.set_before_message_id(request.before.value);
+    pb::SearchResponse resp;
+    IM_RETURN_IF_ERROR(Call(Retry::kOnUnavailable, req, &resp,
+                            [this](auto* c, auto& q, auto* r) { return conversations_->Search(c, q, r); }));
+    SearchPage page;
+    for (const auto& h : resp.hits()) {
+      auto id = ConversationId::Parse(h.conversation_id());
+      if (!id) return Status::Internal("im-logic answered a search with a malformed conversation id");
+      page.hits.push_back(SearchHit{MessageId(h.message_id()), *id, h.seq(), UserId(h.sender_id()), h.sent_at_ms(),
+                                    h.highlight()});
+    }
+    page.next_before = MessageId(resp.next_before_message_id());
+    return page;
+  }
+
+  Status RegisterDeviceToken(UserId actor, const DeviceToken& token) override {
+    pb::DeviceTokenRequest req = TokenRequest(actor, token.platform, token.token);
+    req.mutable_token()->set_device_id(token.device);
+    pb::Empty resp;
+    return Call(Retry::kOnUnavailable, req, &resp,
+                [this](auto* c, auto& q, auto* r) { return push_->RegisterDeviceToken(c, q, r); });
+  }
+  Status UnregisterDeviceToken(UserId actor, PushPlatform platform, const std::string& token) override {
+    pb::Empty resp;
+    return Call(Retry::kOnUnavailable, TokenRequest(actor, platform, token), &resp,
+                [this](auto* c, auto& q, auto* r) { return push_->UnregisterDeviceToken(c, q, r); });
+  }
+  Result<std::vector<DeviceToken>> ListDeviceTokens(UserId actor) override {
+    pb::UserRequest req;
+    req.set_user_id(actor.value);
+    pb::DeviceTokensResponse resp;
+    IM_RETURN_IF_ERROR(Call(Retry::kOnUnavailable, req, &resp,
+                            [this](auto* c, auto& q, auto* r) { return push_->ListDeviceTokens(c, q, r); }));
+    std::vector<DeviceToken> tokens;
+    for (const auto& t : resp.tokens()) {
+      tokens.push_back(DeviceToken{actor, t.platform() == pb::PUSH_PLATFORM_FCM ? PushPlatform::kFcm : PushPlatform::kApns,
+                                   t.token(), t.device_id(), t.updated_at_ms()});
+    }
+    return tokens;
+  }
+  Result<PushSettings> GetPushSettings(UserId actor) override {
+    pb::UserRequest req;
+    req.set_user_id(actor.value);
+    pb::PushSettings resp;
+    IM_RETURN_IF_ERROR(Call(Retry::kOnUnavailable, req, &resp,
+                            [this](auto* c, auto& q, auto* r) { return push_->GetPushSettings(c, q, r); }));
+    return PushSettings{resp.muted(), resp.show_preview()};
+  }
+  Status SetPushSettings(UserId actor, const PushSettings& settings) override {
+    pb::SetPushSettingsRequest req;
+    req.set_user_id(actor.value);
+    req.mutable_settings()->set_muted(settings.muted);
+    req.mutable_settings()->set_show_preview(settings.show_preview);
+    pb::Empty resp;
+    return Call(Retry::kOnUnavailable, req, &resp,
+                [this](auto* c, auto& q, auto* r) { return push_->SetPushSettings(c, q, r); });
+  }
+
  private:
+  static pb::DeviceTokenRequest TokenRequest(UserId actor, PushPlatform platform, const std::string& token) {
+    pb::DeviceTokenRequest req;
+    req.set_user_id(actor.value);
+    req.mutable_token()->set_platform(platform == PushPlatform::kFcm   ? pb::PUSH_PLATFORM_FCM
+                                      : platform == PushPlatform::kApns ? pb::PUSH_PLATFORM_APNS
+                                                                        : pb::PUSH_PLATFORM_UNSPECIFIED);
+    req.mutable_token()->set_token(token);
+    return req;
+  }
   template <typename Req, typename Resp, typename Invoke>
   Status Call(Retry retry, const Req& req, Resp* resp, Invoke invoke) {
     return client_.Call(retry, req, resp, invoke);
@@ -314,6 +388,7 @@ class RemoteLogic final : public LogicApi {
   std::unique_ptr<pb::UserService::Stub> users_;
   std::unique_ptr<pb::ConversationService::Stub> conversations_;
   std::unique_ptr<pb::GroupService::Stub> groups_;
+  std::unique_ptr<pb::PushService::Stub> push_;
 };
 
 }  // namespace

@@ -133,6 +133,53 @@ class RemoteStore final : public Store {
     return resp.revoked();
   }
 
+  // ---- device tokens and push settings (puts and deletes are idempotent: safe to repeat) ----
+  Status PutDeviceToken(const DeviceToken& token) override {
+    pb::DeviceToken req;
+    ToProto(token, &req);
+    pb::Empty resp;
+    return Call(Retry::kOnUnavailable, req, &resp,
+                [this](auto* c, auto& q, auto* r) { return users_->PutDeviceToken(c, q, r); });
+  }
+  Status DeleteDeviceToken(PushPlatform platform, const std::string& token) override {
+    pb::DeleteDeviceTokenRequest req;
+    req.set_platform(rpc::PlatformToProto(platform));
+    req.set_token(token);
+    pb::Empty resp;
+    return Call(Retry::kOnUnavailable, req, &resp,
+                [this](auto* c, auto& q, auto* r) { return users_->DeleteDeviceToken(c, q, r); });
+  }
+  Result<std::vector<DeviceToken>> ListDeviceTokens(UserId user) override {
+    pb::ListDeviceTokensRequest req;
+    req.set_user_id(user.value);
+    pb::ListDeviceTokensResponse resp;
+    IM_RETURN_IF_ERROR(Call(Retry::kOnUnavailable, req, &resp,
+                            [this](auto* c, auto& q, auto* r) { return users_->ListDeviceTokens(c, q, r); }));
+    std::vector<DeviceToken> out;
+    out.reserve(resp.tokens_size());
+    for (const auto& t : resp.tokens()) {
+      IM_ASSIGN_OR_RETURN(DeviceToken token, FromProto(t));
+      out.push_back(std::move(token));
+    }
+    return out;
+  }
+  Result<PushSettings> GetPushSettings(UserId user) override {
+    pb::GetPushSettingsRequest req;
+    req.set_user_id(user.value);
+    pb::PushSettings resp;
+    IM_RETURN_IF_ERROR(Call(Retry::kOnUnavailable, req, &resp,
+                            [this](auto* c, auto& q, auto* r) { return users_->GetPushSettings(c, q, r); }));
+    return FromProto(resp);
+  }
+  Status PutPushSettings(UserId user, const PushSettings& settings) override {
+    pb::PutPushSettingsRequest req;
+    req.set_user_id(user.value);
+    ToProto(settings, req.mutable_settings());
+    pb::Empty resp;
+    return Call(Retry::kOnUnavailable, req, &resp,
+                [this](auto* c, auto& q, auto* r) { return users_->PutPushSettings(c, q, r); });
+  }
+
   // ---- groups ----
   Result<Group> CreateGroup(const NewGroup& g) override {
     pb::CreateGroupRequest req;
@@ -303,6 +350,45 @@ class RemoteStore final : public Store {
     IM_RETURN_IF_ERROR(Call(Retry::kOnUnavailable, req, &resp,
                             [this](auto* c, auto& q, auto* r) { return conversations_->GetReadSeq(c, q, r); }));
     return Seq(resp.read_seq());
+  }
+
+  // ---- dead letters ----
+  Result<int64_t> AddDeadLetter(const DeadLetter& letter) override {
+    pb::DeadLetter req;
+    ToProto(letter, &req);
+    pb::DeadLetterId resp;
+    // Never repeated: a repeat after a lost answer would store the letter twice.
+    IM_RETURN_IF_ERROR(
+        Call(Retry::kNo, req, &resp, [this](auto* c, auto& q, auto* r) { return messages_->AddDeadLetter(c, q, r); }));
+    return resp.id();
+  }
+  Result<std::vector<DeadLetter>> ListDeadLetters(int64_t after_id, uint32_t limit) override {
+    pb::ListDeadLettersRequest req;
+    req.set_after_id(after_id);
+    req.set_limit(limit);
+    pb::ListDeadLettersResponse resp;
+    IM_RETURN_IF_ERROR(Call(Retry::kOnUnavailable, req, &resp,
+                            [this](auto* c, auto& q, auto* r) { return messages_->ListDeadLetters(c, q, r); }));
+    std::vector<DeadLetter> out;
+    out.reserve(resp.letters_size());
+    for (const auto& d : resp.letters()) out.push_back(FromProto(d));
+    return out;
+  }
+  Result<DeadLetter> GetDeadLetter(int64_t id) override {
+    pb::DeadLetterId req;
+    req.set_id(id);
+    pb::DeadLetter resp;
+    IM_RETURN_IF_ERROR(Call(Retry::kOnUnavailable, req, &resp,
+                            [this](auto* c, auto& q, auto* r) { return messages_->GetDeadLetter(c, q, r); }));
+    return FromProto(resp);
+  }
+  Status DeleteDeadLetter(int64_t id) override {
+    pb::DeadLetterId req;
+    req.set_id(id);
+    pb::Empty resp;
+    // Not repeated: a repeat of a delete that went through would answer not_found.
+    return Call(Retry::kNo, req, &resp,
+                [this](auto* c, auto& q, auto* r) { return messages_->DeleteDeadLetter(c, q, r); });
   }
 
   Status Flush() override {

@@ -73,6 +73,26 @@ class UserServiceImpl final : public pb::UserService::Service {
                                         pb::IsRefreshFamilyRevokedResponse* out) override {
     return Reply(store_.IsRefreshFamilyRevoked(r->family_id()), [&](bool revoked) { out->set_revoked(revoked); });
   }
+  ::grpc::Status PutDeviceToken(ServerContext*, const pb::DeviceToken* r, pb::Empty*) override {
+    IM_GRPC_ASSIGN(DeviceToken token, FromProto(*r));
+    return ToGrpcStatus(store_.PutDeviceToken(token));
+  }
+  ::grpc::Status DeleteDeviceToken(ServerContext*, const pb::DeleteDeviceTokenRequest* r, pb::Empty*) override {
+    IM_GRPC_ASSIGN(PushPlatform platform, rpc::PlatformFromProto(r->platform()));
+    return ToGrpcStatus(store_.DeleteDeviceToken(platform, r->token()));
+  }
+  ::grpc::Status ListDeviceTokens(ServerContext*, const pb::ListDeviceTokensRequest* r,
+                                  pb::ListDeviceTokensResponse* out) override {
+    return Reply(store_.ListDeviceTokens(UserId(r->user_id())), [&](const std::vector<DeviceToken>& tokens) {
+      for (const DeviceToken& t : tokens) ToProto(t, out->add_tokens());
+    });
+  }
+  ::grpc::Status GetPushSettings(ServerContext*, const pb::GetPushSettingsRequest* r, pb::PushSettings* out) override {
+    return Reply(store_.GetPushSettings(UserId(r->user_id())), [&](const PushSettings& s) { ToProto(s, out); });
+  }
+  ::grpc::Status PutPushSettings(ServerContext*, const pb::PutPushSettingsRequest* r, pb::Empty*) override {
+    return ToGrpcStatus(store_.PutPushSettings(UserId(r->user_id()), FromProto(r->settings())));
+  }
 
  private:
   Store& store_;
@@ -160,6 +180,21 @@ class MessageServiceImpl final : public pb::MessageService::Service {
     return ToGrpcStatus(store_.TrimHistory(c, r->before_seq()));
   }
   ::grpc::Status Flush(ServerContext*, const pb::Empty*, pb::Empty*) override { return ToGrpcStatus(store_.Flush()); }
+  ::grpc::Status AddDeadLetter(ServerContext*, const pb::DeadLetter* r, pb::DeadLetterId* out) override {
+    return Reply(store_.AddDeadLetter(FromProto(*r)), [&](int64_t id) { out->set_id(id); });
+  }
+  ::grpc::Status ListDeadLetters(ServerContext*, const pb::ListDeadLettersRequest* r,
+                                 pb::ListDeadLettersResponse* out) override {
+    return Reply(store_.ListDeadLetters(r->after_id(), r->limit()), [&](const std::vector<DeadLetter>& letters) {
+      for (const DeadLetter& d : letters) ToProto(d, out->add_letters());
+    });
+  }
+  ::grpc::Status GetDeadLetter(ServerContext*, const pb::DeadLetterId* r, pb::DeadLetter* out) override {
+    return Reply(store_.GetDeadLetter(r->id()), [&](const DeadLetter& d) { ToProto(d, out); });
+  }
+  ::grpc::Status DeleteDeadLetter(ServerContext*, const pb::DeadLetterId* r, pb::Empty*) override {
+    return ToGrpcStatus(store_.DeleteDeadLetter(r->id()));
+  }
 
  private:
   Store& store_;

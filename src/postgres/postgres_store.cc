@@ -165,6 +165,8 @@ Status PostgresStore::DeleteUser(UserId id) {
         "ON CONFLICT (family_id) DO UPDATE SET revoked = true",
         id.value);
     tx.Exec("UPDATE refresh_tokens SET revoked = true WHERE user_id = $1", id.value);
+    tx.Exec("DELETE FROM device_tokens WHERE user_id = $1", id.value);
+    tx.Exec("DELETE FROM push_settings WHERE user_id = $1", id.value);
     tx.Exec("DELETE FROM users WHERE id = $1", id.value);
     return Status::Ok();
   });

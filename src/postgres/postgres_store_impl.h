@@ -1,6 +1,7 @@
 // PostgresStore: the Store contract on a PostgreSQL database (see include/im/postgres_store.h).
 // Internal; the methods are split by topic over postgres_store.cc (users, tokens, messages, read
-// state, factory) and group_ops.cc (groups).
+// state, factory), group_ops.cc (groups) and push_ops.cc (device tokens, push settings, dead
+// letters).
 //
 // AppendMessage goes through the group committer (append_writer.h). Every other call leases a
 // pooled connection and runs either one autocommitted statement (reads: Read) or one READ
@@ -27,6 +28,7 @@
 #include "postgres/append_writer.h"
 #include "postgres/connection_pool.h"
 #include "postgres/error.h"
+#include "postgres/run_transaction.h"
 
 namespace im::postgres {
 
@@ -39,12 +41,6 @@ inline Seq ToSeq(int64_t v) { return v > 0 ? static_cast<Seq>(v) : 0; }
 // PostgreSQL text cannot hold NUL bytes (and libpq would cut the value there): such input is
 // refused up front instead of being stored truncated.
 inline bool HasNul(std::string_view text) { return text.find('\0') != std::string_view::npos; }
-
-inline const Status& StatusOf(const Status& s) { return s; }
-template <typename T>
-const Status& StatusOf(const Result<T>& r) {
-  return r.status();
-}
 
 class PostgresStore final : public Store {
  public:
@@ -84,6 +80,17 @@ class PostgresStore final : public Store {
                                                              uint32_t limit) override;
   Result<Seq> AdvanceReadSeq(UserId user, const ConversationId& conversation, Seq seq) override;
   Result<Seq> GetReadSeq(UserId user, const ConversationId& conversation) override;
+
+  Status PutDeviceToken(const DeviceToken& token) override;
+  Status DeleteDeviceToken(PushPlatform platform, const std::string& token) override;
+  Result<std::vector<DeviceToken>> ListDeviceTokens(UserId user) override;
+  Result<PushSettings> GetPushSettings(UserId user) override;
+  Status PutPushSettings(UserId user, const PushSettings& settings) override;
+  Result<int64_t> AddDeadLetter(const DeadLetter& letter) override;
+  Result<std::vector<DeadLetter>> ListDeadLetters(int64_t after_id, uint32_t limit) override;
+  Result<DeadLetter> GetDeadLetter(int64_t id) override;
+  Status DeleteDeadLetter(int64_t id) override;
+
   Status Flush() override;
 
  private:
@@ -103,29 +110,7 @@ class PostgresStore final : public Store {
 
   template <typename Txn, typename F>
   auto Run(const char* what, F& f) -> decltype(f(std::declval<Tx&>())) {
-    constexpr int kAttempts = 4;
-    Status last;
-    for (int attempt = 0; attempt < kAttempts; ++attempt) {
-      auto lease = pool_->Acquire();
-      if (!lease.ok()) return lease.status();
-      Session& session = lease->session();
-      bool committing = false;
-      try {
-        Txn txn(session.connection());
-        Tx tx(session, txn);
-        auto result = f(tx);
-        if (!StatusOf(result).ok()) return result;  // ~Txn rolls back
-        committing = true;
-        txn.commit();
-        return result;
-      } catch (...) {
-        Failure failure = ClassifyCurrentException(what);
-        if (failure.connection_lost) lease->Discard();
-        if (!failure.retry || committing) return failure.status;
-        last = std::move(failure.status);
-      }
-    }
-    return last;
+    return RunTransaction<Txn>(*pool_, what, f);
   }
 
   // Group helpers (group_ops.cc), inside a Write transaction.

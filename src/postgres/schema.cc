@@ -26,6 +26,11 @@ constexpr const char* kMigrationLockKey = "7596779219567797613";
 //  - A user_conversations row is both the list entry and the read pointer.
 //  - No foreign keys: messages outlive their sender (DeleteUser keeps history).
 //  - im_append_batch appends a whole group-committed batch in one round trip; see its comments.
+//  - device_tokens is keyed by (platform, token): re-registering a token moves it to its new user
+//    in one upsert. Writers of a user's tokens or settings hold the user row FOR SHARE, so they
+//    and DeleteUser (FOR UPDATE) serialize: no token or setting outlives its user.
+//  - dead_letters.id is an identity column: a sequence never hands out an id twice (rolled-back
+//    inserts leave holes). Every dead-letter field is bytea, kept byte for byte.
 constexpr const char* kMigrations[] = {
     // 0 -> 1: initial schema.
     R"sql(
@@ -200,6 +205,31 @@ BEGIN
   END LOOP;
 END
 $fn$;
+)sql",
+    // 1 -> 2: offline push (device tokens, push settings) and dead letters.
+    R"sql(
+CREATE TABLE device_tokens(
+  platform smallint NOT NULL,
+  token text COLLATE "C" NOT NULL,
+  user_id bigint NOT NULL,
+  device text NOT NULL,
+  updated_at_ms bigint NOT NULL,
+  PRIMARY KEY (platform, token));
+CREATE INDEX device_tokens_by_user ON device_tokens(user_id, updated_at_ms);
+
+CREATE TABLE push_settings(
+  user_id bigint PRIMARY KEY,
+  muted boolean NOT NULL,
+  show_preview boolean NOT NULL);
+
+CREATE TABLE dead_letters(
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  topic bytea NOT NULL,
+  key bytea NOT NULL,
+  payload bytea NOT NULL,
+  error bytea NOT NULL,
+  attempts integer NOT NULL,
+  created_at_ms bigint NOT NULL);
 )sql",
 };
 

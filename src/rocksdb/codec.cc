@@ -252,6 +252,56 @@ bool DecodeIdem(std::string_view in, IdemRecord* r) {
   return d.Done() && r->seq >= 1;
 }
 
+void EncodeDevice(const DeviceRecord& r, std::string* out) {
+  Encoder e(out);
+  e.I64(r.user.value);
+  e.Str(r.device);
+  e.I64(r.updated_at_ms);
+}
+
+bool DecodeDevice(std::string_view in, DeviceRecord* r) {
+  Decoder d(in);
+  r->user = UserId(d.Id());
+  r->device = d.Str();
+  r->updated_at_ms = d.I64();
+  return d.Done();
+}
+
+void EncodePushSettings(const PushSettings& r, std::string* out) {
+  Encoder e(out);
+  e.U8(r.muted ? 1 : 0);
+  e.U8(r.show_preview ? 1 : 0);
+}
+
+bool DecodePushSettings(std::string_view in, PushSettings* r) {
+  Decoder d(in);
+  r->muted = d.Bool();
+  r->show_preview = d.Bool();
+  return d.Done();
+}
+
+void EncodeDeadLetter(const DeadLetter& r, std::string* out) {
+  Encoder e(out);
+  e.Str(r.topic);
+  e.Str(r.key);
+  e.Str(r.payload);
+  e.Str(r.error);
+  e.I64(r.attempts);
+  e.I64(r.created_at_ms);
+}
+
+bool DecodeDeadLetter(std::string_view in, DeadLetter* r) {
+  Decoder d(in);
+  r->topic = d.Str();
+  r->key = d.Str();
+  r->payload = d.Str();
+  r->error = d.Str();
+  int64_t attempts = d.I64();
+  r->attempts = static_cast<int>(attempts);
+  r->created_at_ms = d.I64();
+  return d.Done() && attempts >= std::numeric_limits<int>::min() && attempts <= std::numeric_limits<int>::max();
+}
+
 bool DecodeU64Value(std::string_view in, uint64_t* v) {
   if (in.size() != 8) return false;
   *v = ReadU64(in.data());

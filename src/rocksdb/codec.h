@@ -74,6 +74,13 @@ struct IdemRecord {
   TimestampMs sent_at_ms = 0;
 };
 
+// A device token's holder (platform and token are in its key).
+struct DeviceRecord {
+  UserId user;
+  DeviceId device;
+  TimestampMs updated_at_ms = 0;
+};
+
 void EncodeUser(const UserRecord& r, std::string* out);
 bool DecodeUser(std::string_view in, UserRecord* r);
 
@@ -100,6 +107,16 @@ bool DecodeMessage(std::string_view in, MessageRecord* r);
 
 void EncodeIdem(const IdemRecord& r, std::string* out);
 bool DecodeIdem(std::string_view in, IdemRecord* r);
+
+void EncodeDevice(const DeviceRecord& r, std::string* out);
+bool DecodeDevice(std::string_view in, DeviceRecord* r);
+
+void EncodePushSettings(const PushSettings& r, std::string* out);
+bool DecodePushSettings(std::string_view in, PushSettings* r);
+
+// Every field but the id (the key).
+void EncodeDeadLetter(const DeadLetter& r, std::string* out);
+bool DecodeDeadLetter(std::string_view in, DeadLetter* r);
 
 // A bare U64 value (id counters, the usernames index).
 bool DecodeU64Value(std::string_view in, uint64_t* v);

@@ -257,6 +257,7 @@ Status RocksDbStore::DeleteUser(UserId id) {
     for (const std::string& key : list_keys) IM_RETURN_IF_ERROR(w().Delete(Cf::kConversations, key));
     w().ForgetHeads();  // their direct conversations' "peer is listed" flags are stale now
     IM_RETURN_IF_ERROR(RevokeFamiliesOf(id, ""));
+    IM_RETURN_IF_ERROR(DeleteDevicesOf(id));
     IM_RETURN_IF_ERROR(w().Delete(Cf::kUsernames, user.username));
     IM_RETURN_IF_ERROR(w().Delete(Cf::kAuth, PasswordKey(id)));
     return w().Delete(Cf::kUsers, user_key);

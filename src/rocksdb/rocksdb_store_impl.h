@@ -1,6 +1,7 @@
 // RocksDbStore: the Store contract on one RocksDB database (see include/im/rocksdb_store.h).
 // Internal; the methods are split by topic over rocksdb_store.cc (opening, users, tokens),
-// group_ops.cc (groups) and message_ops.cc (messages, conversation list, read state).
+// group_ops.cc (groups), message_ops.cc (messages, conversation list, read state) and
+// push_ops.cc (device tokens, push settings, dead letters).
 //
 // Writes run as jobs on the single writer thread (write_queue.h, writer.h), group-committed;
 // reads run on the caller's thread straight on the database, under a snapshot when they read
@@ -91,6 +92,17 @@ class RocksDbStore final : public Store {
                                                              uint32_t limit) override;
   Result<Seq> AdvanceReadSeq(UserId user, const ConversationId& conversation, Seq seq) override;
   Result<Seq> GetReadSeq(UserId user, const ConversationId& conversation) override;
+
+  Status PutDeviceToken(const DeviceToken& token) override;
+  Status DeleteDeviceToken(PushPlatform platform, const std::string& token) override;
+  Result<std::vector<DeviceToken>> ListDeviceTokens(UserId user) override;
+  Result<PushSettings> GetPushSettings(UserId user) override;
+  Status PutPushSettings(UserId user, const PushSettings& settings) override;
+  Result<int64_t> AddDeadLetter(const DeadLetter& letter) override;
+  Result<std::vector<DeadLetter>> ListDeadLetters(int64_t after_id, uint32_t limit) override;
+  Result<DeadLetter> GetDeadLetter(int64_t id) override;
+  Status DeleteDeadLetter(int64_t id) override;
+
   Status Flush() override;
 
  private:
@@ -125,6 +137,10 @@ class RocksDbStore final : public Store {
   Status InsertToken(const RefreshTokenRecord& r);
   Status SetFamilyRevoked(const std::string& family_id);
   Status RevokeFamiliesOf(UserId user, const std::string& except_family);
+  // Writer-thread helpers of the push operations (push_ops.cc). not_found for an unknown user.
+  Status RequireUser(UserId user);
+  // Removes the user's device tokens and push settings (DeleteUser).
+  Status DeleteDevicesOf(UserId user);
 
   const bool sync_;
   std::unique_ptr<rocksdb::DB> db_;

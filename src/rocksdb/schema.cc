@@ -10,7 +10,8 @@ namespace {
 
 // Indexed by Cf; "default" is rocksdb::kDefaultColumnFamilyName.
 constexpr const char* kCfNames[kCfCount] = {
-    "default", "users", "usernames", "auth", "groups", "members", "conversations", "messages", "idempotency",
+    "default",       "users",    "usernames",   "auth", "groups",       "members",
+    "conversations", "messages", "idempotency", "push", "dead_letters",
 };
 
 std::string Tagged(char tag, size_t reserve) {
@@ -34,7 +35,14 @@ Status InitializeV1(rocksdb::DB* /*db*/, const CfHandles& cfs, rocksdb::WriteBat
   return Status::Ok();
 }
 
-constexpr MigrationStep kMigrations[] = {InitializeV1};
+// Version 2: device tokens, push settings and dead letters. Their column families were created
+// on open; only the dead-letter id counter starts here (at 0).
+Status AddPushAndDeadLettersV2(rocksdb::DB* /*db*/, const CfHandles& cfs, rocksdb::WriteBatch* batch) {
+  auto s = batch->Put(cfs[static_cast<size_t>(Cf::kDefault)], kLastDeadLetterIdKey, U64Key(0));
+  return s.ok() ? Status::Ok() : FromRocks(s, "rocksdb store: migrate to version 2");
+}
+
+constexpr MigrationStep kMigrations[] = {InitializeV1, AddPushAndDeadLettersV2};
 static_assert(std::size(kMigrations) == kSchemaVersion, "one migration step per schema version");
 
 Status PutVersion(rocksdb::WriteBatch* batch, const CfHandles& cfs, uint32_t version) {
@@ -160,6 +168,32 @@ std::string IdemKey(UserId sender, std::string_view client_msg_id) {
   key.reserve(8 + client_msg_id.size());
   AppendU64(&key, static_cast<uint64_t>(sender.value));
   key.append(client_msg_id);
+  return key;
+}
+
+std::string DeviceTokenKey(PushPlatform platform, std::string_view token) {
+  std::string key = Tagged('t', 1 + token.size());
+  key.push_back(static_cast<char>(platform));
+  key.append(token);
+  return key;
+}
+
+std::string UserDevicePrefix(UserId u) {
+  std::string key = Tagged('u', 8 + 1 + 64);
+  AppendU64(&key, static_cast<uint64_t>(u.value));
+  return key;
+}
+
+std::string UserDeviceKey(UserId u, PushPlatform platform, std::string_view token) {
+  std::string key = UserDevicePrefix(u);
+  key.push_back(static_cast<char>(platform));
+  key.append(token);
+  return key;
+}
+
+std::string PushSettingsKey(UserId u) {
+  std::string key = Tagged('s', 8);
+  AppendU64(&key, static_cast<uint64_t>(u.value));
   return key;
 }
 

@@ -5,6 +5,7 @@
 //
 //   default        "schema_version"                    -> varint   (kSchemaVersion; see below)
 //                  "last_user_id" / "last_group_id"    -> U64      (id allocation counters)
+//                  "last_dead_letter_id"               -> U64      (since version 2)
 //   users          U64(user)                           -> UserRecord {username, display_name, created_at}
 //   usernames      username                            -> U64(user)            (unique index)
 //   auth           'p' U64(user)                       -> password hash (credentials)
@@ -24,6 +25,11 @@
 //   messages       conv 0x00 U64(seq)                  -> MessageRecord {id, sender, type,
 //                                                         client_msg_id, content, sent_at}
 //   idempotency    U64(sender) client_msg_id           -> IdemRecord {conv, seq, id, sent_at}
+//   push           't' u8(platform) token              -> DeviceRecord {user, device, updated_at}
+//                  'u' U64(user) u8(platform) token    -> ""   (the user's device tokens)
+//                  's' U64(user)                       -> SettingsRecord {muted, show_preview}
+//   dead_letters   U64(id)                             -> DeadLetterRecord {topic, key, payload,
+//                                                         error, attempts, created_at}
 //
 // Why this shape:
 //  - messages are clustered by conversation and ordered by seq, so history and sync are one
@@ -38,6 +44,11 @@
 //    nothing per member is written when a message arrives (a 100k-member group costs one head
 //    write per batch, not 100k list writes).
 //  - Heads carry last_seq (the pointer to the last message) and first_seq (after trimming).
+//  - A device token is keyed by (platform, token), so it has one holder: registering it again
+//    rewrites its 't' record and moves its 'u' row to the new user in one batch. Listing a user's
+//    tokens is a prefix scan of their 'u' rows (few per user), sorted by update time in memory.
+//  - Dead-letter ids come from a counter kept next to the others, so they are never reused, even
+//    after the highest is deleted or the process restarts; the U64 keys list them in id order.
 //
 // Values start with a one-byte record format (kRecordFormat) followed by varints and
 // length-prefixed strings (codec.h). A value that does not decode is reported as internal,
@@ -47,6 +58,9 @@
 // and gets the current version in its first (synced) write. A newer version is refused with
 // failed_precondition; an older one is migrated forward by kMigrations (schema.cc), each step
 // committing its changes and the version bump in one WriteBatch.
+//
+// Version 2 added the push and dead_letters column families (created on open when missing, as
+// every family is) and the dead-letter id counter.
 #ifndef IM_ROCKSDB_SCHEMA_H_
 #define IM_ROCKSDB_SCHEMA_H_
 
@@ -59,12 +73,13 @@
 #include <vector>
 
 #include "im/ids.h"
+#include "im/model.h"
 #include "im/status.h"
 
 namespace im::rocks {
 
 // The version a database written by this libim has.
-constexpr uint32_t kSchemaVersion = 1;
+constexpr uint32_t kSchemaVersion = 2;
 
 enum class Cf : int {
   kDefault = 0,
@@ -76,6 +91,8 @@ enum class Cf : int {
   kConversations,
   kMessages,
   kIdempotency,
+  kPush,         // since version 2
+  kDeadLetters,  // since version 2
   kCount,
 };
 constexpr size_t kCfCount = static_cast<size_t>(Cf::kCount);
@@ -90,6 +107,7 @@ using CfHandles = std::array<rocksdb::ColumnFamilyHandle*, kCfCount>;
 inline constexpr std::string_view kSchemaVersionKey = "schema_version";
 inline constexpr std::string_view kLastUserIdKey = "last_user_id";
 inline constexpr std::string_view kLastGroupIdKey = "last_group_id";
+inline constexpr std::string_view kLastDeadLetterIdKey = "last_dead_letter_id";
 
 // ---- key builders ----
 void AppendU64(std::string* out, uint64_t v);
@@ -118,6 +136,12 @@ std::string MessageKey(std::string_view conversation, Seq seq);  // messages
 std::string MessagePrefix(std::string_view conversation);        // conv 0x00
 
 std::string IdemKey(UserId sender, std::string_view client_msg_id);
+
+std::string DeviceTokenKey(PushPlatform platform, std::string_view token);           // push 't'
+std::string UserDeviceKey(UserId u, PushPlatform platform, std::string_view token);  // push 'u'
+std::string UserDevicePrefix(UserId u);
+std::string PushSettingsKey(UserId u);  // push 's'
+inline std::string DeadLetterKey(int64_t id) { return U64Key(static_cast<uint64_t>(id)); }
 
 // The smallest key greater than every key starting with `prefix` ("" if there is none).
 std::string PrefixEnd(std::string_view prefix);

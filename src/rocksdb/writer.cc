@@ -100,6 +100,8 @@ Result<GroupId> Writer::NextGroupId() {
   return GroupId(id);
 }
 
+Result<int64_t> Writer::NextDeadLetterId() { return NextId(last_dead_letter_id_, kLastDeadLetterIdKey); }
+
 Status Writer::Append(const NewMessage& message, AppendResult& result) {
   const std::string& conversation = message.conversation.str();
   Head* head = nullptr;
@@ -220,6 +222,7 @@ void Writer::ForgetCaches() {
   dirty_heads_.clear();
   last_user_id_.reset();
   last_group_id_.reset();
+  last_dead_letter_id_.reset();
   fatal_ = Status::Ok();
 }
 

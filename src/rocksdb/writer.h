@@ -62,6 +62,7 @@ class Writer final : public BatchHooks {
 
   Result<UserId> NextUserId();
   Result<GroupId> NextGroupId();
+  Result<int64_t> NextDeadLetterId();
 
   // The light path of AppendMessage (validated input).
   Status Append(const NewMessage& message, AppendResult& result);
@@ -93,6 +94,7 @@ class Writer final : public BatchHooks {
   std::vector<Head*> dirty_heads_;
   std::optional<int64_t> last_user_id_;
   std::optional<int64_t> last_group_id_;
+  std::optional<int64_t> last_dead_letter_id_;
   Status fatal_;
   // Scratch buffers of the append path, reused across appends.
   std::string key_, value_, idem_key_, idem_value_;

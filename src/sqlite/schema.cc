@@ -27,6 +27,10 @@ namespace {
 //  - refresh_families makes revocation one row per login family (O(1) to check), and remembers
 //    a revoked family even when none of its tokens is stored.
 //  - No foreign keys: messages outlive their sender (DeleteUser keeps history).
+//  - device_tokens is keyed by (platform, token), so re-registering a token moves it to its new
+//    user in one upsert; the by-user index serves ListDeviceTokens in its order.
+//  - dead_letters.id is AUTOINCREMENT: ids are never reused, not even the highest after its
+//    deletion. Every dead-letter field is a BLOB, kept byte for byte.
 constexpr const char* kMigrations[] = {
     // 0 -> 1: initial schema.
     R"sql(
@@ -93,6 +97,31 @@ CREATE TABLE user_conversations(
   conversation_id TEXT NOT NULL,
   read_seq INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY(user_id, conversation_id)) WITHOUT ROWID;
+)sql",
+    // 1 -> 2: offline push (device tokens, push settings) and dead letters.
+    R"sql(
+CREATE TABLE device_tokens(
+  platform INTEGER NOT NULL,
+  token TEXT NOT NULL,
+  user_id INTEGER NOT NULL,
+  device TEXT NOT NULL,
+  updated_at_ms INTEGER NOT NULL,
+  PRIMARY KEY(platform, token)) WITHOUT ROWID;
+CREATE INDEX device_tokens_by_user ON device_tokens(user_id, updated_at_ms);
+
+CREATE TABLE push_settings(
+  user_id INTEGER PRIMARY KEY,
+  muted INTEGER NOT NULL,
+  show_preview INTEGER NOT NULL);
+
+CREATE TABLE dead_letters(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  topic BLOB NOT NULL,
+  key BLOB NOT NULL,
+  payload BLOB NOT NULL,
+  error BLOB NOT NULL,
+  attempts INTEGER NOT NULL,
+  created_at_ms INTEGER NOT NULL);
 )sql",
 };
 

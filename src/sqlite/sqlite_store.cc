@@ -166,6 +166,8 @@ Status SqliteStore::DeleteUser(UserId id) {
         "UPDATE refresh_families SET revoked = 1 "
         "WHERE family_id IN (SELECT family_id FROM refresh_tokens WHERE user_id = ?1)",
         "UPDATE refresh_tokens SET revoked = 1 WHERE user_id = ?1",
+        "DELETE FROM device_tokens WHERE user_id = ?1",
+        "DELETE FROM push_settings WHERE user_id = ?1",
         "DELETE FROM users WHERE id = ?1",
     };
     for (const char* sql : kSteps) {

@@ -1,6 +1,6 @@
 // SqliteStore: the Store contract on one SQLite file (see include/im/sqlite_store.h). Internal;
-// the methods are split by topic over sqlite_store.cc (users, tokens, messages, read state) and
-// group_ops.cc (groups).
+// the methods are split by topic over sqlite_store.cc (users, tokens, messages, read state),
+// group_ops.cc (groups) and push_ops.cc (device tokens, push settings, dead letters).
 //
 // Writes run as jobs on the single writer thread (write_queue.h), group-committed; reads run on a
 // pool of read-only connections and never wait for the writer (WAL). SQLiteCpp throws: every
@@ -80,6 +80,18 @@ class SqliteStore final : public Store {
                                                              uint32_t limit) override;
   Result<Seq> AdvanceReadSeq(UserId user, const ConversationId& conversation, Seq seq) override;
   Result<Seq> GetReadSeq(UserId user, const ConversationId& conversation) override;
+
+  // push_ops.cc
+  Status PutDeviceToken(const DeviceToken& token) override;
+  Status DeleteDeviceToken(PushPlatform platform, const std::string& token) override;
+  Result<std::vector<DeviceToken>> ListDeviceTokens(UserId user) override;
+  Result<PushSettings> GetPushSettings(UserId user) override;
+  Status PutPushSettings(UserId user, const PushSettings& settings) override;
+  Result<int64_t> AddDeadLetter(const DeadLetter& letter) override;
+  Result<std::vector<DeadLetter>> ListDeadLetters(int64_t after_id, uint32_t limit) override;
+  Result<DeadLetter> GetDeadLetter(int64_t id) override;
+  Status DeleteDeadLetter(int64_t id) override;
+
   Status Flush() override;
 
  private:

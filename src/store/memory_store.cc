@@ -92,6 +92,8 @@ class MemoryStore final : public Store {
     for (auto& [hash, rec] : refresh_) {
       if (families_[rec.family_id]) rec.revoked = true;
     }
+    std::erase_if(device_tokens_, [&](const auto& entry) { return entry.second.user == id; });
+    push_settings_.erase(id);
     return Status::Ok();
   }
 
@@ -364,9 +366,80 @@ class MemoryStore final : public Store {
     return it == uc->second.end() ? Seq{0} : it->second;
   }
 
+  Status PutDeviceToken(const DeviceToken& t) override {
+    if (t.platform != PushPlatform::kApns && t.platform != PushPlatform::kFcm) {
+      return Status::InvalidArgument("unknown push platform " + std::to_string(int(t.platform)));
+    }
+    std::lock_guard lock(mu_);
+    if (!users_.contains(t.user)) return UserNotFound(t.user);
+    device_tokens_[{t.platform, t.token}] = t;
+    return Status::Ok();
+  }
+
+  Status DeleteDeviceToken(PushPlatform platform, const std::string& token) override {
+    std::lock_guard lock(mu_);
+    device_tokens_.erase({platform, token});
+    return Status::Ok();
+  }
+
+  Result<std::vector<DeviceToken>> ListDeviceTokens(UserId user) override {
+    std::lock_guard lock(mu_);
+    std::vector<DeviceToken> out;
+    for (auto& [key, t] : device_tokens_) {  // ordered by (platform, token): the tie-break
+      if (t.user == user) out.push_back(t);
+    }
+    std::stable_sort(out.begin(), out.end(),
+                     [](const DeviceToken& a, const DeviceToken& b) { return a.updated_at_ms < b.updated_at_ms; });
+    return out;
+  }
+
+  Result<PushSettings> GetPushSettings(UserId user) override {
+    std::lock_guard lock(mu_);
+    auto it = push_settings_.find(user);
+    return it == push_settings_.end() ? PushSettings{} : it->second;
+  }
+
+  Status PutPushSettings(UserId user, const PushSettings& settings) override {
+    std::lock_guard lock(mu_);
+    if (!users_.contains(user)) return UserNotFound(user);
+    push_settings_[user] = settings;
+    return Status::Ok();
+  }
+
+  Result<int64_t> AddDeadLetter(const DeadLetter& letter) override {
+    std::lock_guard lock(mu_);
+    DeadLetter& stored = dead_letters_[++last_dead_letter_id_];
+    stored = letter;
+    stored.id = last_dead_letter_id_;
+    return stored.id;
+  }
+
+  Result<std::vector<DeadLetter>> ListDeadLetters(int64_t after_id, uint32_t limit) override {
+    std::lock_guard lock(mu_);
+    std::vector<DeadLetter> out;
+    for (auto it = dead_letters_.upper_bound(after_id); it != dead_letters_.end() && out.size() < limit; ++it) {
+      out.push_back(it->second);
+    }
+    return out;
+  }
+
+  Result<DeadLetter> GetDeadLetter(int64_t id) override {
+    std::lock_guard lock(mu_);
+    auto it = dead_letters_.find(id);
+    if (it == dead_letters_.end()) return DeadLetterNotFound(id);
+    return it->second;
+  }
+
+  Status DeleteDeadLetter(int64_t id) override {
+    std::lock_guard lock(mu_);
+    if (dead_letters_.erase(id) == 0) return DeadLetterNotFound(id);
+    return Status::Ok();
+  }
+
  private:
   static Status UserNotFound(UserId id) { return Status::NotFound("no user " + std::to_string(id.value)); }
   static Status GroupNotFound(GroupId id) { return Status::NotFound("no group " + std::to_string(id.value)); }
+  static Status DeadLetterNotFound(int64_t id) { return Status::NotFound("no dead letter " + std::to_string(id)); }
 
   std::mutex mu_;
   int64_t last_user_id_ = 0;
@@ -380,6 +453,10 @@ class MemoryStore final : public Store {
   std::unordered_map<ConversationId, ConversationRow> conversations_;
   std::map<std::pair<UserId, std::string>, AppendResult> idempotency_;
   std::unordered_map<UserId, std::map<ConversationId, Seq>> user_conversations_;
+  std::map<std::pair<PushPlatform, std::string>, DeviceToken> device_tokens_;
+  std::unordered_map<UserId, PushSettings> push_settings_;
+  int64_t last_dead_letter_id_ = 0;
+  std::map<int64_t, DeadLetter> dead_letters_;
 };
 
 }  // namespace

@@ -5,44 +5,13 @@
 #include <set>
 #include <thread>
 
+#include "store_conformance_check.h"
+
 namespace im::testing {
 namespace {
 
-Status Fail(const char* file, int line, const std::string& what) {
-  return Status::Internal(std::string(file) + ":" + std::to_string(line) + ": expected " + what);
-}
-
-#define EXPECT(cond) \
-  if (!(cond)) return Fail(__FILE__, __LINE__, #cond)
-#define EXPECT_OK(expr)                                                                                         \
-  do {                                                                                                          \
-    auto im_s_ = (expr);                                                                                        \
-    if (!StatusOf(im_s_).ok()) return Fail(__FILE__, __LINE__, #expr " ok, got " + StatusOf(im_s_).ToString()); \
-  } while (0)
-#define EXPECT_CODE(expr, want)                                                                            \
-  do {                                                                                                     \
-    auto im_s_ = (expr);                                                                                   \
-    if (StatusOf(im_s_).code() != (want))                                                                  \
-      return Fail(__FILE__, __LINE__, #expr " to fail with " #want ", got " + StatusOf(im_s_).ToString()); \
-  } while (0)
-// Declares `lhs` from a Result that must be ok.
-#define ASSIGN_OK(lhs, expr) ASSIGN_OK_IMPL_(IM_CONCAT_(conf_r_, __LINE__), lhs, expr)
-#define ASSIGN_OK_IMPL_(tmp, lhs, expr)                                                        \
-  auto tmp = (expr);                                                                           \
-  if (!tmp.ok()) return Fail(__FILE__, __LINE__, #expr " ok, got " + tmp.status().ToString()); \
-  lhs = std::move(tmp).value()
-
-inline const Status& StatusOf(const Status& s) { return s; }
-template <typename T>
-const Status& StatusOf(const Result<T>& r) {
-  return r.status();
-}
-
-constexpr TimestampMs kT0 = 1'700'000'000'000;
-
-Result<User> MakeUser(Store& s, const std::string& name) {
-  return s.CreateUser(NewUser{name, "Name of " + name, "hash-" + name, kT0});
-}
+using conformance::kT0;
+using conformance::MakeUser;
 
 NewMessage Msg(const ConversationId& c, UserId sender, std::string key, TimestampMs at = kT0,
                std::string content = "hello") {
@@ -521,7 +490,7 @@ Status IdempotencyKeyAcrossConversations(Store& s) {
 }  // namespace
 
 std::vector<StoreConformanceCase> StoreConformanceCases() {
-  return {
+  std::vector<StoreConformanceCase> cases{
       {"users: create, get, credentials, batch", UsersCreateGet},
       {"users: update and delete", UsersUpdateDelete},
       {"refresh tokens: rotate, reuse, revoke", RefreshTokens},
@@ -539,6 +508,8 @@ std::vector<StoreConformanceCase> StoreConformanceCases() {
       {"groups: joining reads nothing as unread; owner rules", GroupJoinAndOwnerRules},
       {"messages: an idempotency key reused in another conversation", IdempotencyKeyAcrossConversations},
   };
+  for (auto& c : conformance::PushAndDeadLetterCases()) cases.push_back(std::move(c));
+  return cases;
 }
 
 std::vector<std::string> RunStoreConformance(const std::function<std::shared_ptr<Store>()>& make_store) {

@@ -46,9 +46,10 @@ def pg_bindir():
 class SplitDeployment:
     def __init__(self, bindir, kafka_mock, gateways=("gw1", "gw2"), log_level="warn", fanout_batch_size=1000,
                  realtime_fanout_max_members=500, send_timeout_ms=10000, session_timeout_ms=6000,
-                 presence_ttl_seconds=120, keep_root=False):
+                 presence_ttl_seconds=120, keep_root=False, extra_args=None):
         """bindir: the directory of im-gateway, im-logic, im-repo and im-task; kafka_mock: the
-        im-kafka-mock program."""
+        im-kafka-mock program; extra_args: more flags per service ("logic", "task", a gateway id),
+        or a callable taking this deployment and returning them."""
         self.bindir = bindir
         self.mock = kafka_mock
         self.root = tempfile.mkdtemp(prefix="im-split-")
@@ -61,6 +62,7 @@ class SplitDeployment:
         self.session_timeout_ms = session_timeout_ms
         self.presence_ttl_seconds = presence_ttl_seconds
         self.keep_root = keep_root
+        self.extra_args = extra_args or {}
         self.procs = {}
         self.ports = {name: free_port() for name in
                       ["pg", "redis", "repo", "repo_admin", "logic", "logic_admin", "task_admin"] + self.gateway_ids}
@@ -117,7 +119,8 @@ class SplitDeployment:
         raise TimeoutError("redis-server did not start")
 
     def start_kafka(self):
-        topics = ["--topic", "im-upstream:16", "--topic", "im-task:8", "--topic", "im-dead-letter:2"]
+        topics = ["--topic", "im-upstream:16", "--topic", "im-task:8", "--topic", "im-task-retry:4",
+                  "--topic", "im-dead-letter:2"]
         for g in self.gateway_ids:
             topics += ["--topic", "im-downstream-%s:4" % g]
         self.procs["kafka"] = subprocess.Popen([self.mock, "--brokers", "1", *topics], stdin=subprocess.PIPE,
@@ -144,8 +147,15 @@ class SplitDeployment:
         self.procs[name] = proc
         return line
 
+    def pg_conninfo(self):
+        return "host=127.0.0.1 port=%d dbname=postgres user=postgres" % self.ports["pg"]
+
+    def _extra(self, name):
+        extra = self.extra_args(self) if callable(self.extra_args) else self.extra_args
+        return list(extra.get(name, []))
+
     def start_repo(self):
-        conninfo = "host=127.0.0.1 port=%d dbname=postgres user=postgres" % self.ports["pg"]
+        conninfo = self.pg_conninfo()
         self._spawn("repo", [os.path.join(self.bindir, "im-repo"), "--listen", "127.0.0.1:%d" % self.ports["repo"],
                              "--admin-listen", "127.0.0.1:%d" % self.ports["repo_admin"], "--store", "postgres",
                              "--postgres-conninfo", conninfo, "--log-level", self.log_level,
@@ -160,14 +170,15 @@ class SplitDeployment:
                               "--password-iterations", str(self.password_iterations),
                               "--realtime-fanout-max-members", str(self.realtime_fanout_max_members),
                               "--presence-ttl-seconds", str(self.presence_ttl_seconds),
-                              *self._common()])
+                              *self._common(), *self._extra("logic")])
         wait_http(self.ports["logic_admin"], "/readyz")
 
     def start_task(self):
         self._spawn("task", [os.path.join(self.bindir, "im-task"),
                              "--admin-listen", "127.0.0.1:%d" % self.ports["task_admin"],
                              "--repo-addresses", "127.0.0.1:%d" % self.ports["repo"],
-                             "--fanout-batch-size", str(self.fanout_batch_size), *self._common()])
+                             "--fanout-batch-size", str(self.fanout_batch_size), *self._common(),
+                             *self._extra("task")])
         wait_http(self.ports["task_admin"], "/readyz")
 
     def start_gateway(self, gateway_id):
@@ -175,7 +186,8 @@ class SplitDeployment:
                                  "--listen", "127.0.0.1:%d" % self.ports[gateway_id],
                                  "--logic-addresses", "127.0.0.1:%d" % self.ports["logic"],
                                  "--send-timeout-ms", str(self.send_timeout_ms),
-                                 "--presence-ttl-seconds", str(self.presence_ttl_seconds), *self._common()])
+                                 "--presence-ttl-seconds", str(self.presence_ttl_seconds), *self._common(),
+                                 *self._extra(gateway_id)])
         wait_http(self.ports[gateway_id], "/readyz")
 
     def start(self):

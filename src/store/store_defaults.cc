@@ -1,0 +1,20 @@
+// The default bodies of Store methods added after 1.0: an adapter written against an older
+// header keeps compiling and reports the feature as unsupported.
+#include "im/store.h"
+
+namespace im {
+namespace {
+Status Unsupported(const char* what) { return Status::NotSupported(std::string("this store does not keep ") + what); }
+}  // namespace
+
+Status Store::PutDeviceToken(const DeviceToken&) { return Unsupported("device tokens"); }
+Status Store::DeleteDeviceToken(PushPlatform, const std::string&) { return Unsupported("device tokens"); }
+Result<std::vector<DeviceToken>> Store::ListDeviceTokens(UserId) { return Unsupported("device tokens"); }
+Result<PushSettings> Store::GetPushSettings(UserId) { return Unsupported("push settings"); }
+Status Store::PutPushSettings(UserId, const PushSettings&) { return Unsupported("push settings"); }
+Result<int64_t> Store::AddDeadLetter(const DeadLetter&) { return Unsupported("dead letters"); }
+Result<std::vector<DeadLetter>> Store::ListDeadLetters(int64_t, uint32_t) { return Unsupported("dead letters"); }
+Result<DeadLetter> Store::GetDeadLetter(int64_t) { return Unsupported("dead letters"); }
+Status Store::DeleteDeadLetter(int64_t) { return Unsupported("dead letters"); }
+
+}  // namespace im
