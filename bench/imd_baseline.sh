@@ -9,7 +9,8 @@
 # $ARGS. Each run leaves NAME-N.out (the summary and the JSON line), NAME-N.err (progress),
 # NAME-N.env (load average, a synced-write probe), NAME-N.top (top -b -n1 in the middle of the
 # load) and NAME-N.metrics (imd's /metrics after the run) in the output directory. Environment: IMD
-# (/tmp/imd-bench), LOAD (build/release/bench/im_load), REPS (3), THREADS (1: client io threads).
+# (/tmp/imd-bench), LOAD (build/release/bench/im_load), REPS (3), THREADS (1: client io threads),
+# IMD_CONFIG (a TOML file passed to imd, e.g. to turn search off; default none).
 set -uo pipefail
 
 out=${1:-/tmp/imd-baseline}
@@ -43,7 +44,9 @@ run_one() {
     dd if=/dev/zero of="$data/dd" bs=4k count=100 oflag=dsync 2>&1 | tail -1
     rm -f "$data/dd"
   } >"$out/$name-$rep.env"
-  IM_PASSWORD_ITERATIONS=1000 "$IMD" --listen 127.0.0.1:0 --data-dir "$data" >"$data.log" 2>&1 &
+  local config=()
+  [ -n "${IMD_CONFIG:-}" ] && config=(--config "$IMD_CONFIG")
+  IM_PASSWORD_ITERATIONS=1000 "$IMD" --listen 127.0.0.1:0 --data-dir "$data" "${config[@]}" >"$data.log" 2>&1 &
   imd_pid=$!
   for _ in $(seq 100); do
     port=$(grep -o 'http://127.0.0.1:[0-9]*' "$data.log" 2>/dev/null | head -1 | sed 's/.*://')

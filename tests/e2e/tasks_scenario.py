@@ -111,6 +111,8 @@ def run(port, admin_port, task_metrics_port, stub):
                lambda: task_metric(task_metrics_port, "im.push", "ok") >= before["ok"] + 1)
     check(task_metric(task_metrics_port, "im.push", "redrive") == before["redrive"] + 1, "re-drive counted")
     check(admin(admin_port, "/admin/dead-letters")[1]["dead_letters"] == [], "no dead letter left")
+    check(admin(admin_port, "/admin/dead-letters/%s" % letter["id"], method="DELETE")[0] == 404, "already gone")
+    check(admin(admin_port, "/admin/dead-letters/1", token=None, method="DELETE")[0] == 401, "discard needs the token")
 
     reqs = stub.requests()
     check(len(reqs) == MAX_ATTEMPTS + 1, "one more APNs request after the re-drive: %d" % len(reqs))
