@@ -33,7 +33,8 @@ Result<std::shared_ptr<SearchIndex>> OpenSearch(const FeaturesConfig& c) {
   if (b == "none") return std::shared_ptr<SearchIndex>();
 #ifdef IM_DAEMON_WITH_SQLITE
   if (b == "sqlite") {
-    auto index = OpenSqliteSearchIndex({.path = c.search_sqlite_path});
+    // Derived data: no fsync per commit (im/sqlite_search.h, docs/performance.md).
+    auto index = OpenSqliteSearchIndex({.path = c.search_sqlite_path, .synchronous = false});
     if (!index.ok()) return Named("search.backend sqlite (" + c.search_sqlite_path + ")", index.status());
     return *index;
   }
