@@ -4,8 +4,8 @@
 // The index: created lazily by the first call of any method (HEAD /<index>, then PUT with the
 // mapping when it is missing; losing that race to another process is fine), once per object.
 // Documents are keyed by message id (`_id`), so Index is an upsert; the text is analyzed with
-// "im_text" (standard tokenizer, lowercase, asciifolding), so matching ignores case and
-// diacritics. Each query word is a `match_phrase_prefix` clause, all of them required; note that
+// "im_text" (a pattern tokenizer splitting on anything that is not a letter or digit, as
+// SearchTerms does; lowercase; asciifolding), so matching ignores case and diacritics. Each query word is a `match_phrase_prefix` clause, all of them required; note that
 // Elasticsearch expands a prefix to at most 50 indexed terms per segment, so a one- or two-letter
 // word may miss documents whose words sort after the first 50 with that prefix.
 // Searches page by message id (`before`) and ask for one hit more than `limit` to know whether

@@ -139,10 +139,13 @@ Status ValidateOptions(ElasticsearchOptions& o) {
   return Status::Ok();
 }
 
-// The settings and mapping of a new index.
+// The settings and mapping of a new index. Words are split on anything that is not a letter or a
+// digit, as SearchTerms splits queries (the standard tokenizer would keep "a.b" or "snake_case"
+// whole), then lower-cased and folded to ASCII.
 std::string IndexDefinition() {
+  json::object tokenizer{{"type", "pattern"}, {"pattern", "[^\\p{L}\\p{N}]+"}};
   json::object analyzer{
-      {"type", "custom"}, {"tokenizer", "standard"}, {"filter", json::array{"lowercase", "asciifolding"}}};
+      {"type", "custom"}, {"tokenizer", "im_words"}, {"filter", json::array{"lowercase", "asciifolding"}}};
   json::object properties{
       {"message_id", {{"type", "long"}}},
       {"conversation_id", {{"type", "keyword"}}},
@@ -152,7 +155,9 @@ std::string IndexDefinition() {
       {"text", {{"type", "text"}, {"analyzer", "im_text"}}},
   };
   json::object definition{
-      {"settings", {{"analysis", {{"analyzer", {{"im_text", std::move(analyzer)}}}}}}},
+      {"settings",
+       {{"analysis",
+         {{"tokenizer", {{"im_words", std::move(tokenizer)}}}, {"analyzer", {{"im_text", std::move(analyzer)}}}}}}},
       {"mappings", {{"dynamic", "strict"}, {"properties", std::move(properties)}}},
   };
   return json::serialize(definition);

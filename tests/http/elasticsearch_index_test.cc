@@ -131,8 +131,10 @@ std::string SearchResponse(const std::vector<std::string>& hits) {
 const char* const kCreated = R"({"acknowledged":true,"shards_acknowledged":true,"index":"im-messages"})";
 
 const char* const kExpectedIndexDefinition = R"({
-  "settings": {"analysis": {"analyzer": {"im_text": {
-      "type": "custom", "tokenizer": "standard", "filter": ["lowercase", "asciifolding"]}}}},
+  "settings": {"analysis": {
+      "tokenizer": {"im_words": {"type": "pattern", "pattern": "[^\\p{L}\\p{N}]+"}},
+      "analyzer": {"im_text": {
+          "type": "custom", "tokenizer": "im_words", "filter": ["lowercase", "asciifolding"]}}}},
   "mappings": {
     "dynamic": "strict",
     "properties": {
