@@ -27,7 +27,7 @@ class Fanout final : public TaskProcessor {
   Status ToUsers(const v1::Event& event, const std::vector<v1::Target>& targets, const std::string& key);
 
   // Sends `event` to the members of `group`: directly when it has at most realtime_max_members
-  // members, else as a fanout task processed in batches by HandleTask.
+  // members, else as an im.fanout task processed in batches by Process.
   Status ToGroup(const Group& group, const v1::Event& event, UserId exclude_user, const std::string& exclude_device);
 
   // One im.fanout batch (idempotent: a redelivered batch only repeats deliveries).
