@@ -21,6 +21,7 @@
 #define IM_TASK_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -44,6 +45,10 @@ struct TaskOutcome {
   Status status;
   // For a transient error: the earliest the next attempt may run (e.g. an HTTP Retry-After).
   int64_t retry_after_ms = 0;
+  // For a transient error: the payload of the next attempt (and of the dead letter, after the
+  // last one), when only part of the task failed (e.g. the devices a push could not reach).
+  // Empty: the same payload again.
+  std::optional<std::string> retry_payload = std::nullopt;
 };
 
 class TaskProcessor {

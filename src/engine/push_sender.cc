@@ -65,10 +65,20 @@ TaskOutcome PushSender::Process(const Task& task) {
   IM_ASSIGN_OR_RETURN(PushSettings settings, store_->GetPushSettings(recipient));
   if (settings.muted) return Status::Ok();
   IM_ASSIGN_OR_RETURN(std::vector<DeviceToken> tokens, store_->ListDeviceTokens(recipient));
+  if (in.only_size() > 0) {
+    // A retry reaches only the devices that failed before (and are still registered).
+    std::erase_if(tokens, [&](const DeviceToken& t) {
+      return std::none_of(in.only().begin(), in.only().end(), [&](const v1::PushDevice& d) {
+        return d.platform() == static_cast<int>(t.platform) && d.token() == t.token;
+      });
+    });
+  }
   if (tokens.empty()) return Status::Ok();
   IM_ASSIGN_OR_RETURN(PushNotification notification, Compose(in.message(), settings));
 
   auto& m = metrics::Default();
+  v1::PushTask again = in;  // the next attempt: the devices to retry
+  again.clear_only();
   int retry = 0;
   int64_t retry_after_ms = 0;
   std::string last_reason;
@@ -93,15 +103,20 @@ TaskOutcome PushSender::Process(const Task& task) {
       case PushResult::Kind::kRetry:
         m.push_retries.Add();
         ++retry;
+        v1::PushDevice* device = again.add_only();
+        device->set_platform(static_cast<int>(t.platform));
+        device->set_token(t.token);
         retry_after_ms = std::max(retry_after_ms, r.retry_after_ms);
         last_reason = r.http_status == 0 ? r.reason : "HTTP " + std::to_string(r.http_status) + " " + r.reason;
         break;
     }
   }
   if (retry == 0) return Status::Ok();
-  return TaskOutcome(Status::Unavailable(std::to_string(retry) + " of " + std::to_string(tokens.size()) +
-                                         " pushes must be retried: " + last_reason),
-                     retry_after_ms);
+  TaskOutcome outcome(Status::Unavailable(std::to_string(retry) + " of " + std::to_string(tokens.size()) +
+                                          " pushes must be retried: " + last_reason),
+                      retry_after_ms);
+  outcome.retry_payload = again.SerializeAsString();
+  return outcome;
 }
 
 }  // namespace im

@@ -1,8 +1,9 @@
 // PushSender: the im.push task processor. For one recipient of a new message who had no online
 // session, it loads their push settings and device tokens and sends one notification per token
-// through the provider of its platform. Dead tokens are forgotten; when any delivery must be
-// retried the whole task is retried (the collapse id, the message id, makes a repeated push
-// replace the first on the device).
+// through the provider of its platform. Dead tokens are forgotten; deliveries that must be
+// retried (429, 5xx, network) are retried as a task for just those devices. A task that ran
+// twice (a redelivery) pushes twice; the collapse id, the message id, makes the repeat replace the
+// first notification on the device.
 #ifndef IM_SRC_ENGINE_PUSH_SENDER_H_
 #define IM_SRC_ENGINE_PUSH_SENDER_H_
 

@@ -99,7 +99,10 @@ Status TaskDispatcher::Run(const BusRecord& record, v1::TaskMessage task) {
     return Status::Ok();
   }
   const int failed = task.failed_attempts() + 1;
-  if (!IsTransient(outcome.status.code()) || failed >= policy_.max_attempts) {
+  const bool transient = IsTransient(outcome.status.code());
+  // What is left to do: the next attempt, or a re-drive of the dead letter, gets only that.
+  if (transient && outcome.retry_payload) task.set_payload(std::move(*outcome.retry_payload));
+  if (!transient || failed >= policy_.max_attempts) {
     task.set_failed_attempts(failed);
     return DeadLetter(record, std::move(task), outcome.status);
   }

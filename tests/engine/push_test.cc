@@ -142,12 +142,15 @@ TEST_CASE("a token the service calls invalid is forgotten, a 429 is retried") {
   CHECK(w.engine->ListDeviceTokens(w.bob)->empty());
 
   REQUIRE(w.engine->RegisterDeviceToken(w.bob, DeviceToken{{}, PushPlatform::kFcm, "busy-token", ""}).ok());
+  REQUIRE(w.engine->RegisterDeviceToken(w.bob, DeviceToken{{}, PushPlatform::kApns, "fine-token", ""}).ok());
+  w.apns->Clear();
   uint64_t retries_before = metrics::Default().push_retries.value();
   w.fcm->Then(PushResult{PushResult::Kind::kRetry, 429, "QUOTA_EXCEEDED", 50});
   w.Send(w.alice, direct, "two");
   CHECK(w.fcm->sent().size() == 2);  // the 429, then the retry that got through
+  CHECK(w.apns->sent().size() == 1);  // the retry went only to the device that failed
   CHECK(metrics::Default().push_retries.value() == retries_before + 1);
-  CHECK(w.engine->ListDeviceTokens(w.bob)->size() == 1);
+  CHECK(w.engine->ListDeviceTokens(w.bob)->size() == 2);
 }
 
 TEST_CASE("device tokens: validation, ownership, moving between users, at most 20 per user") {

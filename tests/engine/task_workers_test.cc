@@ -154,6 +154,33 @@ TEST_CASE("retry_after_ms from a processor delays the next attempt") {
   CHECK(calls[1].at - calls[0].at >= std::chrono::milliseconds(290));
 }
 
+TEST_CASE("a processor can narrow what its retry does with retry_payload") {
+  class Partial final : public TaskProcessor {
+   public:
+    std::string_view type() const override { return "test.partial"; }
+    TaskOutcome Process(const Task& task) override {
+      payloads.push_back(task.payload);
+      TaskOutcome out(Status::Unavailable("part of it failed"));
+      out.retry_payload = "left-after-" + std::to_string(task.attempt);
+      return out;
+    }
+    std::vector<std::string> payloads;  // the dispatcher runs one task at a time here
+  };
+  auto p = std::make_shared<Partial>();
+  Options o = TaskOptions(p);
+  o.task_retry.max_attempts = 2;
+  auto engine = Engine::Open(std::move(o)).value();
+  REQUIRE(engine->EnqueueTask(Task{"test.partial", "k", "the-whole-task"}).ok());
+  REQUIRE(engine->Drain().ok());
+  REQUIRE(p->payloads.size() == 2);
+  CHECK(p->payloads[0] == "the-whole-task");
+  CHECK(p->payloads[1] == "left-after-1");
+  // The dead letter holds what was still left after the last attempt: a re-drive does only that.
+  auto letters = engine->ListDeadLetters(0, 10).value();
+  REQUIRE(letters.size() == 1);
+  CHECK(letters[0].payload.find("left-after-2") != std::string::npos);
+}
+
 TEST_CASE("a failing task does not hold up the tasks queued behind it") {
   auto slow = std::make_shared<ScriptedProcessor>("test.slow-fail");
   slow->Answer(TaskOutcome(Status::Unavailable("down"), 1500));
