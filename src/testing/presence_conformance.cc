@@ -8,40 +8,16 @@
 #include <thread>
 #include <tuple>
 
+#include "conformance_check.h"
+
 namespace im::testing {
 namespace {
 
+using conformance::Fail;
+using conformance::StatusOf;
+
 using Clock = std::chrono::steady_clock;
 using Opts = PresenceConformanceOptions;
-
-Status Fail(const char* file, int line, const std::string& what) {
-  return Status::Internal(std::string(file) + ":" + std::to_string(line) + ": expected " + what);
-}
-
-#define EXPECT(cond) \
-  if (!(cond)) return Fail(__FILE__, __LINE__, #cond)
-#define EXPECT_OK(expr)                                                                                         \
-  do {                                                                                                          \
-    auto im_s_ = (expr);                                                                                        \
-    if (!StatusOf(im_s_).ok()) return Fail(__FILE__, __LINE__, #expr " ok, got " + StatusOf(im_s_).ToString()); \
-  } while (0)
-#define EXPECT_CODE(expr, want)                                                                            \
-  do {                                                                                                     \
-    auto im_s_ = (expr);                                                                                   \
-    if (StatusOf(im_s_).code() != (want))                                                                  \
-      return Fail(__FILE__, __LINE__, #expr " to fail with " #want ", got " + StatusOf(im_s_).ToString()); \
-  } while (0)
-#define ASSIGN_OK(lhs, expr) ASSIGN_OK_IMPL_(IM_CONCAT_(conf_r_, __LINE__), lhs, expr)
-#define ASSIGN_OK_IMPL_(tmp, lhs, expr)                                                        \
-  auto tmp = (expr);                                                                           \
-  if (!tmp.ok()) return Fail(__FILE__, __LINE__, #expr " ok, got " + tmp.status().ToString()); \
-  lhs = std::move(tmp).value()
-
-inline const Status& StatusOf(const Status& s) { return s; }
-template <typename T>
-const Status& StatusOf(const Result<T>& r) {
-  return r.status();
-}
 
 using Key = std::tuple<int64_t, std::string, std::string>;  // user, device, gateway
 using RouteSet = std::multiset<Key>;

@@ -6,15 +6,16 @@
 #include <string_view>
 #include <thread>
 
+#include "conformance_check.h"
+
 namespace im::testing {
 namespace {
 
+using conformance::Fail;
+using conformance::StatusOf;
+
 using Opts = SearchConformanceOptions;
 using Ids = std::vector<int64_t>;
-
-Status Fail(const char* file, int line, const std::string& what) {
-  return Status::Internal(std::string(file) + ":" + std::to_string(line) + ": expected " + what);
-}
 
 std::string Str(const Ids& ids) {
   std::string s = "[";
@@ -29,25 +30,6 @@ std::string Str(const Ids& ids) {
   return s + "]";
 }
 
-#define EXPECT(cond) \
-  if (!(cond)) return Fail(__FILE__, __LINE__, #cond)
-#define EXPECT_OK(expr)                                                                                         \
-  do {                                                                                                          \
-    auto im_s_ = (expr);                                                                                        \
-    if (!StatusOf(im_s_).ok()) return Fail(__FILE__, __LINE__, #expr " ok, got " + StatusOf(im_s_).ToString()); \
-  } while (0)
-#define EXPECT_CODE(expr, want)                                                                            \
-  do {                                                                                                     \
-    auto im_s_ = (expr);                                                                                   \
-    if (StatusOf(im_s_).code() != (want))                                                                  \
-      return Fail(__FILE__, __LINE__, #expr " to fail with " #want ", got " + StatusOf(im_s_).ToString()); \
-  } while (0)
-// Declares `lhs` from a Result that must be ok.
-#define ASSIGN_OK(lhs, expr) ASSIGN_OK_IMPL_(IM_CONCAT_(conf_r_, __LINE__), lhs, expr)
-#define ASSIGN_OK_IMPL_(tmp, lhs, expr)                                                        \
-  auto tmp = (expr);                                                                           \
-  if (!tmp.ok()) return Fail(__FILE__, __LINE__, #expr " ok, got " + tmp.status().ToString()); \
-  lhs = std::move(tmp).value()
 // `expr` (a Result<Ids>) is ok and holds exactly the ids given after it, e.g. {3, 1}.
 #define EXPECT_IDS(expr, ...)                                                                        \
   do {                                                                                               \
@@ -57,12 +39,6 @@ std::string Str(const Ids& ids) {
     if (*im_r_ != im_want_)                                                                          \
       return Fail(__FILE__, __LINE__, #expr " to find " + Str(im_want_) + ", got " + Str(*im_r_));   \
   } while (0)
-
-inline const Status& StatusOf(const Status& s) { return s; }
-template <typename T>
-const Status& StatusOf(const Result<T>& r) {
-  return r.status();
-}
 
 constexpr TimestampMs kT0 = 1'700'000'000'000;
 const ConversationId kA = ConversationId::Group(GroupId(1));
