@@ -7,13 +7,13 @@
 
 #include <atomic>
 #include <filesystem>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "im/rocksdb_store.h"
 #include "rocksdb/codec.h"
 #include "rocksdb/schema.h"
+#include "support/raw_rocksdb.h"
 
 namespace {
 
@@ -48,66 +48,7 @@ std::shared_ptr<im::Store> Open(const std::string& path) {
   return *store;
 }
 
-// The database opened directly with RocksDB, every column family included; only while no store
-// has it open.
-class RawDb {
- public:
-  explicit RawDb(const std::string& path) {
-    std::vector<std::string> names;
-    REQUIRE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &names).ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-    for (auto& n : names) descriptors.emplace_back(n, rocksdb::ColumnFamilyOptions());
-    rocksdb::DB* db = nullptr;
-    auto s = rocksdb::DB::Open(rocksdb::DBOptions(), path, descriptors, &handles_, &db);
-    REQUIRE_MESSAGE(s.ok(), s.ToString());
-    db_.reset(db);
-  }
-  ~RawDb() {
-    for (auto* h : handles_) (void)db_->DestroyColumnFamilyHandle(h);
-    (void)db_->Close();
-  }
-  rocksdb::ColumnFamilyHandle* cf(const std::string& name) {
-    for (auto* h : handles_) {
-      if (h->GetName() == name) return h;
-    }
-    FAIL("no column family " << name);
-    return nullptr;
-  }
-  bool Has(const std::string& name) {
-    for (auto* h : handles_) {
-      if (h->GetName() == name) return true;
-    }
-    return false;
-  }
-  void Drop(const std::string& name) {
-    rocksdb::ColumnFamilyHandle* h = cf(name);
-    REQUIRE(db_->DropColumnFamily(h).ok());
-    REQUIRE(db_->DestroyColumnFamilyHandle(h).ok());
-    std::erase(handles_, h);
-  }
-  void Put(const std::string& cf_name, const std::string& key, const std::string& value) {
-    rocksdb::WriteOptions sync;
-    sync.sync = true;
-    REQUIRE(db_->Put(sync, cf(cf_name), key, value).ok());
-  }
-  void Delete(const std::string& cf_name, const std::string& key) {
-    rocksdb::WriteOptions sync;
-    sync.sync = true;
-    REQUIRE(db_->Delete(sync, cf(cf_name), key).ok());
-  }
-  // The value at `key`, or nullopt.
-  std::optional<std::string> Get(const std::string& cf_name, const std::string& key) {
-    std::string value;
-    auto s = db_->Get(rocksdb::ReadOptions(), cf(cf_name), key, &value);
-    if (s.IsNotFound()) return std::nullopt;
-    REQUIRE_MESSAGE(s.ok(), s.ToString());
-    return value;
-  }
-
- private:
-  std::unique_ptr<rocksdb::DB> db_;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
-};
+using im::test::RawDb;
 
 uint64_t StoredVersion(RawDb& raw) {
   auto value = raw.Get("default", std::string(im::rocks::kSchemaVersionKey));

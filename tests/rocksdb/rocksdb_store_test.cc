@@ -18,6 +18,7 @@
 #include "rocksdb/codec.h"
 #include "rocksdb/schema.h"
 #include "rocksdb/write_queue.h"
+#include "support/raw_rocksdb.h"
 
 namespace {
 
@@ -70,43 +71,7 @@ UserId MakeUser(im::Store& s, const std::string& name) {
   return u->id;
 }
 
-// The database opened directly with RocksDB, with every column family (another program, or a
-// disk that flipped bits). Only while no store has it open.
-class RawDb {
- public:
-  explicit RawDb(const std::string& path) {
-    std::vector<std::string> names;
-    REQUIRE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &names).ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-    for (auto& n : names) descriptors.emplace_back(n, rocksdb::ColumnFamilyOptions());
-    rocksdb::DB* db = nullptr;
-    auto s = rocksdb::DB::Open(rocksdb::DBOptions(), path, descriptors, &handles_, &db);
-    REQUIRE_MESSAGE(s.ok(), s.ToString());
-    db_.reset(db);
-  }
-  ~RawDb() {
-    for (auto* h : handles_) (void)db_->DestroyColumnFamilyHandle(h);
-    (void)db_->Close();
-  }
-  rocksdb::ColumnFamilyHandle* cf(const std::string& name) {
-    for (auto* h : handles_) {
-      if (h->GetName() == name) return h;
-    }
-    rocksdb::ColumnFamilyHandle* h = nullptr;
-    REQUIRE(db_->CreateColumnFamily(rocksdb::ColumnFamilyOptions(), name, &h).ok());
-    handles_.push_back(h);
-    return h;
-  }
-  void Put(const std::string& cf_name, const std::string& key, const std::string& value) {
-    rocksdb::WriteOptions sync;
-    sync.sync = true;
-    REQUIRE(db_->Put(sync, cf(cf_name), key, value).ok());
-  }
-
- private:
-  std::unique_ptr<rocksdb::DB> db_;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
-};
+using im::test::RawDb;
 
 // Seqs 1..n in order, nothing else, read in pages.
 void CheckGapless(im::Store& store, const ConversationId& c, Seq n) {

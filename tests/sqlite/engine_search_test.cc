@@ -2,24 +2,20 @@
 // messages are indexed by the im.search task, and a user only ever finds messages of the
 // conversations they belong to now.
 #include <doctest/doctest.h>
-#include <unistd.h>
 
-#include <filesystem>
 #include <set>
 
 #include "im/sqlite_search.h"
 #include "im/sqlite_store.h"
 #include "support/engine_fixture.h"
+#include "support/temp_db.h"
 
 namespace im {
 namespace {
 
-std::string TempPath(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() / ("im-search-" + std::to_string(getpid()));
-  std::filesystem::create_directories(dir);
-  std::filesystem::remove(dir / name);
-  return (dir / name).string();
-}
+test::TempDbDir temp_dbs("im-engine-search");
+
+std::string TempPath(const std::string& name) { return temp_dbs.NewPath(name); }
 
 struct SearchWorld {
   std::unique_ptr<Engine> engine;

@@ -2,12 +2,10 @@
 // in a deliberate violation of one rule of include/im/search.h and expects the case for that rule
 // to fail (a suite that cannot fail proves nothing).
 #include <doctest/doctest.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cctype>
-#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -18,10 +16,10 @@
 
 #include "im/sqlite_search.h"
 #include "im/testing/search_conformance.h"
+#include "support/temp_db.h"
 
 namespace {
 
-namespace fs = std::filesystem;
 using im::MessageId;
 using im::Result;
 using im::SearchDocument;
@@ -29,20 +27,10 @@ using im::SearchPage;
 using im::SearchQuery;
 using im::Status;
 
-fs::path TempDir() { return fs::temp_directory_path() / ("im-search-check-" + std::to_string(::getpid())); }
-
-struct TempDirCleanup {
-  ~TempDirCleanup() {
-    std::error_code ec;
-    fs::remove_all(TempDir(), ec);
-  }
-} temp_dir_cleanup;
+im::test::TempDbDir temp_dbs("im-search-check");
 
 std::shared_ptr<im::SearchIndex> OpenFresh() {
-  static std::atomic<int> counter{0};
-  fs::create_directories(TempDir());
-  auto index = im::OpenSqliteSearchIndex(
-      {.path = (TempDir() / (std::to_string(counter++) + ".db")).string(), .synchronous = false});
+  auto index = im::OpenSqliteSearchIndex({.path = temp_dbs.NewPath("search.db"), .synchronous = false});
   REQUIRE_MESSAGE(index.ok(), index.status().ToString());
   return *index;
 }

@@ -3,18 +3,15 @@
 // survives a reopen, dead-letter ids included.
 #include <doctest/doctest.h>
 #include <sqlite3.h>
-#include <unistd.h>
 
-#include <atomic>
-#include <filesystem>
 #include <string>
 
 #include "im/sqlite_store.h"
 #include "sqlite/schema.h"
+#include "support/temp_db.h"
 
 namespace {
 
-namespace fs = std::filesystem;
 using im::DeadLetter;
 using im::DeviceToken;
 using im::PushPlatform;
@@ -24,20 +21,9 @@ using im::UserId;
 
 constexpr im::TimestampMs kT0 = 1'700'000'000'000;
 
-fs::path TempDir() { return fs::temp_directory_path() / ("im-sqlite-push-" + std::to_string(::getpid())); }
+im::test::TempDbDir temp_dbs("im-sqlite-push");
 
-struct TempDirCleanup {
-  ~TempDirCleanup() {
-    std::error_code ec;
-    fs::remove_all(TempDir(), ec);
-  }
-} temp_dir_cleanup;
-
-std::string TempDb(const std::string& name) {
-  static std::atomic<int> counter{0};
-  fs::create_directories(TempDir());
-  return (TempDir() / (std::to_string(counter++) + "-" + name)).string();
-}
+std::string TempDb(const std::string& name) { return temp_dbs.NewPath(name); }
 
 std::shared_ptr<im::Store> Open(const std::string& path) {
   auto store = im::OpenSqliteStore({.path = path});

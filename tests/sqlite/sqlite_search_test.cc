@@ -2,9 +2,7 @@
 // index can get wrong (reopen, layout versions, paths, what reaches the FTS5 query parser).
 #include <doctest/doctest.h>
 #include <sqlite3.h>
-#include <unistd.h>
 
-#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -12,6 +10,7 @@
 
 #include "im/sqlite_search.h"
 #include "im/testing/search_conformance.h"
+#include "support/temp_db.h"
 
 namespace {
 
@@ -23,22 +22,9 @@ using im::SearchDocument;
 using im::StatusCode;
 using im::UserId;
 
-fs::path TempDir() { return fs::temp_directory_path() / ("im-sqlite-search-" + std::to_string(::getpid())); }
+im::test::TempDbDir temp_dbs("im-sqlite-search");
 
-struct TempDirCleanup {
-  ~TempDirCleanup() {
-    std::error_code ec;
-    fs::remove_all(TempDir(), ec);
-  }
-} temp_dir_cleanup;
-
-std::string TempDb(const std::string& name) {
-  static std::atomic<int> counter{0};
-  fs::create_directories(TempDir());
-  fs::path path = TempDir() / (std::to_string(counter++) + "-" + name);
-  for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(path.string() + suffix);
-  return path.string();
-}
+std::string TempDb(const std::string& name) { return temp_dbs.NewPath(name); }
 
 std::shared_ptr<im::SearchIndex> Open(const std::string& path) {
   auto index = im::OpenSqliteSearchIndex({.path = path, .synchronous = false});
