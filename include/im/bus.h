@@ -21,6 +21,12 @@
 //    been handled at least once.
 //  - Handlers of one subscription run one at a time, on a bus-owned thread. A handler may
 //    Publish; it must not Drain or destroy its own subscription.
+//  - SubscribeBatch hands a handler up to `max_batch` records in one call: what is waiting when
+//    it is called, never waiting for more. Records of one key are in publish order within a
+//    batch and across batches. A non-ok Status from a batch handler delivers each record of the
+//    batch again, alone (a batch of one), with the retry and dead-letter rules above, so one bad
+//    record neither holds up nor dead-letters its neighbours. Handlers must therefore be
+//    idempotent per record, as above.
 //  - Dead letters go to topics::kDeadLetter with key "<origin topic>/<origin key>" (topic names
 //    contain no '/'), the original payload, and the headers named in dead_letter:: below. A
 //    record of the dead-letter topic that fails max_attempts times is dropped, not dead-lettered
@@ -31,6 +37,7 @@
 
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -86,11 +93,18 @@ class Subscription {
 class Bus {
  public:
   using Handler = std::function<Status(const BusRecord&)>;
+  // `records` is valid for the call only; never empty.
+  using BatchHandler = std::function<Status(std::span<const BusRecord> records)>;
   virtual ~Bus() = default;
 
   virtual Status Publish(std::string_view topic, std::string_view key, std::string payload) = 0;
   virtual Result<std::unique_ptr<Subscription>> Subscribe(std::string_view topic, std::string_view group,
                                                           Handler handler) = 0;
+  // Like Subscribe, with batches of up to `max_batch` (>= 1) records (see the contract above), so
+  // that a consumer does its per-batch work once: one store commit, one record per gateway.
+  // Added after 1.0: the default subscribes with Subscribe and hands over batches of one.
+  virtual Result<std::unique_ptr<Subscription>> SubscribeBatch(std::string_view topic, std::string_view group,
+                                                               size_t max_batch, BatchHandler handler);
   // Waits until every record published through this Bus object so far has been handled (or
   // dead-lettered) by every group subscribed through it, including records those handlers
   // publish meanwhile. Records of topics nobody subscribes to through this object are waited for
@@ -109,6 +123,10 @@ class BusWrapper : public Bus {
   Result<std::unique_ptr<Subscription>> Subscribe(std::string_view topic, std::string_view group,
                                                   Handler handler) override {
     return target_->Subscribe(topic, group, std::move(handler));
+  }
+  Result<std::unique_ptr<Subscription>> SubscribeBatch(std::string_view topic, std::string_view group, size_t max_batch,
+                                                       BatchHandler handler) override {
+    return target_->SubscribeBatch(topic, group, max_batch, std::move(handler));
   }
   Status Drain() override { return target_->Drain(); }
 

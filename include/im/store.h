@@ -171,6 +171,13 @@ class Store {
   // A repeated (sender, client_msg_id) stores nothing and returns the original id/seq with
   // duplicate = true. Implementations are expected to group-commit concurrent calls.
   virtual Result<AppendResult> AppendMessage(const NewMessage& message) = 0;
+  // Appends a batch (added after 1.0; the default calls AppendMessage once per message): the
+  // same effects and results as AppendMessage on each message in order, one result per message,
+  // aligned with `messages`. Seqs of one conversation follow the order of the batch. A message
+  // that fails fails alone; the batch is not atomic. Every ok result is durable when the call
+  // returns. Stores with a group committer submit the whole batch at once, so it costs one
+  // commit (one fsync) and one wake-up of the caller instead of one per message. Blocks.
+  virtual std::vector<Result<AppendResult>> AppendMessages(std::span<const NewMessage> messages);
   virtual Result<std::vector<Message>> ListMessages(const ConversationId& conversation, const MessageRange& range) = 0;
   // A conversation nobody wrote to yet returns last_seq 0, first_seq 1 and, for a group, its
   // creation time as last activity (0 for an unknown conversation).
@@ -263,6 +270,9 @@ class StoreWrapper : public Store {
     return target_->ListGroupMembers(g, a, l);
   }
   Result<AppendResult> AppendMessage(const NewMessage& m) override { return target_->AppendMessage(m); }
+  std::vector<Result<AppendResult>> AppendMessages(std::span<const NewMessage> m) override {
+    return target_->AppendMessages(m);
+  }
   Result<std::vector<Message>> ListMessages(const ConversationId& c, const MessageRange& r) override {
     return target_->ListMessages(c, r);
   }

@@ -2,7 +2,8 @@
 //
 // A consumer group splits its topic into kSlots slots by the hash of the key, like a Kafka
 // topic's partitions. Each slot is owned by one member of the group at a time; a member's thread
-// takes records from the slots it owns, oldest first, one at a time. When a member joins or
+// takes records from the slots it owns, oldest first: one at a time, or for a batch subscription
+// everything waiting in its slots up to max_batch (each slot's records in order). When a member joins or
 // leaves, the slots are dealt again. Records stay in their slot until a member takes them, so a
 // member that leaves loses nothing, and a slot changes hands only once its previous owner has
 // finished the record it was handling, so a key's records are handled in publish order across
@@ -17,6 +18,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -54,7 +56,8 @@ struct Group {
 
 class Member final : public Subscription {
  public:
-  Member(std::shared_ptr<InProcessBus> bus, std::string topic, std::string group, Bus::Handler handler);
+  Member(std::shared_ptr<InProcessBus> bus, std::string topic, std::string group, Bus::Handler handler,
+         Bus::BatchHandler batch_handler, size_t max_batch);
   ~Member() override;
 
   void Start();
@@ -65,16 +68,26 @@ class Member final : public Subscription {
 
  private:
   void Run();
+  // With the bus mutex held: moves up to max_batch_ waiting records of this member's free slots
+  // into batch_ (slot of each in from_) and marks those slots busy. False when none is waiting.
+  bool TakeLocked();
+  // Handles batch_; returns how many records (a prefix) are finished. Fewer than all only when
+  // the member stops while a record waits for its retry.
+  size_t HandleBatch();
   // Runs the handler until it succeeds or the record is dead-lettered (true), or the member
   // stops while waiting to retry (false).
   bool Handle(BusRecord& record);
 
   std::shared_ptr<InProcessBus> bus_;
   const std::string topic_, group_;
-  Bus::Handler handler_;
-  std::condition_variable cv_;  // waits on the bus mutex
-  bool stopping_ = false;       // guarded by the bus mutex
-  size_t cursor_ = 0;           // round-robin start among the slots (member thread only)
+  Bus::Handler handler_;             // one record (a batch subscription: a batch of one)
+  Bus::BatchHandler batch_handler_;  // batch subscriptions only
+  const size_t max_batch_;
+  std::vector<BusRecord> batch_;  // member thread only
+  std::vector<Slot*> from_;       // the slot of each record of batch_
+  std::condition_variable cv_;    // waits on the bus mutex
+  bool stopping_ = false;         // guarded by the bus mutex
+  size_t cursor_ = 0;             // round-robin start among the slots (member thread only)
   std::thread thread_;
 };
 
@@ -91,18 +104,17 @@ class InProcessBus final : public Bus, public std::enable_shared_from_this<InPro
   Result<std::unique_ptr<Subscription>> Subscribe(std::string_view topic, std::string_view group,
                                                   Handler handler) override {
     if (!handler) return Status::InvalidArgument("subscription without a handler");
-    auto member =
-        std::make_unique<Member>(shared_from_this(), std::string(topic), std::string(group), std::move(handler));
-    {
-      std::lock_guard lock(mu_);
-      auto& g = groups_[member->topic()][member->group()];
-      if (!g) g = std::make_unique<Group>();
-      g->members.push_back(member.get());
-      g->Deal();
-      for (Member* m : g->members) m->cv().notify_one();
-    }
-    member->Start();
-    return std::unique_ptr<Subscription>(std::move(member));
+    return Join(std::make_unique<Member>(shared_from_this(), std::string(topic), std::string(group), std::move(handler),
+                                         nullptr, 1));
+  }
+
+  Result<std::unique_ptr<Subscription>> SubscribeBatch(std::string_view topic, std::string_view group, size_t max_batch,
+                                                       BatchHandler handler) override {
+    if (!handler) return Status::InvalidArgument("subscription without a handler");
+    if (max_batch == 0) return Status::InvalidArgument("max_batch must be at least 1");
+    Handler one = [handler](const BusRecord& r) { return handler(std::span<const BusRecord>(&r, 1)); };
+    return Join(std::make_unique<Member>(shared_from_this(), std::string(topic), std::string(group), std::move(one),
+                                         std::move(handler), max_batch));
   }
 
   Status Drain() override {
@@ -141,6 +153,19 @@ class InProcessBus final : public Bus, public std::enable_shared_from_this<InPro
     }
     g.Deal();
     for (Member* other : g.members) other->cv().notify_one();
+  }
+
+  Result<std::unique_ptr<Subscription>> Join(std::unique_ptr<Member> member) {
+    {
+      std::lock_guard lock(mu_);
+      auto& g = groups_[member->topic()][member->group()];
+      if (!g) g = std::make_unique<Group>();
+      g->members.push_back(member.get());
+      g->Deal();
+      for (Member* m : g->members) m->cv().notify_one();
+    }
+    member->Start();
+    return std::unique_ptr<Subscription>(std::move(member));
   }
 
   Group& GroupOf(const Member& m) { return *groups_.find(m.topic())->second.find(m.group())->second; }
@@ -184,8 +209,14 @@ void Group::Deal() {
   for (size_t i = 0; i < kSlots; ++i) slots[i].owner = members[i % members.size()];
 }
 
-Member::Member(std::shared_ptr<InProcessBus> bus, std::string topic, std::string group, Bus::Handler handler)
-    : bus_(std::move(bus)), topic_(std::move(topic)), group_(std::move(group)), handler_(std::move(handler)) {}
+Member::Member(std::shared_ptr<InProcessBus> bus, std::string topic, std::string group, Bus::Handler handler,
+               Bus::BatchHandler batch_handler, size_t max_batch)
+    : bus_(std::move(bus)),
+      topic_(std::move(topic)),
+      group_(std::move(group)),
+      handler_(std::move(handler)),
+      batch_handler_(std::move(batch_handler)),
+      max_batch_(max_batch) {}
 
 void Member::Start() {
   thread_ = std::thread([this] { Run(); });
@@ -204,37 +235,59 @@ Member::~Member() {
 void Member::Run() {
   std::unique_lock lock(bus_->mu());
   for (;;) {
-    Slot* slot = nullptr;
-    cv_.wait(lock, [&] {
-      if (stopping_) return true;
-      Group& g = bus_->GroupOf(*this);
-      for (size_t i = 0; i < kSlots; ++i) {
-        Slot& s = g.slots[(cursor_ + i) % kSlots];
-        if (s.owner == this && !s.busy && !s.queue.empty()) {
-          cursor_ = (cursor_ + i + 1) % kSlots;
-          slot = &s;
-          return true;
-        }
-      }
-      return false;
-    });
-    if (stopping_) return;
-    BusRecord record = std::move(slot->queue.front());
-    slot->queue.pop_front();
-    slot->busy = true;
+    cv_.wait(lock, [&] { return stopping_ || TakeLocked(); });
+    if (stopping_ && batch_.empty()) return;
     lock.unlock();
-    const bool finished = Handle(record);
+    const size_t finished = HandleBatch();
     lock.lock();
-    slot->busy = false;
-    if (!finished) {
-      record.attempt = 1;  // a new delivery for the slot's next owner
-      slot->queue.push_front(std::move(record));
-      return;
+    for (Slot* slot : from_) slot->busy = false;
+    // Records not finished go back to the front of their slots, in order, as new deliveries for
+    // the slots' next owners.
+    for (size_t i = batch_.size(); i-- > finished;) {
+      batch_[i].attempt = 1;
+      from_[i]->queue.push_front(std::move(batch_[i]));
     }
-    bus_->DoneLocked();
-    // The slot may have been dealt to another member while this one handled its record.
-    if (slot->owner != this && !slot->queue.empty()) slot->owner->cv().notify_one();
+    bus_->DoneLocked(finished);
+    const bool stopped = finished < batch_.size();
+    // A slot may have been dealt to another member while this one handled its records.
+    for (Slot* slot : from_) {
+      if (slot->owner != this && !slot->queue.empty()) slot->owner->cv().notify_one();
+    }
+    batch_.clear();
+    from_.clear();
+    if (stopped) return;
   }
+}
+
+bool Member::TakeLocked() {
+  Group& g = bus_->GroupOf(*this);
+  size_t next_cursor = cursor_;
+  for (size_t i = 0; i < kSlots && batch_.size() < max_batch_; ++i) {
+    const size_t index = (cursor_ + i) % kSlots;
+    Slot& s = g.slots[index];
+    if (s.owner != this || s.busy || s.queue.empty()) continue;
+    s.busy = true;
+    while (!s.queue.empty() && batch_.size() < max_batch_) {
+      batch_.push_back(std::move(s.queue.front()));
+      s.queue.pop_front();
+      from_.push_back(&s);
+    }
+    next_cursor = (index + 1) % kSlots;
+  }
+  cursor_ = next_cursor;
+  return !batch_.empty();
+}
+
+size_t Member::HandleBatch() {
+  if (batch_handler_ && batch_.size() > 1) {
+    if (batch_handler_(std::span<const BusRecord>(batch_)).ok()) return batch_.size();
+    // Each record again, alone: one bad record must not hold up or dead-letter the others.
+    for (BusRecord& r : batch_) r.attempt++;
+  }
+  for (size_t i = 0; i < batch_.size(); ++i) {
+    if (!Handle(batch_[i])) return i;
+  }
+  return batch_.size();
 }
 
 bool Member::Handle(BusRecord& record) {

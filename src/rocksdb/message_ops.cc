@@ -7,6 +7,7 @@
 
 #include "rocksdb/rocksdb_store_impl.h"
 #include "rocksdb/scan.h"
+#include "store/append_batch.h"
 
 namespace im::rocks {
 namespace {
@@ -33,15 +34,15 @@ Status ToMessage(const ConversationId& conversation, size_t prefix_size, std::st
 }  // namespace
 
 Result<AppendResult> RocksDbStore::AppendMessage(const NewMessage& message) {
-  if (!message.conversation.valid()) return Status::InvalidArgument("rocksdb store: invalid conversation id");
-  if (!message.sender.valid()) return Status::InvalidArgument("rocksdb store: invalid sender");
-  if (message.conversation.is_direct() && !message.conversation.HasParticipant(message.sender)) {
-    return Status::InvalidArgument("rocksdb store: sender is not a participant of " + message.conversation.str());
-  }
+  IM_RETURN_IF_ERROR(CheckNewMessage(message, "rocksdb store"));
   AppendJob job(*writer_, message);
   Status s = queue_->Submit(job);
   if (!s.ok()) return s;
   return job.result();
+}
+
+std::vector<Result<AppendResult>> RocksDbStore::AppendMessages(std::span<const NewMessage> messages) {
+  return SubmitAppends<AppendJob>(*queue_, *writer_, messages, "rocksdb store");
 }
 
 Result<std::vector<Message>> RocksDbStore::ListMessages(const ConversationId& conversation, const MessageRange& range) {

@@ -67,7 +67,7 @@ WriteQueue::~WriteQueue() { Stop(); }
 
 Status WriteQueue::Submit(WriteJob& job) {
   if (stopping_.load(std::memory_order_acquire)) return Status::Unavailable("rocksdb store: closed");
-  Push(job);
+  Push(job, job);
   for (;;) {
     // The epoch is read before done_: a completion after the check bumps the epoch, so the wait
     // returns at once instead of missing the wake-up.
@@ -78,11 +78,35 @@ Status WriteQueue::Submit(WriteJob& job) {
   return std::move(job.status_);
 }
 
-void WriteQueue::Push(WriteJob& job) {
+std::vector<Status> WriteQueue::SubmitAll(std::span<WriteJob* const> jobs) {
+  std::vector<Status> out;
+  if (jobs.empty()) return out;
+  if (stopping_.load(std::memory_order_acquire)) {
+    out.assign(jobs.size(), Status::Unavailable("rocksdb store: closed"));
+    return out;
+  }
+  // The stack is LIFO: link the chain newest first, so that the writer, which reverses what it
+  // takes, runs the jobs in the order given.
+  for (size_t i = jobs.size() - 1; i > 0; --i) jobs[i]->next_ = jobs[i - 1];
+  Push(*jobs.front(), *jobs.back());
+  // The chain is contiguous in the queue and batches complete in queue order, so the last job
+  // done means all are.
+  WriteJob& last = *jobs.back();
+  for (;;) {
+    uint32_t epoch = epoch_.load(std::memory_order_acquire);
+    if (last.done_.load(std::memory_order_acquire) != 0) break;
+    FutexWait(epoch_, epoch);
+  }
+  out.reserve(jobs.size());
+  for (WriteJob* job : jobs) out.push_back(std::move(job->status_));
+  return out;
+}
+
+void WriteQueue::Push(WriteJob& first, WriteJob& last) {
   WriteJob* old = head_.load(std::memory_order_relaxed);
   do {
-    job.next_ = old;
-  } while (!head_.compare_exchange_weak(old, &job, std::memory_order_release, std::memory_order_relaxed));
+    first.next_ = old;
+  } while (!head_.compare_exchange_weak(old, &last, std::memory_order_release, std::memory_order_relaxed));
   // The writer sleeps only after finding the stack empty, so only a push onto an empty stack
   // can find it asleep.
   if (old == nullptr) {
@@ -96,7 +120,7 @@ void WriteQueue::Stop() {
   // Set before the push that wakes the writer: when it next finds the stack empty it exits.
   stopping_.store(true, std::memory_order_release);
   NoopJob last;  // completes after every job queued so far
-  Push(last);
+  Push(last, last);
   thread_.join();
 }
 

@@ -16,7 +16,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <span>
 #include <thread>
+#include <vector>
 
 #include "im/status.h"
 
@@ -77,6 +79,8 @@ WriteQueueStats GlobalWriteQueueStats();
 
 class WriteQueue {
  public:
+  using Job = WriteJob;
+
   // `hooks` must outlive the queue.
   WriteQueue(BatchHooks& hooks, int max_batch);
   ~WriteQueue();  // Stop()
@@ -86,12 +90,17 @@ class WriteQueue {
   // Queues `job`, blocks until its batch committed or failed, and returns its outcome.
   // unavailable after Stop().
   Status Submit(WriteJob& job);
+  // Queues `jobs` in one step, in order (they join one batch unless it would exceed max_batch),
+  // blocks until every one of them committed or failed, and returns their outcomes, aligned.
+  // One wake-up of the writer and one wait for the caller, however many jobs.
+  std::vector<Status> SubmitAll(std::span<WriteJob* const> jobs);
 
   // Runs every job queued so far, then stops the writer thread. Must not race with Submit().
   void Stop();
 
  private:
-  void Push(WriteJob& job);
+  // Pushes the chain first..last (linked through next_ in LIFO order: last->next_ ... first).
+  void Push(WriteJob& first, WriteJob& last);
   void Run();
   void TakeQueued();  // moves the pushed jobs, oldest first, to the end of carry_
   void RunBatch();    // runs up to max_batch_ jobs from carry_ as one batch

@@ -7,6 +7,7 @@
 
 #include "sqlite/schema.h"
 #include "sqlite/sqlite_store_impl.h"
+#include "store/append_batch.h"
 
 namespace im::sqlite {
 namespace {
@@ -299,15 +300,15 @@ Result<bool> SqliteStore::IsRefreshFamilyRevoked(const std::string& family_id) {
 // ---- messages ----
 
 Result<AppendResult> SqliteStore::AppendMessage(const NewMessage& message) {
-  if (!message.conversation.valid()) return Status::InvalidArgument("sqlite store: invalid conversation id");
-  if (!message.sender.valid()) return Status::InvalidArgument("sqlite store: invalid sender");
-  if (message.conversation.is_direct() && !message.conversation.HasParticipant(message.sender)) {
-    return Status::InvalidArgument("sqlite store: sender is not a participant of " + message.conversation.str());
-  }
+  IM_RETURN_IF_ERROR(CheckNewMessage(message, "sqlite store"));
   AppendJob job(*writer_, message);
   Status s = queue_->Submit(job);
   if (!s.ok()) return s;
   return job.result();
+}
+
+std::vector<Result<AppendResult>> SqliteStore::AppendMessages(std::span<const NewMessage> messages) {
+  return SubmitAppends<AppendJob>(*queue_, *writer_, messages, "sqlite store");
 }
 
 Result<std::vector<Message>> SqliteStore::ListMessages(const ConversationId& conversation, const MessageRange& range) {

@@ -72,6 +72,7 @@ class SqliteStore final : public Store {
   Result<std::vector<GroupMember>> ListGroupMembers(GroupId group, UserId after, uint32_t limit) override;
 
   Result<AppendResult> AppendMessage(const NewMessage& message) override;
+  std::vector<Result<AppendResult>> AppendMessages(std::span<const NewMessage> messages) override;
   Result<std::vector<Message>> ListMessages(const ConversationId& conversation, const MessageRange& range) override;
   Result<ConversationState> GetConversationState(const ConversationId& conversation) override;
   Status TrimHistory(const ConversationId& conversation, Seq before_seq) override;

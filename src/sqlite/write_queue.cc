@@ -75,7 +75,7 @@ WriteQueue::~WriteQueue() { Stop(); }
 
 Status WriteQueue::Submit(WriteJob& job) {
   if (stopping_.load(std::memory_order_acquire)) return Status::Unavailable("sqlite store: closed");
-  Push(job);
+  Push(job, job);
   for (;;) {
     // Read the epoch before checking done_: a completion after the check bumps the epoch, so the
     // wait returns at once instead of missing the wake-up.
@@ -86,11 +86,35 @@ Status WriteQueue::Submit(WriteJob& job) {
   return std::move(job.status_);
 }
 
-void WriteQueue::Push(WriteJob& job) {
+std::vector<Status> WriteQueue::SubmitAll(std::span<WriteJob* const> jobs) {
+  std::vector<Status> out;
+  if (jobs.empty()) return out;
+  if (stopping_.load(std::memory_order_acquire)) {
+    out.assign(jobs.size(), Status::Unavailable("sqlite store: closed"));
+    return out;
+  }
+  // The stack is LIFO: link the chain newest first, so that the writer, which reverses what it
+  // takes, runs the jobs in the order given.
+  for (size_t i = jobs.size() - 1; i > 0; --i) jobs[i]->next_ = jobs[i - 1];
+  Push(*jobs.front(), *jobs.back());
+  // The chain is contiguous in the queue and batches complete in queue order, so the last job
+  // done means all are.
+  WriteJob& last = *jobs.back();
+  for (;;) {
+    uint32_t epoch = epoch_.load(std::memory_order_acquire);
+    if (last.done_.load(std::memory_order_acquire) != 0) break;
+    FutexWait(epoch_, epoch);
+  }
+  out.reserve(jobs.size());
+  for (WriteJob* job : jobs) out.push_back(std::move(job->status_));
+  return out;
+}
+
+void WriteQueue::Push(WriteJob& first, WriteJob& last) {
   WriteJob* old = head_.load(std::memory_order_relaxed);
   do {
-    job.next_ = old;
-  } while (!head_.compare_exchange_weak(old, &job, std::memory_order_release, std::memory_order_relaxed));
+    first.next_ = old;
+  } while (!head_.compare_exchange_weak(old, &last, std::memory_order_release, std::memory_order_relaxed));
   // Only a push onto an empty stack can find the writer asleep (it sleeps only when it found
   // the stack empty); later pushes are picked up when it takes the next batch.
   if (old == nullptr) {
@@ -105,7 +129,7 @@ void WriteQueue::Stop() {
   // it exits instead of sleeping.
   stopping_.store(true, std::memory_order_release);
   NoopJob last;  // committed after every job queued so far
-  Push(last);
+  Push(last, last);
   thread_.join();
 }
 

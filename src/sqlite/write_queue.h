@@ -19,7 +19,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <span>
 #include <thread>
+#include <vector>
 
 #include "im/status.h"
 
@@ -76,6 +78,8 @@ WriteQueueStats GlobalWriteQueueStats();
 
 class WriteQueue {
  public:
+  using Job = WriteJob;
+
   // `db` (a read-write connection with no open transaction) and `hooks` must outlive the queue.
   WriteQueue(SQLite::Database& db, BatchHooks& hooks, int max_batch);
   ~WriteQueue();  // Stop()
@@ -85,12 +89,17 @@ class WriteQueue {
   // Queues `job`, blocks until its transaction committed or failed, and returns its outcome.
   // unavailable after Stop().
   Status Submit(WriteJob& job);
+  // Queues `jobs` in one step, in order (they join one batch unless it would exceed max_batch),
+  // blocks until every one of them committed or failed, and returns their outcomes, aligned.
+  // One wake-up of the writer and one wait for the caller, however many jobs.
+  std::vector<Status> SubmitAll(std::span<WriteJob* const> jobs);
 
   // Runs every job queued so far, then stops the writer thread. Must not race with Submit().
   void Stop();
 
  private:
-  void Push(WriteJob& job);
+  // Pushes the chain first..last (linked through next_ in LIFO order: last->next_ ... first).
+  void Push(WriteJob& first, WriteJob& last);
   void Run();
   // Takes the queued jobs, oldest first, into `carry_` (a FIFO list).
   void TakeQueued();

@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "im/store.h"
+#include "store/append_batch.h"
 
 namespace im {
 namespace {
@@ -258,6 +259,7 @@ class MemoryStore final : public Store {
   }
 
   Result<AppendResult> AppendMessage(const NewMessage& m) override {
+    IM_RETURN_IF_ERROR(CheckNewMessage(m, "memory store"));
     std::lock_guard lock(mu_);
     if (!m.client_msg_id.empty()) {
       auto it = idempotency_.find({m.sender, m.client_msg_id});

@@ -1,5 +1,6 @@
 // The default bodies of Store methods added after 1.0: an adapter written against an older
-// header keeps compiling and reports the feature as unsupported.
+// header keeps compiling and reports the feature as unsupported, or (AppendMessages) gets the
+// behaviour built from the methods it has.
 #include "im/store.h"
 
 namespace im {
@@ -16,5 +17,12 @@ Result<int64_t> Store::AddDeadLetter(const DeadLetter&) { return Unsupported("de
 Result<std::vector<DeadLetter>> Store::ListDeadLetters(int64_t, uint32_t) { return Unsupported("dead letters"); }
 Result<DeadLetter> Store::GetDeadLetter(int64_t) { return Unsupported("dead letters"); }
 Status Store::DeleteDeadLetter(int64_t) { return Unsupported("dead letters"); }
+
+std::vector<Result<AppendResult>> Store::AppendMessages(std::span<const NewMessage> messages) {
+  std::vector<Result<AppendResult>> results;
+  results.reserve(messages.size());
+  for (const NewMessage& m : messages) results.push_back(AppendMessage(m));
+  return results;
+}
 
 }  // namespace im

@@ -487,6 +487,53 @@ Status IdempotencyKeyAcrossConversations(Store& s) {
   return Status::Ok();
 }
 
+// AppendMessages: one result per message, aligned; seqs in batch order per conversation; a bad
+// or duplicate message fails or repeats alone; the effects are those of AppendMessage.
+Status AppendBatch(Store& s) {
+  ASSIGN_OK(User a, MakeUser(s, "alice"));
+  ASSIGN_OK(User b, MakeUser(s, "bob"));
+  ASSIGN_OK(User c, MakeUser(s, "carol"));
+  ASSIGN_OK(Group g, s.CreateGroup(NewGroup{"g", a.id, 10, kT0}));
+  const auto ab = ConversationId::Direct(a.id, b.id);
+  const auto group = ConversationId::Group(g.id);
+  ASSIGN_OK(AppendResult before, s.AppendMessage(Msg(ab, a.id, "early", kT0 + 1)));
+  EXPECT(before.seq == 1);
+  std::vector<NewMessage> batch = {
+      Msg(ab, a.id, "b1", kT0 + 2),
+      Msg(group, a.id, "g1", kT0 + 3),
+      Msg(ab, b.id, "b2", kT0 + 4),
+      Msg(ab, a.id, "early", kT0 + 5, "a retry"),                     // duplicate of seq 1
+      Msg(ConversationId::Direct(b.id, c.id), a.id, "bad", kT0 + 6),  // not a participant
+      Msg(group, a.id, "g2", kT0 + 7),
+      Msg(ab, a.id, "b1", kT0 + 8, "a retry inside the batch"),  // duplicate of b1
+      Msg(ab, b.id, "", kT0 + 9),
+  };
+  std::vector<Result<AppendResult>> r = s.AppendMessages(batch);
+  EXPECT(r.size() == batch.size());
+  EXPECT(r[0].ok() && r[0]->seq == 2 && !r[0]->duplicate && r[0]->conversation == ab);
+  EXPECT(r[1].ok() && r[1]->seq == 1 && !r[1]->duplicate && r[1]->conversation == group);
+  EXPECT(r[2].ok() && r[2]->seq == 3 && !r[2]->duplicate);
+  EXPECT(r[3].ok() && r[3]->duplicate && r[3]->seq == 1 && r[3]->id == before.id);
+  EXPECT_CODE(r[4], StatusCode::kInvalidArgument);
+  EXPECT(r[5].ok() && r[5]->seq == 2 && !r[5]->duplicate);
+  EXPECT(r[6].ok() && r[6]->duplicate && r[6]->seq == 2 && r[6]->id == r[0]->id);
+  EXPECT(r[7].ok() && r[7]->seq == 4 && !r[7]->duplicate);
+  ASSIGN_OK(auto direct, s.ListMessages(ab, MessageRange{0, 0, 100, false}));
+  EXPECT(direct.size() == 4);
+  for (size_t i = 0; i < direct.size(); ++i) EXPECT(direct[i].seq == i + 1);
+  EXPECT(direct[1].client_msg_id == "b1" && direct[1].content == "hello" && direct[2].sender == b.id);
+  ASSIGN_OK(auto in_group, s.ListMessages(group, MessageRange{0, 0, 100, false}));
+  EXPECT(in_group.size() == 2 && in_group[0].client_msg_id == "g1" && in_group[1].client_msg_id == "g2");
+  // Read pointers and lists move as with AppendMessage: the sender has read its own message.
+  ASSIGN_OK(Seq bob_read, s.GetReadSeq(b.id, ab));
+  EXPECT(bob_read == 4);
+  ASSIGN_OK(ConversationState st, s.GetConversationState(ab));
+  EXPECT(st.last_seq == 4 && st.last_activity_ms == kT0 + 9);
+  // An empty batch is no call at all.
+  EXPECT(s.AppendMessages({}).empty());
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::vector<StoreConformanceCase> StoreConformanceCases() {
@@ -507,6 +554,7 @@ std::vector<StoreConformanceCase> StoreConformanceCases() {
       {"conversations: ties and cursor paging", ConversationListTiesAndCursor},
       {"groups: joining reads nothing as unread; owner rules", GroupJoinAndOwnerRules},
       {"messages: an idempotency key reused in another conversation", IdempotencyKeyAcrossConversations},
+      {"messages: a batch appends in order, each message failing or repeating alone", AppendBatch},
   };
   for (auto& c : conformance::PushAndDeadLetterCases()) cases.push_back(std::move(c));
   return cases;
