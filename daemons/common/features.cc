@@ -33,8 +33,8 @@ Result<std::shared_ptr<SearchIndex>> OpenSearch(const FeaturesConfig& c) {
   if (b == "none") return std::shared_ptr<SearchIndex>();
 #ifdef IM_DAEMON_WITH_SQLITE
   if (b == "sqlite") {
-    // Derived data: no fsync per commit (im/sqlite_search.h, docs/performance.md).
-    auto index = OpenSqliteSearchIndex({.path = c.search_sqlite_path, .synchronous = false});
+    // An fsync per commit: the indexer group-commits (≤ ~40 commits/s), docs/search-and-push.md.
+    auto index = OpenSqliteSearchIndex({.path = c.search_sqlite_path, .synchronous = true});
     if (!index.ok()) return Named("search.backend sqlite (" + c.search_sqlite_path + ")", index.status());
     return *index;
   }

@@ -61,10 +61,13 @@ struct Options {
   uint32_t fanout_batch_size = 1000;
   int64_t presence_ttl_ms = 120'000;
 
-  // Upstream records handled at once by this engine's logic half: members of the im-upstream
-  // consumer group, each handling its share of conversations in order. This bounds the appends in
-  // flight that the store can group-commit together.
-  int upstream_consumers = 32;
+  // Members of the im-upstream consumer group in this engine's logic half, each handling its
+  // share of conversations in order, in batches: a member takes up to upstream_max_batch waiting
+  // records at once and persists their sends with one Store::AppendMessages call (one commit),
+  // so a few members keep the store busy; more only add thread hand-offs. With a store that
+  // answers each call with a network round trip and no batch method, more members overlap more.
+  int upstream_consumers = 2;
+  uint32_t upstream_max_batch = 512;
   // A send with no ack from the logic half after this fails with deadline_exceeded.
   int64_t send_timeout_ms = 10'000;
 

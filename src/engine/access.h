@@ -5,6 +5,7 @@
 
 #include <optional>
 
+#include "engine/known_users.h"
 #include "im/store.h"
 
 namespace im {
@@ -19,9 +20,10 @@ enum class AccessMode { kRead, kWrite };
 // ok when `actor` may read (or write) `conversation`: a participant of a direct conversation, or
 // a member of a live group. Writing to a direct conversation also needs the peer to exist
 // (not_found otherwise); its history stays readable after the peer deleted their account.
-// permission_denied for everyone else.
+// permission_denied for everyone else. With `known_users`, a peer found there is not read
+// again, and a peer read from the store is added.
 Result<ConversationAccess> CheckConversationAccess(Store& store, UserId actor, const ConversationId& conversation,
-                                                   AccessMode mode);
+                                                   AccessMode mode, KnownUsers* known_users = nullptr);
 
 }  // namespace im
 

@@ -35,6 +35,9 @@ Result<std::unique_ptr<Engine>> Engine::Open(Options options) {
   if (options.upstream_consumers < 1 || options.upstream_consumers > 1024) {
     return Status::InvalidArgument("upstream_consumers must be 1..1024");
   }
+  if (options.upstream_max_batch < 1 || options.upstream_max_batch > 10'000) {
+    return Status::InvalidArgument("upstream_max_batch must be 1..10000");
+  }
   if (options.send_timeout_ms < 1) return Status::InvalidArgument("send_timeout_ms must be positive");
   if (options.task_consumers < 1 || options.task_consumers > 256) {
     return Status::InvalidArgument("task_consumers must be 1..256");
@@ -45,7 +48,8 @@ Result<std::unique_ptr<Engine>> Engine::Open(Options options) {
     return Status::InvalidArgument(
         "task_retry needs max_attempts >= 1, 0 <= initial_backoff_ms <= max_backoff_ms and jitter in [0, 1]");
   }
-  if (options.search_max_conversations == 0) return Status::InvalidArgument("search_max_conversations must be positive");
+  if (options.search_max_conversations == 0)
+    return Status::InvalidArgument("search_max_conversations must be positive");
   if (!options.logic && !options.run_logic && !options.run_tasks) {
     return Status::InvalidArgument("no logic half: set run_logic or give Options::logic");
   }
@@ -62,6 +66,10 @@ Result<SendAck> Engine::Send(UserId actor, const DeviceId& device, const SendReq
 }
 
 namespace {
+
+// im-task records handled at once by a task consumer: the im.search tasks among them are one
+// index transaction.
+constexpr size_t kTaskMaxBatch = 256;
 
 Options WithDefaults(Options o) {
   if (!o.store) o.store = NewMemoryStore();
@@ -92,11 +100,15 @@ Status EngineImpl::Start() {
   }
   if (options_.run_logic) {
     // Members of one consumer group: each owns a share of the conversations and handles their
-    // sends in order, so seqs need no lock and appends of different conversations overlap.
+    // sends in order and in batches. Each member publishes downstream under a key of its own, so
+    // its events reach every gateway in the order it handled them.
+    const std::string node = crypto::RandomToken(6);
     for (int i = 0; i < options_.upstream_consumers; ++i) {
-      IM_ASSIGN_OR_RETURN(auto sub,
-                          bus.Subscribe(topics::kUpstream, "im-logic",
-                                        [core = core_.get()](const BusRecord& r) { return core->HandleUpstream(r); }));
+      std::string key = "logic:" + node + ":" + std::to_string(i);
+      IM_ASSIGN_OR_RETURN(auto sub, bus.SubscribeBatch(topics::kUpstream, "im-logic", options_.upstream_max_batch,
+                                                       [core = core_.get(), key](std::span<const BusRecord> r) {
+                                                         return core->HandleUpstream(r, key);
+                                                       }));
       subscriptions_.push_back(std::move(sub));
     }
   }
@@ -120,17 +132,17 @@ Status EngineImpl::StartTasks() {
   Bus& bus = *options_.bus;
   TaskDispatcher* tasks = tasks_.get();
   for (int i = 0; i < options_.task_consumers; ++i) {
-    IM_ASSIGN_OR_RETURN(auto sub, bus.Subscribe(topics::kTask, "im-task",
-                                                [tasks](const BusRecord& r) { return tasks->HandleTask(r); }));
+    IM_ASSIGN_OR_RETURN(auto sub,
+                        bus.SubscribeBatch(topics::kTask, "im-task", kTaskMaxBatch,
+                                           [tasks](std::span<const BusRecord> r) { return tasks->HandleTasks(r); }));
     subscriptions_.push_back(std::move(sub));
   }
   IM_ASSIGN_OR_RETURN(auto retry, bus.Subscribe(topics::kTaskRetry, "im-task-retry",
                                                 [tasks](const BusRecord& r) { return tasks->HandleRetry(r); }));
   subscriptions_.push_back(std::move(retry));
-  IM_ASSIGN_OR_RETURN(auto dlq, bus.Subscribe(topics::kDeadLetter, "im-dead-letters",
-                                              [keeper = dead_letters_.get()](const BusRecord& r) {
-                                                return keeper->Handle(r);
-                                              }));
+  IM_ASSIGN_OR_RETURN(auto dlq,
+                      bus.Subscribe(topics::kDeadLetter, "im-dead-letters",
+                                    [keeper = dead_letters_.get()](const BusRecord& r) { return keeper->Handle(r); }));
   subscriptions_.push_back(std::move(dlq));
   return Status::Ok();
 }
@@ -179,14 +191,23 @@ Status EngineImpl::HandleDownstream(const BusRecord& record) {
     log::Warn("downstream.malformed", {{"key", record.key}});
     return Status::Ok();
   }
+  if (msg.items_size() == 0) {
+    HandleDownstreamItem(msg);
+    return Status::Ok();
+  }
+  for (const v1::DownstreamMessage& item : msg.items()) HandleDownstreamItem(item);
+  return Status::Ok();
+}
+
+void EngineImpl::HandleDownstreamItem(const v1::DownstreamMessage& msg) {
   if (msg.has_send_result()) {
     metrics::Default().downstream_results.Add();
     pending_->Complete(msg.send_result());
-    return Status::Ok();
+    return;
   }
+  if (!msg.has_event()) return;
   metrics::Default().downstream_events.Add();
   hub_->Deliver(msg);
-  return Status::Ok();
 }
 
 void EngineImpl::PublishPresence(UserId user, bool online) {

@@ -114,6 +114,8 @@ class EngineImpl final : public Engine {
   Status StartTasks();
   // Bus handler for im-downstream-<gateway_id>: send results and events for local sessions.
   Status HandleDownstream(const BusRecord& record);
+  // One event (to the local sessions of its targets) or one send result (to the waiting send).
+  void HandleDownstreamItem(const v1::DownstreamMessage& msg);
   // SessionHub callback: the logic half announces the change to the user's peers.
   void PublishPresence(UserId user, bool online);
 
@@ -122,7 +124,7 @@ class EngineImpl final : public Engine {
   std::shared_ptr<LogicApi> logic_;  // options_.logic, else core_
   std::unique_ptr<PendingSends> pending_;
   std::unique_ptr<SessionHub> hub_;
-  std::unique_ptr<TaskDispatcher> tasks_;        // when this engine runs the task half
+  std::unique_ptr<TaskDispatcher> tasks_;  // when this engine runs the task half
   std::unique_ptr<DeadLetterKeeper> dead_letters_;
   std::vector<std::unique_ptr<Subscription>> subscriptions_;
 };

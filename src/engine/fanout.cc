@@ -3,12 +3,136 @@
 #include <algorithm>
 #include <map>
 #include <unordered_map>
-#include <unordered_set>
 
+#include "common/log.h"
 #include "engine/push_sender.h"
 #include "engine/task_dispatcher.h"
 
 namespace im {
+
+// ---- FanoutBatch ----
+
+void FanoutBatch::AddEvent(const v1::Event& event, std::vector<v1::Target> targets, const std::string& trace_id) {
+  if (targets.empty()) return;
+  Item item;
+  *item.record.mutable_event() = event;
+  item.record.mutable_targets()->Reserve(static_cast<int>(targets.size()));
+  for (auto& t : targets) *item.record.add_targets() = std::move(t);
+  item.record.set_trace_id(trace_id);
+  items_.push_back(std::move(item));
+}
+
+Status FanoutBatch::AddGroup(const Group& group, const v1::Event& event, UserId exclude_user,
+                             const std::string& exclude_device, const std::string& trace_id) {
+  Fanout& f = fanout_;
+  if (group.member_count > f.realtime_max_members_) {
+    v1::FanoutTask task;
+    task.set_group_id(group.id.value);
+    *task.mutable_event() = event;
+    task.set_exclude_user_id(exclude_user.value);
+    task.set_exclude_device(exclude_device);
+    return EnqueueTask(*f.bus_, Task{std::string(Fanout::kTaskType), ConversationId::Group(group.id).str(),
+                                     task.SerializeAsString(), trace_id});
+  }
+  std::vector<v1::Target> targets;
+  UserId after;
+  do {
+    IM_ASSIGN_OR_RETURN(
+        after, f.MemberTargets(group.id, exclude_user, exclude_device, after, f.realtime_max_members_ + 1, &targets));
+  } while (after.valid());
+  AddEvent(event, std::move(targets), trace_id);
+  return Status::Ok();
+}
+
+void FanoutBatch::AddResult(const std::string& gateway, v1::SendResult result, const std::string& trace_id) {
+  Item item;
+  item.gateway = gateway;
+  *item.record.mutable_send_result() = std::move(result);
+  item.record.set_trace_id(trace_id);
+  items_.push_back(std::move(item));
+}
+
+Status FanoutBatch::Publish(const std::string& key) {
+  if (items_.empty()) return Status::Ok();
+  Fanout& f = fanout_;
+
+  // One lookup for every user of every event.
+  std::vector<UserId> users;
+  for (const Item& item : items_) {
+    if (!item.gateway.empty()) continue;
+    for (const auto& t : item.record.targets()) users.emplace_back(t.user_id());
+  }
+  std::sort(users.begin(), users.end(), [](UserId a, UserId b) { return a.value < b.value; });
+  users.erase(std::unique(users.begin(), users.end()), users.end());
+  std::vector<Route> routes;
+  if (!users.empty()) {
+    auto found = f.presence_->Lookup(users);
+    if (found.ok()) {
+      routes = std::move(found).value();
+    } else {
+      // The results still go out; the events are lost for now (clients recover them with sync).
+      lookup_ = found.status();
+      log::Warn("fanout.lookup_failed", {{"error", lookup_.ToString()}});
+    }
+  }
+  // user -> the gateways where they have a session (a Presence adapter might also answer for
+  // users it was not asked about: they match no target and are ignored).
+  std::unordered_map<int64_t, std::vector<const std::string*>> gateways_of;
+  for (const Route& r : routes) {
+    auto& list = gateways_of[r.user.value];
+    if (std::none_of(list.begin(), list.end(), [&](const std::string* g) { return *g == r.gateway_id; })) {
+      list.push_back(&r.gateway_id);
+    }
+  }
+
+  Status failed;
+  if (f.push_offline_ && lookup_.ok()) {
+    for (const Item& item : items_) {
+      if (!item.gateway.empty() || !item.record.event().has_new_message()) continue;
+      const v1::Message& m = item.record.event().new_message();
+      for (const auto& t : item.record.targets()) {
+        if (t.user_id() == m.sender_id() || gateways_of.contains(t.user_id())) continue;
+        Status s = EnqueueTask(*f.bus_, PushSender::MakeTask(m, UserId(t.user_id())));
+        if (!s.ok() && failed.ok()) failed = s;
+      }
+    }
+  }
+
+  std::map<std::string, v1::DownstreamMessage, std::less<>> out;  // gateway -> its batch record
+  for (Item& item : items_) {
+    if (!item.gateway.empty()) {
+      *out[item.gateway].add_items() = std::move(item.record);
+      continue;
+    }
+    // This event's targets per gateway.
+    std::map<std::string_view, std::vector<const v1::Target*>> share;
+    for (const auto& t : item.record.targets()) {
+      auto it = gateways_of.find(t.user_id());
+      if (it == gateways_of.end()) continue;
+      for (const std::string* g : it->second) {
+        auto& list = share[*g];
+        if (list.empty() || list.back()->user_id() != t.user_id()) list.push_back(&t);
+      }
+    }
+    for (auto& [gateway, targets] : share) {
+      v1::DownstreamMessage* copy = out[std::string(gateway)].add_items();
+      *copy->mutable_event() = item.record.event();
+      copy->set_trace_id(item.record.trace_id());
+      copy->mutable_targets()->Reserve(static_cast<int>(targets.size()));
+      for (const v1::Target* t : targets) *copy->add_targets() = *t;
+    }
+  }
+  items_.clear();
+
+  for (auto& [gateway, record] : out) {
+    std::string payload = record.items_size() == 1 ? record.items(0).SerializeAsString() : record.SerializeAsString();
+    Status s = f.bus_->Publish(topics::Downstream(gateway), key, std::move(payload));
+    if (!s.ok() && failed.ok()) failed = s;
+  }
+  return failed;
+}
+
+// ---- Fanout ----
 
 Fanout::Fanout(std::shared_ptr<Store> store, std::shared_ptr<Bus> bus, std::shared_ptr<Presence> presence,
                uint32_t realtime_max_members, uint32_t batch_size, bool push_offline)
@@ -20,85 +144,41 @@ Fanout::Fanout(std::shared_ptr<Store> store, std::shared_ptr<Bus> bus, std::shar
       push_offline_(push_offline) {}
 
 Status Fanout::ToUsers(const v1::Event& event, const std::vector<v1::Target>& targets, const std::string& key) {
-  if (targets.empty()) return Status::Ok();
-  std::vector<UserId> users;
-  users.reserve(targets.size());
-  for (const auto& t : targets) users.emplace_back(t.user_id());
-  IM_ASSIGN_OR_RETURN(std::vector<Route> routes, presence_->Lookup(users));
-  if (push_offline_ && event.has_new_message()) {
-    std::unordered_set<int64_t> online;
-    for (const Route& r : routes) online.insert(r.user.value);
-    for (const auto& t : targets) {
-      if (t.user_id() == event.new_message().sender_id() || online.contains(t.user_id())) continue;
-      IM_RETURN_IF_ERROR(EnqueueTask(*bus_, PushSender::MakeTask(event.new_message(), UserId(t.user_id()))));
-    }
-  }
-  if (routes.empty()) return Status::Ok();
-
-  // gateway -> users with a session there (a user on two gateways appears under both).
-  std::map<std::string, std::vector<int64_t>> by_gateway;
-  for (const Route& r : routes) {
-    auto& list = by_gateway[r.gateway_id];
-    if (list.empty() || list.back() != r.user.value) list.push_back(r.user.value);
-  }
-  std::unordered_map<int64_t, const v1::Target*> target_of;
-  for (const auto& t : targets) target_of.emplace(t.user_id(), &t);
-
-  for (auto& [gateway, gateway_users] : by_gateway) {
-    v1::DownstreamMessage record;
-    *record.mutable_event() = event;
-    std::sort(gateway_users.begin(), gateway_users.end());
-    gateway_users.erase(std::unique(gateway_users.begin(), gateway_users.end()), gateway_users.end());
-    for (int64_t u : gateway_users) {
-      // A Presence adapter might answer for users it was not asked about: skip them.
-      if (auto it = target_of.find(u); it != target_of.end()) *record.add_targets() = *it->second;
-    }
-    if (record.targets_size() == 0) continue;
-    IM_RETURN_IF_ERROR(bus_->Publish(topics::Downstream(gateway), key, record.SerializeAsString()));
-  }
-  return Status::Ok();
+  FanoutBatch batch(*this);
+  batch.AddEvent(event, targets, {});
+  IM_RETURN_IF_ERROR(batch.Publish(key));
+  return batch.lookup_status();
 }
 
 Status Fanout::ToGroup(const Group& group, const v1::Event& event, UserId exclude_user,
                        const std::string& exclude_device) {
-  if (group.member_count <= realtime_max_members_) {
-    UserId after;
-    do {
-      IM_ASSIGN_OR_RETURN(after,
-                          GroupBatch(group.id, event, exclude_user, exclude_device, after, realtime_max_members_ + 1));
-    } while (after.valid());
-    return Status::Ok();
-  }
-  v1::FanoutTask f;
-  f.set_group_id(group.id.value);
-  *f.mutable_event() = event;
-  f.set_exclude_user_id(exclude_user.value);
-  f.set_exclude_device(exclude_device);
-  return EnqueueTask(*bus_, Task{std::string(kTaskType), ConversationId::Group(group.id).str(), f.SerializeAsString()});
+  FanoutBatch batch(*this);
+  IM_RETURN_IF_ERROR(batch.AddGroup(group, event, exclude_user, exclude_device, {}));
+  IM_RETURN_IF_ERROR(batch.Publish(ConversationId::Group(group.id).str()));
+  return batch.lookup_status();
 }
 
 TaskOutcome Fanout::Process(const Task& task) {
   v1::FanoutTask f;
   if (!f.ParseFromString(task.payload)) return Status::InvalidArgument("malformed im.fanout payload");
-  IM_ASSIGN_OR_RETURN(UserId last, GroupBatch(GroupId(f.group_id()), f.event(), UserId(f.exclude_user_id()),
-                                              f.exclude_device(), UserId(f.after_user_id()), batch_size_));
+  std::vector<v1::Target> targets;
+  IM_ASSIGN_OR_RETURN(UserId last, MemberTargets(GroupId(f.group_id()), UserId(f.exclude_user_id()), f.exclude_device(),
+                                                 UserId(f.after_user_id()), batch_size_, &targets));
+  IM_RETURN_IF_ERROR(ToUsers(f.event(), targets, task.key));
   if (!last.valid()) return Status::Ok();
   f.set_after_user_id(last.value);
   return EnqueueTask(*bus_, Task{task.type, task.key, f.SerializeAsString(), task.trace_id});
 }
 
-Result<UserId> Fanout::GroupBatch(GroupId group, const v1::Event& event, UserId exclude_user,
-                                  const std::string& exclude_device, UserId after, uint32_t limit) {
+Result<UserId> Fanout::MemberTargets(GroupId group, UserId exclude_user, const std::string& exclude_device,
+                                     UserId after, uint32_t limit, std::vector<v1::Target>* targets) {
   IM_ASSIGN_OR_RETURN(std::vector<GroupMember> members, store_->ListGroupMembers(group, after, limit));
-  std::vector<v1::Target> targets;
-  targets.reserve(members.size());
+  targets->reserve(targets->size() + members.size());
   for (const GroupMember& m : members) {
-    v1::Target t;
+    v1::Target& t = targets->emplace_back();
     t.set_user_id(m.user.value);
     if (m.user == exclude_user) t.set_exclude_device(exclude_device);
-    targets.push_back(std::move(t));
   }
-  IM_RETURN_IF_ERROR(ToUsers(event, targets, ConversationId::Group(group).str()));
   return members.size() < limit ? UserId() : members.back().user;
 }
 

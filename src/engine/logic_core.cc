@@ -3,6 +3,8 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "engine/records.h"
+#include "engine/search_indexer.h"
+#include "engine/task_dispatcher.h"
 #include "engine/validation.h"
 
 namespace im {
@@ -58,51 +60,72 @@ Result<User> LogicCore::UpdateProfile(UserId actor, const std::string& display_n
 
 Status LogicCore::DeleteUser(UserId actor) {
   // The store refuses while the user owns a live group (failed_precondition).
-  return store_->DeleteUser(actor);
+  IM_RETURN_IF_ERROR(store_->DeleteUser(actor));
+  known_users_.Forget(actor);
+  return Status::Ok();
 }
 
 // ---- upstream records ----
 
-Status LogicCore::HandleUpstream(const BusRecord& record) {
-  metrics::Default().upstream_records.Add();
-  v1::UpstreamMessage up;
-  // A record that does not decode will not decode on a retry either: drop it (the sender times
-  // out and retries with the same client_msg_id).
-  if (!up.ParseFromString(record.payload)) {
-    log::Warn("upstream.malformed", {{"key", record.key}});
-    return Status::Ok();
+Status LogicCore::HandleUpstream(std::span<const BusRecord> records, const std::string& downstream_key) {
+  metrics::Default().upstream_records.Add(records.size());
+  std::vector<v1::UpstreamMessage> ups(records.size());
+  std::vector<PendingSend> sends;
+  sends.reserve(records.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    v1::UpstreamMessage& up = ups[i];
+    // A record that does not decode will not decode on a retry either: drop it (the sender times
+    // out and retries with the same client_msg_id).
+    if (!up.ParseFromString(records[i].payload)) {
+      log::Warn("upstream.malformed", {{"key", records[i].key}});
+      continue;
+    }
+    if (up.has_presence()) {
+      log::TraceScope trace(up.trace_id());
+      AnnouncePresence(UserId(up.presence().user_id()), up.presence().online());
+      continue;
+    }
+    if (!up.has_send()) continue;
+    PendingSend& send = sends.emplace_back();
+    send.up = &up;
+    log::TraceScope trace(up.trace_id());
+    send.status = CheckSend(send);
   }
-  log::TraceScope trace(up.trace_id());
-  if (up.has_presence()) {
-    AnnouncePresence(UserId(up.presence().user_id()), up.presence().online());
-    return Status::Ok();
-  }
-  if (!up.has_send()) return Status::Ok();
 
-  const auto& in = up.send();
-  Result<SendAck> ack = Status::InvalidArgument("malformed conversation_id");
-  if (auto conversation = ConversationId::Parse(in.conversation_id())) {
-    SendRequest request{*conversation, in.client_msg_id(),
-                        in.type() == v1::CONTENT_TYPE_CUSTOM ? ContentType::kCustom : ContentType::kText, in.content()};
-    ack = Persist(UserId(up.user_id()), DeviceId(up.device_id()), request);
+  // One store call for every send that passed its checks: one commit, one wake-up.
+  std::vector<NewMessage> batch;
+  batch.reserve(sends.size());
+  for (PendingSend& send : sends) {
+    if (!send.status.ok()) continue;
+    const TimestampMs now = options_.clock();
+    send.append = batch.size();
+    batch.push_back(NewMessage{ids_.Next(now), send.request.conversation, UserId(send.up->user_id()),
+                               send.request.client_msg_id, send.request.type, send.request.content, now});
   }
-  // Every outcome is an answer, failures included: a store that is down surfaces to the client
-  // as unavailable (it retries with the same client_msg_id) instead of stalling this
-  // conversation's stream behind retries.
-  v1::DownstreamMessage out;
-  out.set_trace_id(up.trace_id());
-  auto* result = out.mutable_send_result();
-  result->set_request_id(up.request_id());
-  if (ack.ok()) {
-    result->set_message_id(ack->id.value);
-    result->set_seq(ack->seq);
-    result->set_sent_at_ms(ack->sent_at_ms);
-    result->set_duplicate(ack->duplicate);
-  } else {
-    result->set_code(static_cast<int32_t>(ack.status().code()));
-    result->set_error_message(ack.status().message());
+  std::vector<Result<AppendResult>> stored;
+  if (!batch.empty()) stored = store_->AppendMessages(batch);
+
+  FanoutBatch out(*fanout_);
+  v1::SearchTask search;
+  for (PendingSend& send : sends) {
+    log::TraceScope trace(send.up->trace_id());
+    if (send.status.ok()) {
+      if (stored[send.append].ok()) {
+        send.stored = std::move(stored[send.append]).value();
+      } else {
+        send.status = stored[send.append].status();
+      }
+    }
+    CompleteSend(send, out, search);
   }
-  return options_.bus->Publish(topics::Downstream(up.gateway_id()), record.key, out.SerializeAsString());
+  if (options_.search && search.index_size() > 0) {
+    Task task{std::string(SearchIndexer::kTaskType), downstream_key, search.SerializeAsString()};
+    if (Status s = EnqueueTask(*options_.bus, task); !s.ok()) {
+      log::Warn("search.enqueue_failed",
+                {{"messages", static_cast<int64_t>(search.index_size())}, {"error", s.ToString()}});
+    }
+  }
+  return out.Publish(downstream_key);
 }
 
 // Presence changes go to the user's direct-conversation peers (not to group members: a group of

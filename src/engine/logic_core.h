@@ -6,6 +6,8 @@
 #define IM_SRC_ENGINE_LOGIC_CORE_H_
 
 #include <memory>
+#include <span>
+#include <string>
 
 #include "engine/access.h"
 #include "engine/auth_service.h"
@@ -60,18 +62,33 @@ class LogicCore final : public LogicApi {
   Result<PushSettings> GetPushSettings(UserId actor) override;
   Status SetPushSettings(UserId actor, const PushSettings& settings) override;
 
-  // Bus handler for im-upstream: persists a send and publishes its result to the sender's
-  // gateway, or announces a presence change. Idempotent (sends carry their client_msg_id).
-  // Fails only when the result could not be published, so that the bus delivers it again.
-  Status HandleUpstream(const BusRecord& record);
+  // Bus handler for a batch of im-upstream records: persists its sends with one
+  // Store::AppendMessages call (validation and access checks first: a refused send fails alone),
+  // announces presence changes, enqueues one search task for the batch, and publishes every
+  // event and send result of the batch with one Presence lookup and one downstream record per
+  // gateway keyed `downstream_key` (one key per consumer keeps each conversation's events in
+  // order at the gateways). Every send gets an answer, failures included. Idempotent (sends carry
+  // their client_msg_id: a redelivered send is a duplicate, answered and fanned out again).
+  // Fails only when a record could not be published, so that the bus delivers the batch again.
+  Status HandleUpstream(std::span<const BusRecord> records, const std::string& downstream_key);
   // The im.fanout task processor (large-group fanout batches).
   std::shared_ptr<Fanout> fanout() const { return fanout_; }
 
-  // The persist step of a send: validate, check access, append (gapless seq, idempotency), then
-  // fan out to the members' gateways.
-  Result<SendAck> Persist(UserId actor, const DeviceId& device, const SendRequest& request);
-
  private:
+  // One send of a batch of im-upstream records, from its checks to its answer.
+  struct PendingSend {
+    const v1::UpstreamMessage* up = nullptr;
+    SendRequest request;
+    ConversationAccess access;
+    Status status;      // a check or the store refused it
+    size_t append = 0;  // its place in the AppendMessages batch (when the checks passed)
+    AppendResult stored;
+  };
+  // The checks of a send before the store: device, request, access.
+  Status CheckSend(PendingSend& send);
+  // After the append: the answer, the search document and the deliveries of one send.
+  void CompleteSend(PendingSend& send, FanoutBatch& out, v1::SearchTask& search);
+
   // Sends `event` to the conversation's members (and the actor's other devices); `exclude_device`
   // "*" leaves the actor out entirely. Large groups go through a fanout task.
   Status FanoutToConversation(const ConversationId& conversation, const ConversationAccess& access, UserId actor,
@@ -88,6 +105,7 @@ class LogicCore final : public LogicApi {
   std::unique_ptr<AuthService> auth_;
   std::shared_ptr<Fanout> fanout_;
   MessageIdGenerator ids_;
+  KnownUsers known_users_;  // peers of direct sends seen to exist (not read again for a minute)
 };
 
 }  // namespace im

@@ -36,43 +36,72 @@ Result<HistoryPage> LogicCore::GetHistory(UserId actor, const ConversationId& co
   return page;
 }
 
-Result<SendAck> LogicCore::Persist(UserId actor, const DeviceId& device, const SendRequest& request) {
-  IM_RETURN_IF_ERROR(ValidateDevice(device));
-  IM_RETURN_IF_ERROR(ValidateSendRequest(request, options_.max_message_bytes));
-  IM_ASSIGN_OR_RETURN(ConversationAccess access,
-                      CheckConversationAccess(*store_, actor, request.conversation, AccessMode::kWrite));
+Status LogicCore::CheckSend(PendingSend& send) {
+  const v1::UpstreamSend& in = send.up->send();
+  auto conversation = ConversationId::Parse(in.conversation_id());
+  if (!conversation) return Status::InvalidArgument("malformed conversation_id");
+  send.request =
+      SendRequest{*conversation, in.client_msg_id(),
+                  in.type() == v1::CONTENT_TYPE_CUSTOM ? ContentType::kCustom : ContentType::kText, in.content()};
+  IM_RETURN_IF_ERROR(ValidateDevice(send.up->device_id()));
+  IM_RETURN_IF_ERROR(ValidateSendRequest(send.request, options_.max_message_bytes));
+  IM_ASSIGN_OR_RETURN(send.access, CheckConversationAccess(*store_, UserId(send.up->user_id()), *conversation,
+                                                           AccessMode::kWrite, &known_users_));
+  return Status::Ok();
+}
 
-  TimestampMs now = options_.clock();
-  NewMessage m{ids_.Next(now), request.conversation, actor, request.client_msg_id, request.type, request.content, now};
-  IM_ASSIGN_OR_RETURN(AppendResult stored, store_->AppendMessage(m));
-  if (stored.duplicate && stored.conversation != request.conversation) {
-    return Status::AlreadyExists("client_msg_id " + request.client_msg_id +
-                                 " was already used in another conversation");
+void LogicCore::CompleteSend(PendingSend& send, FanoutBatch& out, v1::SearchTask& search) {
+  const v1::UpstreamMessage& up = *send.up;
+  const UserId actor(up.user_id());
+  const AppendResult& stored = send.stored;
+  if (send.status.ok() && stored.duplicate && stored.conversation != send.request.conversation) {
+    send.status = Status::AlreadyExists("client_msg_id " + send.request.client_msg_id +
+                                        " was already used in another conversation");
   }
-  SendAck ack{stored.id, stored.seq, stored.sent_at_ms, stored.duplicate};
+  // Every outcome is an answer, failures included: a store that is down surfaces to the client
+  // as unavailable (it retries with the same client_msg_id) instead of stalling this
+  // conversation's stream behind retries.
+  v1::SendResult result;
+  result.set_request_id(up.request_id());
+  if (!send.status.ok()) {
+    result.set_code(static_cast<int32_t>(send.status.code()));
+    result.set_error_message(send.status.message());
+    out.AddResult(up.gateway_id(), std::move(result), up.trace_id());
+    return;
+  }
+  result.set_message_id(stored.id.value);
+  result.set_seq(stored.seq);
+  result.set_sent_at_ms(stored.sent_at_ms);
+  result.set_duplicate(stored.duplicate);
+  out.AddResult(up.gateway_id(), std::move(result), up.trace_id());
 
   // The message is durable: from here on a failure must not turn into an error for the sender
   // (members that miss the event recover it with sync).
-  Message message{stored.id,    request.conversation, stored.seq,       actor, request.client_msg_id,
-                  request.type, request.content,      stored.sent_at_ms};
+  const ConversationId& conversation = send.request.conversation;
+  Message message{stored.id,         conversation,         stored.seq,       actor, send.request.client_msg_id,
+                  send.request.type, send.request.content, stored.sent_at_ms};
   if (stored.duplicate) {
     // A retry: deliver the original again (its first fanout may have died with a crash).
-    auto original = store_->ListMessages(request.conversation, MessageRange{stored.seq - 1, stored.seq + 1, 1, false});
-    if (!original.ok() || original->empty()) return ack;
+    auto original = store_->ListMessages(conversation, MessageRange{stored.seq - 1, stored.seq + 1, 1, false});
+    if (!original.ok() || original->empty()) return;
     message = std::move(original->front());
   }
-  if (options_.search) {
-    // Again for a duplicate too: the first task may have died with a crash (upserts are idempotent).
-    v1::Message pb;
-    ToProto(message, &pb);
-    if (auto task = SearchIndexer::IndexTask(pb)) {
-      if (Status s = EnqueueTask(*options_.bus, *task); !s.ok()) {
-        log::Warn("search.enqueue_failed", {{"message", message.id.value}, {"error", s.ToString()}});
-      }
-    }
+  v1::Event event;
+  ToProto(Event(NewMessageEvent{std::move(message)}), &event);
+  // Indexed again for a duplicate too: the first task may have died with a crash (upserts are
+  // idempotent).
+  if (options_.search && event.new_message().type() == v1::CONTENT_TYPE_TEXT) {
+    *search.add_index() = event.new_message();
   }
-  (void)FanoutToConversation(request.conversation, access, actor, device, Event(NewMessageEvent{std::move(message)}));
-  return ack;
+  if (conversation.is_group()) {
+    (void)out.AddGroup(*send.access.group, event, actor, up.device_id(), up.trace_id());
+    return;
+  }
+  std::vector<v1::Target> targets(2);
+  targets[0].set_user_id(conversation.PeerOf(actor).value);
+  targets[1].set_user_id(actor.value);
+  targets[1].set_exclude_device(up.device_id());
+  out.AddEvent(event, std::move(targets), up.trace_id());
 }
 
 Result<Seq> LogicCore::MarkRead(UserId actor, const DeviceId& device, const ConversationId& conversation, Seq seq) {
@@ -184,8 +213,8 @@ Result<SearchPage> LogicCore::Search(UserId actor, const SearchRequest& request)
     // were removed from is gone from it.
     ConversationCursor cursor;
     while (query.conversations.size() < options_.search_max_conversations) {
-      uint32_t page = std::min<uint32_t>(options_.max_page,
-                                         options_.search_max_conversations - query.conversations.size());
+      uint32_t page =
+          std::min<uint32_t>(options_.max_page, options_.search_max_conversations - query.conversations.size());
       IM_ASSIGN_OR_RETURN(auto list, store_->ListConversations(actor, cursor, page));
       for (const auto& c : list) query.conversations.push_back(c.id);
       if (list.size() < page) break;

@@ -48,7 +48,8 @@ void TaskDispatcher::Stop() {
 }
 
 int64_t TaskDispatcher::Backoff(int failed_attempts, int64_t retry_after_ms) const {
-  double wait = static_cast<double>(policy_.initial_backoff_ms) * std::ldexp(1.0, std::clamp(failed_attempts - 1, 0, 40));
+  double wait =
+      static_cast<double>(policy_.initial_backoff_ms) * std::ldexp(1.0, std::clamp(failed_attempts - 1, 0, 40));
   // Jitter spreads the retries of tasks that failed together (a provider outage) over time.
   thread_local std::mt19937_64 rng{std::random_device{}()};
   double jitter = std::clamp(policy_.jitter, 0.0, 1.0);
@@ -64,6 +65,49 @@ Status TaskDispatcher::HandleTask(const BusRecord& record) {
     return DeadLetter(record, v1::TaskMessage(), Status::InvalidArgument("task record does not decode"));
   }
   return Run(record, std::move(task));
+}
+
+Status TaskDispatcher::HandleTasks(std::span<const BusRecord> records) {
+  if (records.size() == 1) return HandleTask(records[0]);
+  std::vector<v1::TaskMessage> tasks(records.size());
+  std::vector<bool> decoded(records.size());
+  // type -> the batchable tasks of that type (indexes into records)
+  std::map<std::string, std::vector<size_t>, std::less<>> batches;
+  for (size_t i = 0; i < records.size(); ++i) {
+    decoded[i] = tasks[i].ParseFromString(records[i].payload);
+    if (!decoded[i]) continue;
+    auto it = processors_.find(tasks[i].type());
+    if (it != processors_.end() && dynamic_cast<BatchTaskProcessor*>(it->second.get()) != nullptr) {
+      batches[tasks[i].type()].push_back(i);
+    }
+  }
+  std::vector<bool> done(records.size());
+  for (const auto& [type, indexes] : batches) {
+    if (indexes.size() < 2) continue;
+    std::vector<Task> in;
+    in.reserve(indexes.size());
+    for (size_t i : indexes) {
+      in.push_back(Task{tasks[i].type(), records[i].key, tasks[i].payload(), tasks[i].trace_id(),
+                        tasks[i].failed_attempts() + 1});
+    }
+    metrics::TaskMetrics& m = metrics::Default().Task(type);
+    auto started = std::chrono::steady_clock::now();
+    Status s = dynamic_cast<BatchTaskProcessor&>(*processors_.find(type)->second).ProcessBatch(in);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (!s.ok()) continue;  // each alone below, with its own retries
+    for (size_t i : indexes) {
+      m.latency.Observe(seconds);
+      m.succeeded.Add();
+      done[i] = true;
+    }
+  }
+  Status first_failure;
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (done[i]) continue;
+    Status s = decoded[i] ? Run(records[i], std::move(tasks[i])) : HandleTask(records[i]);
+    if (!s.ok() && first_failure.ok()) first_failure = s;
+  }
+  return first_failure;
 }
 
 Status TaskDispatcher::HandleRetry(const BusRecord& record) {
@@ -107,10 +151,8 @@ Status TaskDispatcher::Run(const BusRecord& record, v1::TaskMessage task) {
     return DeadLetter(record, std::move(task), outcome.status);
   }
   int64_t wait_ms = Backoff(failed, outcome.retry_after_ms);
-  log::Warn("task.retry", {{"type", task.type()},
-                           {"attempt", failed},
-                           {"wait_ms", wait_ms},
-                           {"error", outcome.status.ToString()}});
+  log::Warn("task.retry",
+            {{"type", task.type()}, {"attempt", failed}, {"wait_ms", wait_ms}, {"error", outcome.status.ToString()}});
   task.set_failed_attempts(failed);
   task.set_last_error(outcome.status.ToString());
   task.set_not_before_ms(clock_() + wait_ms);
@@ -120,10 +162,9 @@ Status TaskDispatcher::Run(const BusRecord& record, v1::TaskMessage task) {
 }
 
 Status TaskDispatcher::DeadLetter(const BusRecord& record, v1::TaskMessage task, const Status& error) {
-  log::Error("task.dead_letter", {{"type", task.type()},
-                                  {"key", record.key},
-                                  {"attempts", task.failed_attempts()},
-                                  {"error", error.ToString()}});
+  log::Error(
+      "task.dead_letter",
+      {{"type", task.type()}, {"key", record.key}, {"attempts", task.failed_attempts()}, {"error", error.ToString()}});
   std::string payload;
   if (task.type().empty()) {
     payload = record.payload;  // undecodable: keep the bytes as they came

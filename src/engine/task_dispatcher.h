@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 
 #include "im/bus.h"
@@ -22,6 +23,18 @@ namespace im {
 
 // Publishes a new task on im-task (first attempt).
 Status EnqueueTask(Bus& bus, const Task& task);
+
+// A processor that can apply several tasks of its type as one (the engine's im.search: one index
+// transaction for many messages). Internal to the engine; the dispatcher finds it with
+// dynamic_cast on a registered TaskProcessor.
+class BatchTaskProcessor {
+ public:
+  virtual ~BatchTaskProcessor() = default;
+  // Applies every task of `tasks` (each of this processor's type). Ok: all of them succeeded.
+  // Non-ok: none may be counted as done; the dispatcher runs each alone through Process (so they
+  // must be idempotent, as every task is).
+  virtual Status ProcessBatch(std::span<const Task> tasks) = 0;
+};
 
 // invalid_argument unless `type` is 1..64 bytes of [a-z0-9._-].
 Status ValidateTaskType(std::string_view type);
@@ -35,6 +48,9 @@ class TaskDispatcher {
 
   // Bus handler for im-task.
   Status HandleTask(const BusRecord& record);
+  // Batch handler for im-task: the tasks of a BatchTaskProcessor's type in the batch are applied
+  // together, the others one by one, in order.
+  Status HandleTasks(std::span<const BusRecord> records);
   // Bus handler for im-task-retry: waits until the task's not_before_ms, then runs it.
   Status HandleRetry(const BusRecord& record);
 

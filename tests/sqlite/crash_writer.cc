@@ -1,4 +1,4 @@
-// Child process of the SQLite crash test: sends an endless stream of messages from 4 threads
+// Child process of the SQLite crash test: sends an endless stream of messages from 32 threads
 // through an Engine on a durable SQLite store, printing one line per acknowledged send:
 //   ACK <client_msg_id> <seq> <message_id>
 // The test kills it with SIGKILL mid-stream and checks that every printed ack survived.

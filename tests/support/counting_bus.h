@@ -1,6 +1,7 @@
 // CountingBus: a Bus decorator that counts the records published per topic, so tests can check
-// the fanout shape (one downstream record per gateway, one task per batch). Send results (the
-// acks on a gateway's downstream topic) are counted apart from event records.
+// the fanout shape (one downstream record per gateway, one task per batch). On a gateway's
+// downstream topic, Count counts the records that carry events and SendResults the send results
+// they carry (alone, or among the items of a batch record next to the events of the same batch).
 #ifndef IM_TESTS_SUPPORT_COUNTING_BUS_H_
 #define IM_TESTS_SUPPORT_COUNTING_BUS_H_
 
@@ -20,17 +21,25 @@ class CountingBus : public BusWrapper {
     {
       std::lock_guard lock(mu_);
       v1::DownstreamMessage downstream;
-      bool result =
-          topic.starts_with("im-downstream-") && downstream.ParseFromString(payload) && downstream.has_send_result();
-      (result ? send_results_ : counts_)[std::string(topic)]++;
+      int results = 0, events = 0;
+      if (topic.starts_with("im-downstream-") && downstream.ParseFromString(payload)) {
+        for (const auto& item : downstream.items()) (item.has_send_result() ? results : events)++;
+        if (downstream.has_send_result()) results++;
+        if (downstream.has_event()) events++;
+      } else {
+        events = 1;  // any other record
+      }
+      if (results > 0) send_results_[std::string(topic)] += results;
+      if (events > 0) counts_[std::string(topic)]++;
     }
     return BusWrapper::Publish(topic, key, std::move(payload));
   }
-  // Records published to `topic`, send results not included.
+  // Records published to `topic` that carry an event (or any record of another topic).
   int Count(const std::string& topic) {
     std::lock_guard lock(mu_);
     return counts_[topic];
   }
+  // Send results published to `topic`, in any record.
   int SendResults(const std::string& topic) {
     std::lock_guard lock(mu_);
     return send_results_[topic];

@@ -1,6 +1,7 @@
 // Shared halves of the store crash tests (tests/sqlite/crash_test.cc, tests/rocksdb/crash_test.cc).
 //   Child:  RunCrashWriter, the main of a crash writer: opens a durable store, sends an endless
-//           stream of messages from 4 threads through an Engine and prints one line per ack:
+//           stream of messages from 32 threads through an Engine (so the logic half persists them
+//           in batches: one Store::AppendMessages call, one commit) and prints one line per ack:
 //             READY <conversation>
 //             ACK <client_msg_id> <seq> <message_id>
 //   Parent: RunAndKillCrashWriter spawns a writer, reads its acks and kills it with SIGKILL

@@ -35,7 +35,9 @@ int RunCrashWriter(int argc, char** argv, const char* usage_arg, const CrashStor
 
   std::mutex out;
   std::vector<std::thread> threads;
-  for (int t = 0; t < 4; ++t) {
+  // 32 senders keep up to 32 sends in the logic half at once: it persists whatever waits as one
+  // batch (Store::AppendMessages, one commit), so the kill lands in the middle of batched commits.
+  for (int t = 0; t < 32; ++t) {
     threads.emplace_back([&, t] {
       for (long i = 0;; ++i) {
         std::string key = "t" + std::to_string(t) + "-" + std::to_string(i);
