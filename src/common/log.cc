@@ -8,8 +8,10 @@
 #include <ctime>
 #include <mutex>
 #include <random>
-#include <utility>
 #include <shared_mutex>
+#include <utility>
+
+#include "common/json_string.h"
 
 namespace im {
 namespace {
@@ -19,38 +21,6 @@ std::shared_mutex g_sink_mu;
 LogSink g_sink;  // empty: stderr
 
 constexpr std::string_view kLevelNames[] = {"debug", "info", "warn", "error"};
-
-void AppendJsonString(std::string& out, std::string_view s) {
-  out += '"';
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
-}
 
 void AppendTimestamp(std::string& out) {
   auto now = std::chrono::system_clock::now();

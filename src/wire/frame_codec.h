@@ -29,6 +29,15 @@ std::string ToJson(const v1::ClientFrame& frame);
 // "send-message" for a frame whose body is send_message; "" when no body is set.
 std::string FrameType(const google::protobuf::Message& frame);
 
+namespace detail {
+
+// The codecs through protobuf's JSON mapping alone, without the fast paths of json_fast.h: what
+// ToJson and ParseClientJson fall back to, and what the tests hold the fast paths against.
+std::string ToJsonReflection(const google::protobuf::Message& frame);
+Result<v1::ClientFrame> ParseClientJsonReflection(std::string_view text);
+
+}  // namespace detail
+
 }  // namespace im::wire
 
 #endif  // IM_SRC_WIRE_FRAME_CODEC_H_
