@@ -23,6 +23,7 @@ struct Config {
   int max_frame_bytes = 128 * 1024;
   int max_queued_frames = 1024;
   int idle_timeout_seconds = 60;
+  int network_threads = 0;
   int worker_threads = 32;
   int max_pending_requests = 8192;
   int connection_frames_per_second = 50;
@@ -51,6 +52,7 @@ int main(int argc, char** argv) {
   s.Int("limits.max_frame_bytes", &c.max_frame_bytes, 1024, 16 << 20, "larger WebSocket frames close with 1009");
   s.Int("limits.max_queued_frames", &c.max_queued_frames, 16, 1 << 20, "per session; a slower consumer is closed");
   s.Int("limits.idle_timeout_seconds", &c.idle_timeout_seconds, 2, 3600, "heartbeat: silent peers are closed");
+  s.Int("limits.network_threads", &c.network_threads, 0, 64, "socket threads (0: one per CPU of the affinity mask)");
   s.Int("limits.worker_threads", &c.worker_threads, 1, 1024, "threads for blocking im-logic calls");
   s.Int("limits.max_pending_requests", &c.max_pending_requests, 1, 1 << 24, "beyond it: unavailable");
   s.Int("limits.connection_frames_per_second", &c.connection_frames_per_second, 1, 1'000'000, "per connection");
@@ -106,6 +108,7 @@ int main(int argc, char** argv) {
   g.max_frame_bytes = static_cast<uint32_t>(c.max_frame_bytes);
   g.max_queued_frames = static_cast<uint32_t>(c.max_queued_frames);
   g.idle_timeout_seconds = c.idle_timeout_seconds;
+  g.network_threads = c.network_threads;
   g.worker_threads = c.worker_threads;
   g.max_pending_requests = static_cast<uint32_t>(c.max_pending_requests);
   g.connection_frames_per_second = c.connection_frames_per_second;

@@ -194,6 +194,9 @@ Status ApplyToml(Config& c, const std::string& path) {
         } else if (lk == "idle_timeout_seconds") {
           IM_RETURN_IF_ERROR(SetInt(out, *v, 2, 3600, lwhere));
           c.gateway.idle_timeout_seconds = static_cast<int>(out);
+        } else if (lk == "network_threads") {
+          IM_RETURN_IF_ERROR(SetInt(out, *v, 0, 64, lwhere));
+          c.gateway.network_threads = static_cast<int>(out);
         } else if (lk == "worker_threads") {
           IM_RETURN_IF_ERROR(SetInt(out, *v, 1, 1024, lwhere));
           c.gateway.worker_threads = static_cast<int>(out);
@@ -232,7 +235,7 @@ const char* Usage() {
          "              password_iterations, access_token_ttl_seconds, allowed_origins,\n"
          "              tls_certificate_file, tls_private_key_file, [limits] max_frame_bytes,\n"
          "              max_queued_frames, idle_timeout_seconds, connection_frames_per_second,\n"
-         "              worker_threads, max_pending_requests,\n"
+         "              network_threads, worker_threads, max_pending_requests,\n"
          "              user_frames_per_second, admin_token, [search] backend (sqlite, elasticsearch,\n"
          "              none) and elasticsearch_*, [push] enabled, apns_*, fcm_*, [tasks] max_attempts,\n"
          "              initial_backoff_ms, max_backoff_ms, consumers (docs/search-and-push.md)\n"

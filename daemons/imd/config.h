@@ -20,7 +20,13 @@ struct Config {
   int password_iterations = 600'000;
   int64_t access_token_ttl_seconds = 15 * 60;
   im::LogLevel log_level = im::LogLevel::kInfo;
-  im::GatewayOptions gateway;  // limits, admin_token; listen address copied in by Load
+  // limits, admin_token; listen address copied in by Load. One network thread per CPU of imd's
+  // affinity mask unless [limits] network_threads says otherwise.
+  im::GatewayOptions gateway = [] {
+    im::GatewayOptions g;
+    g.network_threads = 0;
+    return g;
+  }();
   // [search], [push], [tasks]. search.backend defaults to "sqlite" (data_dir/search.db).
   im::daemon::FeaturesConfig features;
   bool help = false;

@@ -5,8 +5,12 @@
 //   ...
 //   gateway.value()->Stop();   // or destroy it
 //
-// Threading: the gateway runs its own network threads and a worker pool for blocking engine
-// calls; `engine` must outlive it.
+// Threading: the gateway runs its own network threads (each with its own event loop; a
+// connection stays on one) and a worker pool for blocking engine calls; `engine` must outlive
+// it. Frames that never block (send-message, ping, ack) are handled on the network thread when
+// nothing of their session waits on the pool; the others go to the pool, one at a time per
+// session. Acks and events from the engine reach a network thread in bursts (one hand-off per
+// burst, not per frame).
 #ifndef IM_GATEWAY_H_
 #define IM_GATEWAY_H_
 
@@ -24,6 +28,9 @@ namespace im {
 struct GatewayOptions {
   std::string listen_host = "127.0.0.1";
   uint16_t listen_port = 8080;  // 0: any free port (see Gateway::port)
+  // Threads that run the sockets, each with its own event loop; a connection stays on one. 0: one
+  // per CPU this process may run on (its affinity mask, so a daemon pinned with taskset to one
+  // core gets one), at most 16.
   int network_threads = 1;
   // Threads for blocking engine calls (history, sync, groups, password hashing; im-gateway: the
   // gRPC calls to im-logic). Sends do not hold one: they wait for their ack off the pool.

@@ -1,9 +1,14 @@
 // Gateway: the listener (accepts TCP connections and hands each to an HttpSession) and the
-// threads that run it.
+// network threads: one io_context per thread, each connection on one of them (round robin), so
+// a connection's handlers never move between threads and the threads share no queue.
+#include <sched.h>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/ssl.hpp>
+
+#include <algorithm>
 #include <chrono>
 #include <thread>
 #include <vector>
@@ -22,8 +27,13 @@ using tcp = asio::ip::tcp;
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
   // `tls` null: plain HTTP and WebSocket.
-  Listener(asio::io_context& ioc, std::shared_ptr<gateway::GatewayState> state, std::shared_ptr<asio::ssl::context> tls)
-      : ioc_(ioc), acceptor_(asio::make_strand(ioc)), state_(std::move(state)), tls_(std::move(tls)) {}
+  // Accepts on the first of `contexts` and spreads the connections over all of them.
+  Listener(std::vector<asio::io_context*> contexts, std::shared_ptr<gateway::GatewayState> state,
+           std::shared_ptr<asio::ssl::context> tls)
+      : contexts_(std::move(contexts)),
+        acceptor_(asio::make_strand(*contexts_.front())),
+        state_(std::move(state)),
+        tls_(std::move(tls)) {}
 
   Status Open(const tcp::endpoint& endpoint) {
     boost::system::error_code ec;
@@ -47,7 +57,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
 
  private:
   void DoAccept() {
-    acceptor_.async_accept(asio::make_strand(ioc_),
+    asio::io_context& next = *contexts_[next_++ % contexts_.size()];
+    acceptor_.async_accept(asio::make_strand(next),
                            [self = shared_from_this()](boost::system::error_code ec, tcp::socket socket) {
                              if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
                              if (!ec) self->Serve(std::move(socket));
@@ -66,7 +77,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
     }
   }
 
-  asio::io_context& ioc_;
+  const std::vector<asio::io_context*> contexts_;
+  size_t next_ = 0;  // on the acceptor's strand
   tcp::acceptor acceptor_;
   std::shared_ptr<gateway::GatewayState> state_;
   std::shared_ptr<asio::ssl::context> tls_;
@@ -87,11 +99,25 @@ Result<std::shared_ptr<asio::ssl::context>> MakeTlsContext(const GatewayOptions&
   return ctx;
 }
 
+int NetworkThreads(int configured) {
+  if (configured > 0) return configured;
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  int n = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : 1;
+  return std::clamp(n, 1, 16);
+}
+
 class GatewayImpl final : public Gateway {
  public:
   GatewayImpl(Engine& engine, GatewayOptions options)
-      : ioc_(std::max(1, options.network_threads)),
-        state_(std::make_shared<gateway::GatewayState>(engine, std::move(options))) {}
+      : state_(std::make_shared<gateway::GatewayState>(engine, std::move(options))) {
+    for (int i = 0; i < NetworkThreads(state_->options.network_threads); ++i) {
+      iocs_.push_back(std::make_unique<asio::io_context>(1));  // one thread each: no locking inside
+      // A loop with no connection yet must not return from run() (the acceptor is on the first).
+      work_.push_back(asio::make_work_guard(*iocs_.back()));
+      state_->outboxes.push_back(std::make_unique<gateway::Outbox>(*iocs_.back()));
+    }
+  }
   ~GatewayImpl() override { Stop(); }
 
   Status Start() {
@@ -107,13 +133,13 @@ class GatewayImpl final : public Gateway {
     if (!o.tls_certificate_file.empty()) {
       IM_ASSIGN_OR_RETURN(tls, MakeTlsContext(o));
     }
-    listener_ = std::make_shared<Listener>(ioc_, state_, std::move(tls));
+    std::vector<asio::io_context*> contexts;
+    for (auto& ioc : iocs_) contexts.push_back(ioc.get());
+    listener_ = std::make_shared<Listener>(std::move(contexts), state_, std::move(tls));
     IM_RETURN_IF_ERROR(listener_->Open(tcp::endpoint(address, state_->options.listen_port)));
     port_ = listener_->port();
     listener_->Run();
-    for (int i = 0; i < std::max(1, state_->options.network_threads); ++i) {
-      threads_.emplace_back([this] { ioc_.run(); });
-    }
+    for (auto& ioc : iocs_) threads_.emplace_back([ioc = ioc.get()] { ioc->run(); });
     return Status::Ok();
   }
 
@@ -146,15 +172,17 @@ class GatewayImpl final : public Gateway {
       std::lock_guard lock(state_->mu);
       state_->loop_stopped = true;
     }
-    ioc_.stop();
+    for (auto& outbox : state_->outboxes) outbox->Close();
+    for (auto& ioc : iocs_) ioc->stop();
     for (auto& t : threads_) t.join();
     threads_.clear();
     state_->workers.join();
   }
 
  private:
-  asio::io_context ioc_;
   std::shared_ptr<gateway::GatewayState> state_;
+  std::vector<std::unique_ptr<asio::io_context>> iocs_;  // one per network thread
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::shared_ptr<Listener> listener_;
   std::vector<std::thread> threads_;
   uint16_t port_ = 0;

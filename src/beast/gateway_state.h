@@ -11,7 +11,9 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
+#include "beast/outbox.h"
 #include "beast/rate_limiter.h"
 #include "im/engine.h"
 #include "im/gateway.h"
@@ -22,8 +24,10 @@ namespace im::gateway {
 class ClientSession {
  public:
   virtual ~ClientSession() = default;
-  // Queues one encoded frame (text or binary) for writing.
+  // Queues one encoded frame (text or binary) for writing. Any thread.
   virtual void Send(std::shared_ptr<const std::string> frame, bool text) = 0;
+  // The same, on the session's network thread (the Outbox's drain).
+  virtual void EnqueueOnLoop(std::shared_ptr<const std::string> frame, bool text) = 0;
   // Closes with a code and reason after the queued frames.
   virtual void Close(uint16_t code, std::string reason) = 0;
   // Whether pushed events go out as binary (the client's last frame was binary).
@@ -50,6 +54,16 @@ struct GatewayState {
   // Set before the network loop stops: a send ack arriving later from the engine is dropped
   // instead of being posted to a loop that is gone.
   bool loop_stopped = false;
+
+  // One per network thread (io_context), set before the listener starts.
+  std::vector<std::unique_ptr<Outbox>> outboxes;
+  // The outbox of the network thread that runs `context`; nullptr for another context.
+  Outbox* OutboxOf(const boost::asio::execution_context& context) const {
+    for (const auto& o : outboxes) {
+      if (static_cast<const boost::asio::execution_context*>(&o->context()) == &context) return o.get();
+    }
+    return nullptr;
+  }
 
   // The frame for a pushed event, encoded once per event and encoding, and shared by every
   // session of the fanout (the engine hands all of them the same Event object).

@@ -1,6 +1,8 @@
 #include "beast/websocket_session.h"
 
+#include <boost/asio/execution/context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/query.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 #include <chrono>
@@ -66,7 +68,8 @@ WebsocketSession<Stream>::WebsocketSession(Stream&& stream, std::shared_ptr<Gate
       protocol_(state_->engine, who_.user, who_.device),
       work_(asio::make_strand(state_->workers.get_executor())),
       token_expiry_(ws_.get_executor()),
-      frame_limit_(state_->options.connection_frames_per_second, state_->options.connection_frame_burst) {}
+      frame_limit_(state_->options.connection_frames_per_second, state_->options.connection_frame_burst),
+      outbox_(state_->OutboxOf(asio::query(ws_.get_executor(), asio::execution::context))) {}
 
 template <class Stream>
 WebsocketSession<Stream>::~WebsocketSession() {
@@ -171,11 +174,39 @@ void WebsocketSession<Stream>::OnRead(beast::error_code ec, std::size_t) {
     auto error = SessionProtocol::ErrorFrame(reply_id, frame.status());
     if (retry_after_ms != 0) error.mutable_error()->set_retry_after_ms(retry_after_ms);
     Enqueue({std::make_shared<const std::string>(binary ? error.SerializeAsString() : wire::ToJson(error)), !binary});
+  } else if (requests_in_flight_.load(std::memory_order_acquire) == 0 && NonBlocking(*frame)) {
+    // Nothing of this session is waiting on the worker pool, so handling it here keeps the
+    // session's order, and saves the hand-off to a worker and back: sends only publish upstream
+    // (their ack comes later, from the engine), pings and acks only answer.
+    Process(std::move(frame).value(), binary);
   } else {
-    asio::post(work_, [self = this->shared_from_this(), frame = std::move(frame).value(), binary] {
-      auto start = std::chrono::steady_clock::now();
-      // Sends answer later, from the engine, once their ack arrives: the worker moves on.
-      self->protocol_.Handle(frame, [self, id = frame.id(), binary, start](std::optional<v1::ServerFrame> reply) {
+    requests_in_flight_.fetch_add(1, std::memory_order_acq_rel);
+    asio::post(work_, [self = this->shared_from_this(), frame = std::move(frame).value(), binary]() mutable {
+      self->Process(std::move(frame), binary);
+      self->requests_in_flight_.fetch_sub(1, std::memory_order_acq_rel);
+    });
+  }
+  DoRead();
+}
+
+template <class Stream>
+bool WebsocketSession<Stream>::NonBlocking(const v1::ClientFrame& frame) {
+  switch (frame.body_case()) {
+    case v1::ClientFrame::kSendMessage:
+    case v1::ClientFrame::kPing:
+    case v1::ClientFrame::kAck:
+      return true;
+    default:
+      return false;  // they call the logic half, which reads the store (or im-logic over gRPC)
+  }
+}
+
+template <class Stream>
+void WebsocketSession<Stream>::Process(v1::ClientFrame frame, bool binary) {
+  auto start = std::chrono::steady_clock::now();
+  // Sends answer later, from the engine, once their ack arrives.
+  protocol_.Handle(
+      frame, [self = this->shared_from_this(), id = frame.id(), binary, start](std::optional<v1::ServerFrame> reply) {
         self->state_->pending_requests.fetch_sub(1);
         if (!reply) return;
         if (reply->has_send_ack()) {
@@ -193,16 +224,19 @@ void WebsocketSession<Stream>::OnRead(beast::error_code ec, std::size_t) {
         std::lock_guard lock(self->state_->mu);
         if (!self->state_->loop_stopped) self->Send(std::move(bytes), !binary);
       });
-    });
-  }
-  DoRead();
 }
 
 template <class Stream>
 void WebsocketSession<Stream>::Send(std::shared_ptr<const std::string> frame, bool text) {
+  if (outbox_ != nullptr) return outbox_->Push(this->shared_from_this(), std::move(frame), text);
   asio::post(ws_.get_executor(), [self = this->shared_from_this(), out = Outgoing{std::move(frame), text}]() mutable {
     self->Enqueue(std::move(out));
   });
+}
+
+template <class Stream>
+void WebsocketSession<Stream>::EnqueueOnLoop(std::shared_ptr<const std::string> frame, bool text) {
+  Enqueue(Outgoing{std::move(frame), text});
 }
 
 template <class Stream>

@@ -31,6 +31,7 @@ class WebsocketSession : public ClientSession, public std::enable_shared_from_th
   // Completes the upgrade, attaches to the engine and starts reading.
   void Run(boost::beast::http::request<boost::beast::http::string_body> request);
   void Send(std::shared_ptr<const std::string> frame, bool text) override;
+  void EnqueueOnLoop(std::shared_ptr<const std::string> frame, bool text) override;
   void Close(uint16_t code, std::string reason) override;
   bool binary() const override { return binary_; }
 
@@ -43,6 +44,10 @@ class WebsocketSession : public ClientSession, public std::enable_shared_from_th
   void WatchTokenExpiry();
   void DoRead();
   void OnRead(boost::beast::error_code ec, std::size_t bytes);
+  // Frames that never wait for the store or another service.
+  static bool NonBlocking(const v1::ClientFrame& frame);
+  // Runs one request through SessionProtocol; its reply is written when it comes.
+  void Process(v1::ClientFrame frame, bool binary);
   void Enqueue(Outgoing out);
   void DoWrite();
   void OnWrite(boost::beast::error_code ec, std::size_t bytes);
@@ -55,8 +60,10 @@ class WebsocketSession : public ClientSession, public std::enable_shared_from_th
   const AuthContext who_;
   const std::string conn_id_;  // in every log line of this connection
   SessionProtocol protocol_;
-  // Requests of this session run on the worker pool one at a time, in order.
+  // Requests of this session run on the worker pool one at a time, in order; non-blocking ones
+  // run on the network thread when none is queued or running there (requests_in_flight_ == 0).
   boost::asio::strand<boost::asio::thread_pool::executor_type> work_;
+  std::atomic<int> requests_in_flight_{0};
   boost::asio::steady_timer token_expiry_;
   TokenBucket frame_limit_;  // per connection; used on the strand only
   std::deque<Outgoing> queue_;
@@ -65,6 +72,7 @@ class WebsocketSession : public ClientSession, public std::enable_shared_from_th
   boost::beast::websocket::close_reason close_reason_;
   std::atomic<bool> binary_{false};
   SessionId engine_session_ = 0;
+  Outbox* const outbox_;  // of this session's network thread (frames from engine threads)
 };
 
 }  // namespace im::gateway
