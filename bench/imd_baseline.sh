@@ -65,7 +65,7 @@ run_one() {
   load_pid=$!
   # One snapshot of the whole box in the middle of the measured window.
   (
-    while kill -0 "$load_pid" 2>/dev/null && ! grep -qs 'load:' "$out/$name-$rep.err"; do sleep 0.5; done
+    while kill -0 "$load_pid" 2>/dev/null && ! grep -qs '] load: ' "$out/$name-$rep.err"; do sleep 0.5; done
     sleep 20
     kill -0 "$load_pid" 2>/dev/null && top -b -n1 -w 160 | head -20 >"$out/$name-$rep.top"
   ) &

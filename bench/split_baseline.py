@@ -70,7 +70,7 @@ def run_one(out, name, rep, build):
             before = None
             while before is None and load.poll() is None:
                 with open(err_path) as progress:
-                    if "load:" in progress.read():
+                    if "] load: " in progress.read():
                         before = {n: tree_cpu(p) for n, p in pids.items()}
                 time.sleep(0.1)
             stdout, _ = load.communicate()
