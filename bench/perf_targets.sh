@@ -9,12 +9,15 @@
 #   direct1k    1:1 durable messages, 1,000 conns x 1 msg/s = 1,000 msg/s (1,000 x 1 rather than
 #               500 x 2: more sessions, the same rate): imd CPU us/message (<= 150), ack and
 #               delivery p50/p99
+#   direct5k    1:1, 1,000 conns x 5 msg/s = 5,000 msg/s (the issue's second row): acked msg/s,
+#               imd CPU us/message, latencies (no target of its own: a sustainable load)
 #   direct10k   1:1, 2,000 conns x 5 msg/s = 10,000 msg/s offered: acked msg/s, imd CPU us/message
 #               (<= 50), ack and delivery p99 (<= 20 ms)
 #   direct-max  1:1, 4,000 conns x 5 msg/s = 20,000 msg/s offered: acked msg/s (>= 20,000), i.e.
 #               the saturation throughput on one core when it is below the offer; CPU us/message
-#   group1k     one group of 1,000 members, 4 senders x 40 msg/s (im_load and the gateway allow
-#               < 50 frames/s per connection) = 159,840 deliveries/s offered: deliveries/s, imd CPU
+#   group1k     one group of 1,000 members, 2 senders x 20 msg/s = 39,960 deliveries/s offered
+#               (one im_load core does not read much more; 4 x 40 made its senders slow
+#               consumers that imd closed): deliveries/s, imd CPU
 #               us/delivery (<= 1.6), im_load's own CPU (it may well be the bottleneck: check it)
 #   idle19k     19,000 idle authenticated WebSockets (0.01 msg/s each for 10 s, i.e. ~10 % send
 #               once; --connect-concurrency 256): imd kB/connection (<= 4; im_load's RSS growth
@@ -57,7 +60,7 @@
 # direct-max for a capacity ratio), IDLE_CONNECTIONS (19000), IDLE_PROCS (im_load processes for
 # idle19k: 1 when RLIMIT_NOFILE allows, else enough; smoke 2), STORE_BENCHES ("sqlite_append_bench
 # rocksdb_append_bench"; names in BUILD/bench or paths), STORE_MIN_TIME (2; smoke 0.01),
-# PYTHON (python3). OUT can also be given as $OUT.
+# PYTHON (/usr/bin/python3 when it exists, else python3). OUT can also be given as $OUT.
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -77,10 +80,10 @@ for a in "$@"; do
 done
 out=${positional[0]:-${OUT:-/tmp/perf-targets}}
 scenarios=("${positional[@]:1}")
-all_scenarios=(direct1k direct10k direct-max group1k idle19k both-cores stores split)
+all_scenarios=(direct1k direct5k direct10k direct-max group1k idle19k both-cores stores split)
 if [ ${#scenarios[@]} -eq 0 ]; then
   if [ "$smoke" = 1 ]; then
-    scenarios=(direct1k direct10k direct-max group1k idle19k both-cores)
+    scenarios=(direct1k direct5k direct10k direct-max group1k idle19k both-cores)
   else
     scenarios=("${all_scenarios[@]}")
   fi
@@ -115,7 +118,12 @@ BOTH_SCENARIOS=${BOTH_SCENARIOS:-direct10k group1k}
 THREADS=${THREADS:-1}
 STORE_BENCHES=${STORE_BENCHES:-sqlite_append_bench rocksdb_append_bench}
 DRAIN=${DRAIN:-5}
-PYTHON=${PYTHON:-python3}
+# Debian's python3 has python3-websockets (the split harness needs it); a pyenv one first on PATH
+# may not.
+if [ -z "${PYTHON:-}" ]; then
+  PYTHON=python3
+  [ -x /usr/bin/python3 ] && PYTHON=/usr/bin/python3
+fi
 export PYTHONDONTWRITEBYTECODE=1  # no __pycache__ in the source tree
 SETUP_TIMEOUT=${SETUP_TIMEOUT:-300}
 
@@ -310,19 +318,22 @@ run_imd() {
 # ---- scenario parameters ----
 if [ "$smoke" = 1 ]; then
   direct1k_args=(--scenario direct --connections 20 --rate 1)
+  direct5k_args=(--scenario direct --connections 20 --rate 2)
   direct10k_args=(--scenario direct --connections 20 --rate 5)
   directmax_args=(--scenario direct --connections 20 --rate 10)
-  group1k_args=(--scenario group --members 20 --senders 4 --rate 40)
+  group1k_args=(--scenario group --members 20 --senders 2 --rate 20)
 else
   direct1k_args=(--scenario direct --connections 1000 --rate 1)
+  direct5k_args=(--scenario direct --connections 1000 --rate 5)
   direct10k_args=(--scenario direct --connections 2000 --rate 5)
   directmax_args=(--scenario direct --connections 4000 --rate 5)
-  group1k_args=(--scenario group --members 1000 --senders 4 --rate 40)
+  group1k_args=(--scenario group --members 1000 --senders 2 --rate 20)
 fi
 timing=(--duration "$DURATION" --warmup "$WARMUP")
 args_of() {
   case $1 in
     direct1k) echo "${direct1k_args[*]} ${timing[*]}" ;;
+    direct5k) echo "${direct5k_args[*]} ${timing[*]}" ;;
     direct10k) echo "${direct10k_args[*]} ${timing[*]}" ;;
     direct-max) echo "${directmax_args[*]} ${timing[*]}" ;;
     group1k) echo "${group1k_args[*]} ${timing[*]}" ;;
@@ -343,7 +354,7 @@ failed=0
 run_scenario() {
   local s=$1 rep=$2 sub
   case $s in
-    direct1k | direct10k | direct-max | group1k)
+    direct1k | direct5k | direct10k | direct-max | group1k)
       # shellcheck disable=SC2046
       run_imd "$s" "$rep" "$SERVER_CPUS" "$LOAD_CPUS" 1 $(args_of "$s") || failed=1 ;;
     idle19k)
