@@ -184,6 +184,15 @@ DIRECT_INFO = [
     ("server_cpu_pct", "imd CPU (% of one core)", None),
     ("client_cpu_pct", "im_load CPU during load (% of one core)", None),
 ]
+# What a throughput scenario reports next to its acked msg/s.
+THROUGHPUT_INFO = [
+    ("cpu_us_per_msg", "imd CPU per message (µs)", None),
+    ("ack_p50_ms", "ack p50 (ms)", None),
+    ("ack_p99_ms", "ack p99 (ms)", None),
+    ("delivery_p99_ms", "delivery p99 (ms)", None),
+    ("server_cpu_pct", "imd CPU (% of one core)", None),
+    ("client_cpu_pct", "im_load CPU during load (% of one core)", None),
+]
 CASES = {
     "direct1k": [
         ("cpu_us_per_msg", "imd CPU per message (µs)", (LE, 150, "")),
@@ -203,22 +212,12 @@ CASES = {
     ],
     "direct5k": [
         ("acked_per_s", "acked msg/s", (GE, 4950, "derived: 99 % of the 5,000 offered")),
-        ("cpu_us_per_msg", "imd CPU per message (µs)", None),
-        ("ack_p50_ms", "ack p50 (ms)", None),
-        ("ack_p99_ms", "ack p99 (ms)", None),
-        ("delivery_p99_ms", "delivery p99 (ms)", None),
-        ("server_cpu_pct", "imd CPU (% of one core)", None),
-        ("client_cpu_pct", "im_load CPU during load (% of one core)", None),
+        *THROUGHPUT_INFO,
         ("failures", "errors + missing + unacked + closes", (LE, 0, "derived")),
     ],
     "direct-max": [
         ("acked_per_s", "acked msg/s (20,000 offered)", (GE, 20000, "")),
-        ("cpu_us_per_msg", "imd CPU per message (µs)", None),
-        ("ack_p50_ms", "ack p50 (ms)", None),
-        ("ack_p99_ms", "ack p99 (ms)", None),
-        ("delivery_p99_ms", "delivery p99 (ms)", None),
-        ("server_cpu_pct", "imd CPU (% of one core)", None),
-        ("client_cpu_pct", "im_load CPU during load (% of one core)", None),
+        *THROUGHPUT_INFO,
         ("refused", "refused sends (overload answers)", None),
         ("failures", "errors + missing + unacked + closes", None),
     ],
