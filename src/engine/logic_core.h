@@ -88,6 +88,8 @@ class LogicCore final : public LogicApi {
   Status CheckSend(PendingSend& send);
   // After the append: the answer, the search document and the deliveries of one send.
   void CompleteSend(PendingSend& send, FanoutBatch& out, v1::SearchTask& search);
+  // The deliveries and the search document of a stored message (the original, for a duplicate).
+  void AddMessageEvents(const PendingSend& send, FanoutBatch& out, v1::SearchTask& search);
 
   // Sends `event` to the conversation's members (and the actor's other devices); `exclude_device`
   // "*" leaves the actor out entirely. Large groups go through a fanout task.

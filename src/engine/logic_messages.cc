@@ -52,7 +52,6 @@ Status LogicCore::CheckSend(PendingSend& send) {
 
 void LogicCore::CompleteSend(PendingSend& send, FanoutBatch& out, v1::SearchTask& search) {
   const v1::UpstreamMessage& up = *send.up;
-  const UserId actor(up.user_id());
   const AppendResult& stored = send.stored;
   if (send.status.ok() && stored.duplicate && stored.conversation != send.request.conversation) {
     send.status = Status::AlreadyExists("client_msg_id " + send.request.client_msg_id +
@@ -73,10 +72,17 @@ void LogicCore::CompleteSend(PendingSend& send, FanoutBatch& out, v1::SearchTask
   result.set_seq(stored.seq);
   result.set_sent_at_ms(stored.sent_at_ms);
   result.set_duplicate(stored.duplicate);
-  out.AddResult(up.gateway_id(), std::move(result), up.trace_id());
-
   // The message is durable: from here on a failure must not turn into an error for the sender
-  // (members that miss the event recover it with sync).
+  // (members that miss the event recover it with sync). The answer follows the events, as it
+  // did when each went in a record of its own.
+  AddMessageEvents(send, out, search);
+  out.AddResult(up.gateway_id(), std::move(result), up.trace_id());
+}
+
+void LogicCore::AddMessageEvents(const PendingSend& send, FanoutBatch& out, v1::SearchTask& search) {
+  const v1::UpstreamMessage& up = *send.up;
+  const UserId actor(up.user_id());
+  const AppendResult& stored = send.stored;
   const ConversationId& conversation = send.request.conversation;
   Message message{stored.id,         conversation,         stored.seq,       actor, send.request.client_msg_id,
                   send.request.type, send.request.content, stored.sent_at_ms};
