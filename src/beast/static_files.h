@@ -25,6 +25,8 @@ struct StaticFile {
 
 // The file for a request path ("/" is "/index.html"); nullopt when there is none. Paths with
 // "..", backslashes or hidden segments never match, so nothing outside the web root is served.
+// Under a web root only regular files of at most 8 MiB are served (a directory, a FIFO or a
+// device is not found); it never throws.
 std::optional<StaticFile> FindStaticFile(std::string_view path, const std::string& web_root);
 
 }  // namespace im::gateway
