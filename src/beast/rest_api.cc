@@ -237,7 +237,11 @@ Result<RestResponse> Route(Engine& engine, const RestRequest& r) {
     IM_ASSIGN_OR_RETURN(uint64_t limit, NumberParam(r.target, "limit", 50));
     IM_ASSIGN_OR_RETURN(uint64_t before, NumberParam(r.target, "cursor_activity_ms", 0));
     ConversationCursor cursor;
-    if (auto id = ConversationId::Parse(QueryParam(r.target, "cursor_id"))) {
+    // Clients that follow the URL rules send "d%3A1%3A4"; a cursor that does not parse is an error,
+    // not the first page again (a client would page forever).
+    if (std::string raw = QueryParam(r.target, "cursor_id"); !raw.empty()) {
+      auto id = ConversationId::Parse(PercentDecode(raw));
+      if (!id) return Status::InvalidArgument("malformed cursor_id");
       cursor = ConversationCursor{static_cast<TimestampMs>(before), *id};
     }
     IM_ASSIGN_OR_RETURN(

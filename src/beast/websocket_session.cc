@@ -171,6 +171,8 @@ void WebsocketSession<Stream>::OnRead(beast::error_code ec, std::size_t) {
     frame = Status::Unavailable("server busy: retry later");
   }
   if (!frame.ok()) {
+    // A frame that did not decode still gets its id back when its "id" member can be read.
+    if (reply_id.empty() && !binary) reply_id = wire::FrameIdOf(bytes);
     auto error = SessionProtocol::ErrorFrame(reply_id, frame.status());
     if (retry_after_ms != 0) error.mutable_error()->set_retry_after_ms(retry_after_ms);
     Enqueue({std::make_shared<const std::string>(binary ? error.SerializeAsString() : wire::ToJson(error)), !binary});

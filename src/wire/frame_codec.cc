@@ -122,6 +122,17 @@ Result<v1::ServerFrame> ParseServerJson(std::string_view text) {
   return frame;
 }
 
+std::string FrameIdOf(std::string_view text) {
+  if (!IsValidUtf8(text)) return "";
+  boost::system::error_code ec;
+  boost::json::value doc = boost::json::parse(text, ec);
+  const auto* object = ec ? nullptr : doc.if_object();
+  if (object == nullptr) return "";
+  auto it = object->find("id");
+  if (it == object->end() || !it->value().is_string() || it->value().get_string().size() > kMaxIdBytes) return "";
+  return std::string(it->value().get_string());
+}
+
 Result<v1::ClientFrame> ParseClientBinary(std::string_view bytes) {
   v1::ClientFrame frame;
   if (!frame.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {

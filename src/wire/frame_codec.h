@@ -23,6 +23,11 @@ Result<v1::ServerFrame> ParseServerJson(std::string_view text);
 // invalid_argument for bytes that are not a frame or carry no body.
 Result<v1::ClientFrame> ParseClientBinary(std::string_view bytes);
 
+// The "id" of a JSON text frame that did not parse as a ClientFrame, so that its error can
+// carry it: the member's value when the text is a JSON object whose "id" is a string of at
+// most 64 bytes, else "".
+std::string FrameIdOf(std::string_view text);
+
 std::string ToJson(const v1::ServerFrame& frame);
 std::string ToJson(const v1::ClientFrame& frame);
 

@@ -69,6 +69,16 @@ async def scenario(port):
                 await ws.send(text)
                 err = await recv_type(ws, "error")
                 check(err["code"] == code, "%r -> %s, got %s" % (text[:40], code, err))
+            # A frame that fails to decode still gets its id back when the id can be read
+            # (protocol.md): unknown type, unknown field, wrong field type.
+            for text in (json.dumps({"type": "launch", "id": "u-1"}),
+                         json.dumps({"type": "ping", "id": "u-2", "bogus": 1}),
+                         json.dumps({"type": "send-message", "id": "u-3", "conversation_id": 7})):
+                await ws.send(text)
+                err = await recv_type(ws, "error")
+                want = json.loads(text)["id"]
+                check(err["code"] == "invalid_argument" and err.get("id") == want,
+                      "%r -> invalid_argument with id %s, got %s" % (text[:40], want, err))
             # Bytes that are not a protobuf frame: a binary error frame, connection open.
             await ws.send(b"\xff\x00garbage")
             err = await asyncio.wait_for(ws.recv(), 5)  # replies use the request's encoding
@@ -131,6 +141,18 @@ async def scenario(port):
             half_open.close()
     _, page = rest(port, "/api/v1/conversations/%s/messages" % conv, token=tok["bob"]["access_token"])
     check([m["content"] for m in page["messages"]] == ["still here"], "history holds exactly the good message")
+
+    # Conversation-list paging with the cursor percent-encoded, as a standard client sends it:
+    # the page after bob's only conversation is empty (it used to start over at the top).
+    bt = tok["bob"]["access_token"]
+    status, first = rest(port, "/api/v1/conversations?limit=1", token=bt)
+    check(status == 200 and len(first["conversations"]) == 1, "first page: %s" % first)
+    row = first["conversations"][0]
+    status, after = rest(port, "/api/v1/conversations?limit=1&cursor_activity_ms=%s&cursor_id=%s"
+                         % (row["last_activity_ms"], row["id"].replace(":", "%3A")), token=bt)
+    check(status == 200 and after["conversations"] == [], "page after the last row is empty: %s" % after)
+    status, bad = rest(port, "/api/v1/conversations?cursor_activity_ms=1&cursor_id=not-a-conversation", token=bt)
+    check(status == 400 and bad.get("code") == "invalid_argument", "malformed cursor_id is 400: %s %s" % (status, bad))
 
 
 def main(imd):
