@@ -1,4 +1,4 @@
-// Bus: the message stream between the engine's gateway half and logic half (DESIGN.md §1).
+// Bus: the message stream between the engine's gateway half and logic half (docs/architecture.md §1, §3.2).
 // In-process for imd and embedded hosts (NewInProcessBus); Kafka for the split deployment
 // (im/kafka_bus.h). Both pass the conformance suite in im/testing/bus_conformance.h.
 //

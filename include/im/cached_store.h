@@ -1,5 +1,5 @@
 // CachedStore (target im::redis): a Store decorator that keeps users, groups and group
-// memberships in Redis, cache-aside, for im-repo (DESIGN.md §3). Reads look in Redis first and
+// memberships in Redis, cache-aside, for im-repo (docs/architecture.md §3.3). Reads look in Redis first and
 // fill it from the store on a miss; writes go to the store first and then delete the keys they
 // made stale ("update the database, then delete the cache"). Everything else passes through.
 //

@@ -6,7 +6,7 @@
 //   auto engine = im::Engine::Open(std::move(options)).value();
 //   auto alice = engine->Register("alice", "correct horse", "Alice").value();
 //
-// An Engine runs the halves of DESIGN.md §1 that Options selects: the gateway half (local
+// An Engine runs the halves of docs/architecture.md §1 that Options selects: the gateway half (local
 // sessions), the logic half (decisions and persistence), the task workers. Request/response
 // operations are the LogicApi (im/logic_api.h): this engine's own logic half, or Options::logic
 // (im-logic over gRPC). A send travels as an upstream record on the Bus to whichever logic

@@ -1,5 +1,5 @@
 // KafkaBus: the Bus (im/bus.h) on Apache Kafka through librdkafka, for the split deployment
-// (DESIGN.md §6). Target im::kafka. It passes the bus conformance suite against librdkafka's mock
+// (docs/architecture.md §3.2). Target im::kafka. It passes the bus conformance suite against librdkafka's mock
 // cluster (tests/kafka/).
 //
 // Topics and keys. A Bus topic is the Kafka topic of the same name (letters, digits, '.', '_',

@@ -1,4 +1,4 @@
-// LogicApi: the request/response operations of the engine's logic half (DESIGN.md §1): auth,
+// LogicApi: the request/response operations of the engine's logic half (docs/architecture.md §1, §3.6): auth,
 // users, groups, conversation lists, history, sync, read state, typing. Engine implements it;
 // in the split deployment im-gateway reaches im-logic's through gRPC (OpenRemoteLogic,
 // im/remote_logic.h) and passes that as Options::logic. Sends are not here: they travel as

@@ -25,7 +25,7 @@ struct Options {
   std::shared_ptr<Bus> bus;            // default: NewInProcessBus()
   std::shared_ptr<Presence> presence;  // default: NewMemoryPresence()
 
-  // Which parts this engine runs (DESIGN.md §1). imd and embedded hosts run all three.
+  // Which parts this engine runs (docs/architecture.md §1). imd and embedded hosts run all three.
   bool run_gateway = true;  // local sessions; consumes im-downstream-<gateway_id>
   bool run_logic = true;    // consumes im-upstream (sends, presence changes); serves LogicApi
   bool run_tasks = true;    // consumes im-task, im-task-retry and im-dead-letter (include/im/task.h)

@@ -44,7 +44,7 @@ class Presence {
   // a user once per occurrence of the user in `users`, in no particular order.
   virtual Result<std::vector<Route>> Lookup(std::span<const UserId> users) = 0;
 
-  // Added later (non-pure, DESIGN.md §3):
+  // Added later (non-pure, docs/architecture.md §3.3):
 
   // out[i] is true when users[i] has at least one live route. The default asks Lookup.
   virtual Result<std::vector<bool>> Online(std::span<const UserId> users);

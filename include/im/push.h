@@ -1,4 +1,4 @@
-// PushProvider: the offline-push seam (DESIGN.md §3). When a new message reaches a recipient with
+// PushProvider: the offline-push seam (docs/search-and-push.md). When a new message reaches a recipient with
 // no online session, the logic half produces a push task (type im.push); the task half loads the
 // recipient's device tokens and push settings and hands one PushNotification per token to the
 // provider for the token's platform. Providers: APNs and FCM (im/push_providers.h, im::http), and

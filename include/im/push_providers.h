@@ -1,4 +1,4 @@
-// The real push providers (DESIGN.md §3): Apple Push Notification service and Firebase Cloud
+// The real push providers (docs/search-and-push.md): Apple Push Notification service and Firebase Cloud
 // Messaging. Part of im::http (libcurl, OpenSSL); the core library does not depend on them.
 //
 //   im::ApnsOptions apns;

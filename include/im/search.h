@@ -1,4 +1,4 @@
-// SearchIndex: the full-text search seam (DESIGN.md §3). The engine's task half feeds it stored
+// SearchIndex: the full-text search seam (docs/search-and-push.md). The engine's task half feeds it stored
 // messages (task type im.search); the logic half queries it for LogicApi::Search, restricted to
 // the conversations the caller belongs to. Backends: SQLite FTS5 (imd's default,
 // im/sqlite_search.h), PostgreSQL full text (im/postgres_search.h), Elasticsearch/OpenSearch

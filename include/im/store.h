@@ -95,7 +95,7 @@ struct MessageRange {
   bool newest_first = false;  // true: the `limit` highest seqs in the range, descending
 };
 
-// A task or record that failed for good (DESIGN.md §1: dead letters), kept until an operator
+// A task or record that failed for good (dead letters: docs/search-and-push.md), kept until an operator
 // re-drives or deletes it.
 struct DeadLetter {
   int64_t id = 0;     // assigned by AddDeadLetter, increasing

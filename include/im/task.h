@@ -1,4 +1,4 @@
-// Task workers (DESIGN.md §1): work that follows a stored message off the send path — large-group
+// Task workers (docs/architecture.md §1, docs/search-and-push.md): work that follows a stored message off the send path — large-group
 // fanout, search indexing, offline push, and whatever a host registers. A task travels on the
 // Bus topic im-task; the engine's task half (imd, im-task) hands it to the TaskProcessor
 // registered for its type.

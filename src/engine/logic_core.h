@@ -1,4 +1,4 @@
-// LogicCore: the logic half of the engine (DESIGN.md §1). It owns the decisions: auth, access
+// LogicCore: the logic half of the engine (docs/architecture.md §1). It owns the decisions: auth, access
 // checks, persist-first sends with their seq, fanout planning per gateway, presence
 // announcements. It serves the LogicApi and handles the im-upstream and im-task records, in imd
 // and in im-logic / im-task alike.
