@@ -43,12 +43,12 @@ async def cross_gateway(d):
             websockets.connect("ws://127.0.0.1:%d/ws?token=%s" % (p2, c["access_token"])) as wc:
         await wa.send(json.dumps({"type": "send-message", "id": "1", "conversation_id": conv,
                                   "client_msg_id": "x-1", "content": "from gw1"}))
-        check((await recv_type(wa, "send-ack", timeout=15))["seq"] == "1", "ack on gw1")
-        check((await recv_type(wb, "new-message", timeout=15))["message"]["content"] == "from gw1", "gw2 delivers")
+        check((await recv_type(wa, "send-ack", timeout=40))["seq"] == "1", "ack on gw1")
+        check((await recv_type(wb, "new-message", timeout=40))["message"]["content"] == "from gw1", "gw2 delivers")
         await wb.send(json.dumps({"type": "send-message", "id": "2", "conversation_id": conv,
                                   "client_msg_id": "y-1", "content": "from gw2"}))
-        check((await recv_type(wb, "send-ack", timeout=15))["seq"] == "2", "ack on gw2")
-        check((await recv_type(wa, "new-message", timeout=15))["message"]["content"] == "from gw2", "gw1 delivers")
+        check((await recv_type(wb, "send-ack", timeout=40))["seq"] == "2", "ack on gw2")
+        check((await recv_type(wa, "new-message", timeout=40))["message"]["content"] == "from gw2", "gw1 delivers")
 
         status, group = rest(p1, "/api/v1/groups", {"name": "across"}, token=a["access_token"])
         check(status == 201, "group created")
@@ -57,9 +57,9 @@ async def cross_gateway(d):
         gconv = "g:%s" % group["id"]
         await wc.send(json.dumps({"type": "send-message", "id": "3", "conversation_id": gconv,
                                   "client_msg_id": "z-1", "content": "hello group"}))
-        check((await recv_type(wc, "send-ack", timeout=15))["seq"] == "1", "group ack")
+        check((await recv_type(wc, "send-ack", timeout=40))["seq"] == "1", "group ack")
         for ws, who in ((wa, "xavier on gw1"), (wb, "yolanda on gw2")):
-            got = await recv_type(ws, "new-message", timeout=15)
+            got = await recv_type(ws, "new-message", timeout=40)
             check(got["message"]["content"] == "hello group", "%s got the group message" % who)
 
 
@@ -106,7 +106,9 @@ async def large_group(d):
 
 
 def main(bindir, kafka_mock):
-    with SplitDeployment(bindir, kafka_mock, fanout_batch_size=BATCH) as d:
+    # A send may wait out a consumer-group rebalance on the mock cluster: 30 s before the gateway
+    # gives up on it (the checks wait 40 s), so a slow machine does not turn that into a failure.
+    with SplitDeployment(bindir, kafka_mock, fanout_batch_size=BATCH, send_timeout_ms=30000) as d:
         appends = 'im_store_latency_seconds_count{op="append"}'
         before = d.metrics("repo")[appends]
         asyncio.run(test_imd_basic.scenario(d.port("gw1"), store_metrics=False))

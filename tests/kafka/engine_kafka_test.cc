@@ -49,6 +49,9 @@ TEST_CASE("engine on the kafka bus: direct and large-group messages cross the bu
   o.presence = NewMemoryPresence();
   o.realtime_fanout_max_members = 3;  // the group below goes through fanout tasks (im-task)...
   o.fanout_batch_size = 2;            // ...in batches of two members
+  // The first sends can wait out the consumer groups' first rebalances on the mock cluster
+  // (seconds each on a loaded 2-core machine): this test is about crossing the bus, not latency.
+  o.send_timeout_ms = 30'000;
   o.bus = bus1;
   o.gateway_id = UniqueName("gw1");
   auto gw1 = Engine::Open(o).value();
