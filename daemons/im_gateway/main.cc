@@ -22,6 +22,7 @@ struct Config {
   std::vector<std::string> allowed_origins;
   int max_frame_bytes = 128 * 1024;
   int max_queued_frames = 1024;
+  int max_queued_bytes = 4 * 1024 * 1024;
   int idle_timeout_seconds = 60;
   int network_threads = 0;
   int worker_threads = 32;
@@ -51,6 +52,8 @@ int main(int argc, char** argv) {
   s.List("allowed_origins", &c.allowed_origins, "browser origins allowed to connect (empty: any)");
   s.Int("limits.max_frame_bytes", &c.max_frame_bytes, 1024, 16 << 20, "larger WebSocket frames close with 1009");
   s.Int("limits.max_queued_frames", &c.max_queued_frames, 16, 1 << 20, "per session; a slower consumer is closed");
+  s.Int("limits.max_queued_bytes", &c.max_queued_bytes, 64 * 1024, 1 << 30,
+        "per session, bytes not yet written; a slower consumer is closed");
   s.Int("limits.idle_timeout_seconds", &c.idle_timeout_seconds, 2, 3600, "heartbeat: silent peers are closed");
   s.Int("limits.network_threads", &c.network_threads, 0, 64, "socket threads (0: one per CPU of the affinity mask)");
   s.Int("limits.worker_threads", &c.worker_threads, 1, 1024, "threads for blocking im-logic calls");
@@ -107,6 +110,7 @@ int main(int argc, char** argv) {
   g.allowed_origins = c.allowed_origins;
   g.max_frame_bytes = static_cast<uint32_t>(c.max_frame_bytes);
   g.max_queued_frames = static_cast<uint32_t>(c.max_queued_frames);
+  g.max_queued_bytes = static_cast<uint32_t>(c.max_queued_bytes);
   g.idle_timeout_seconds = c.idle_timeout_seconds;
   g.network_threads = c.network_threads;
   g.worker_threads = c.worker_threads;

@@ -206,6 +206,9 @@ Status ApplyToml(Config& c, const std::string& path) {
         } else if (lk == "max_queued_frames") {
           IM_RETURN_IF_ERROR(SetInt(out, *v, 16, 1 << 20, lwhere));
           c.gateway.max_queued_frames = static_cast<uint32_t>(out);
+        } else if (lk == "max_queued_bytes") {
+          IM_RETURN_IF_ERROR(SetInt(out, *v, 64 * 1024, 1 << 30, lwhere));
+          c.gateway.max_queued_bytes = static_cast<uint32_t>(out);
         } else if (lk == "connection_frames_per_second") {
           IM_RETURN_IF_ERROR(SetInt(out, *v, 1, 1'000'000, lwhere));
           c.gateway.connection_frames_per_second = static_cast<double>(out);
@@ -234,7 +237,7 @@ const char* Usage() {
          "  --config    TOML file (docs/imd.md): listen, data_dir, store, web_root, log_level,\n"
          "              password_iterations, access_token_ttl_seconds, allowed_origins,\n"
          "              tls_certificate_file, tls_private_key_file, [limits] max_frame_bytes,\n"
-         "              max_queued_frames, idle_timeout_seconds, connection_frames_per_second,\n"
+         "              max_queued_frames, max_queued_bytes, idle_timeout_seconds, connection_frames_per_second,\n"
          "              network_threads, worker_threads, max_pending_requests,\n"
          "              user_frames_per_second, admin_token, [search] backend (sqlite, elasticsearch,\n"
          "              none) and elasticsearch_*, [push] enabled, apns_*, fcm_*, [tasks] max_attempts,\n"

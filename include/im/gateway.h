@@ -40,7 +40,11 @@ struct GatewayOptions {
   uint32_t max_pending_requests = 8192;
   uint32_t max_frame_bytes = 128 * 1024;  // larger WebSocket frames close the connection (1009)
   uint32_t max_body_bytes = 128 * 1024;   // REST request bodies
-  uint32_t max_queued_frames = 1024;      // per session; beyond it a slow consumer is closed
+  // Per session, frames and bytes written to no socket yet: beyond either, a slow consumer is
+  // closed (4000) and syncs on reconnect. One frame larger than max_queued_bytes still goes out
+  // alone on an otherwise empty queue.
+  uint32_t max_queued_frames = 1024;
+  uint32_t max_queued_bytes = 4 * 1024 * 1024;
   // Client frames per second, as token buckets (rate, burst); beyond them a frame is answered
   // with resource_exhausted and not processed.
   double connection_frames_per_second = 50;

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <boost/asio/thread_pool.hpp>
 #include <functional>
 #include <memory>
@@ -15,6 +16,7 @@
 
 #include "beast/outbox.h"
 #include "beast/rate_limiter.h"
+#include "beast/session_ticker.h"
 #include "im/engine.h"
 #include "im/gateway.h"
 
@@ -26,12 +28,24 @@ class ClientSession {
   virtual ~ClientSession() = default;
   // Queues one encoded frame (text or binary) for writing. Any thread.
   virtual void Send(std::shared_ptr<const std::string> frame, bool text) = 0;
-  // The same, on the session's network thread (the Outbox's drain).
+  // The same, on the session's network thread (the Outbox's drain). Frames queued by one drain
+  // go out together, in one write per session.
   virtual void EnqueueOnLoop(std::shared_ptr<const std::string> frame, bool text) = 0;
   // Closes with a code and reason after the queued frames.
   virtual void Close(uint16_t code, std::string reason) = 0;
   // Whether pushed events go out as binary (the client's last frame was binary).
   virtual bool binary() const = 0;
+  // Periodically on the session's network thread (SessionTicker): heartbeat, idle and token
+  // expiry.
+  virtual void Tick(std::chrono::steady_clock::time_point now) = 0;
+};
+
+// What one network thread (one io_context, run by one thread) has besides its sockets.
+struct NetworkLoop {
+  // `tick`: how often sessions are ticked (the precision of the heartbeat and of token expiry).
+  NetworkLoop(boost::asio::io_context& ioc, std::chrono::milliseconds tick) : outbox(ioc), ticker(ioc, tick) {}
+  Outbox outbox;
+  SessionTicker ticker;
 };
 
 struct GatewayState {
@@ -53,14 +67,14 @@ struct GatewayState {
   bool stopping = false;
   // Set before the network loop stops: a send ack arriving later from the engine is dropped
   // instead of being posted to a loop that is gone.
-  bool loop_stopped = false;
+  std::atomic<bool> loop_stopped{false};
 
   // One per network thread (io_context), set before the listener starts.
-  std::vector<std::unique_ptr<Outbox>> outboxes;
-  // The outbox of the network thread that runs `context`; nullptr for another context.
-  Outbox* OutboxOf(const boost::asio::execution_context& context) const {
-    for (const auto& o : outboxes) {
-      if (static_cast<const boost::asio::execution_context*>(&o->context()) == &context) return o.get();
+  std::vector<std::unique_ptr<NetworkLoop>> loops;
+  // The network thread that runs `context`; nullptr for another context.
+  NetworkLoop* LoopOf(const boost::asio::execution_context& context) const {
+    for (const auto& l : loops) {
+      if (static_cast<const boost::asio::execution_context*>(&l->outbox.context()) == &context) return l.get();
     }
     return nullptr;
   }

@@ -2,14 +2,14 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/beast/ssl.hpp>
-#include <boost/beast/websocket.hpp>
-#include <boost/beast/websocket/ssl.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/json.hpp>
 
 #include "beast/rest_api.h"
 #include "beast/static_files.h"
 #include "beast/websocket_session.h"
 #include "common/log.h"
+#include "wire/websocket.h"
 
 namespace im::gateway {
 
@@ -103,7 +103,18 @@ void HttpSession<Stream>::OnRead(beast::error_code ec, std::size_t) {
     if (!OriginAllowed(state_->options, req[http::field::origin])) {
       return Respond(403, R"({"code":"permission_denied","message":"origin not allowed"})", false);
     }
-    return Upgrade(std::move(req));
+    if (req[http::field::sec_websocket_version] != "13") {
+      NewResponse(426, false).set(http::field::sec_websocket_version, "13");
+      response_->set(http::field::content_type, "application/json");
+      response_->body() = R"({"code":"invalid_argument","message":"WebSocket version 13 only"})";
+      response_->prepare_payload();
+      return Write(false);
+    }
+    std::string accept_key = wire::ws::AcceptKey(req[http::field::sec_websocket_key]);
+    if (accept_key.empty()) {
+      return Respond(400, R"({"code":"invalid_argument","message":"bad Sec-WebSocket-Key"})", false);
+    }
+    return Upgrade(std::move(req), std::move(accept_key));
   }
   if (path == "/readyz") {
     // Ready while accepting work; 503 once shutdown has begun, so balancers drain us first.
@@ -160,10 +171,11 @@ void HttpSession<Stream>::ServeStatic(std::string_view path, bool keep_alive, bo
 }
 
 template <class Stream>
-void HttpSession<Stream>::Upgrade(Request request) {
-  asio::post(state_->workers, [self = this->shared_from_this(), request = std::move(request)]() mutable {
-    auto who = self->state_->engine.Authenticate(UpgradeToken(request));
-    asio::post(self->stream_.get_executor(), [self, who = std::move(who), request = std::move(request)]() mutable {
+void HttpSession<Stream>::Upgrade(Request request, std::string accept_key) {
+  asio::post(state_->workers, [self = this->shared_from_this(), token = UpgradeToken(request),
+                               accept_key = std::move(accept_key)]() mutable {
+    auto who = self->state_->engine.Authenticate(token);
+    asio::post(self->stream_.get_executor(), [self, who = std::move(who), accept_key = std::move(accept_key)]() mutable {
       if (!who.ok()) {
         RestResponse err = ErrorResponse(who.status());
         return self->Respond(401, std::move(err.body), false);
@@ -174,9 +186,12 @@ void HttpSession<Stream>::Upgrade(Request request) {
                          {"status", 101},
                          {"user", static_cast<int64_t>(who->user.value)}});
       beast::get_lowest_layer(self->stream_).expires_never();  // the WebSocket has its own timeouts
+      // Bytes past the request (frames a client sent before seeing the 101) belong to the session.
+      std::string leftover = beast::buffers_to_string(self->buffer_.data());
+      self->buffer_ = {};
       std::make_shared<WebsocketSession<Stream>>(std::move(self->stream_), self->state_, std::move(who).value(),
-                                                 self->request_id_)
-          ->Run(std::move(request));
+                                                 self->request_id_, std::move(leftover))
+          ->Run(accept_key);
     });
   });
 }

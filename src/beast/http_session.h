@@ -27,7 +27,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   using Response = boost::beast::http::response<boost::beast::http::string_body>;
   void DoRead();
   void OnRead(boost::beast::error_code ec, std::size_t bytes);
-  void Upgrade(Request request);
+  void Upgrade(Request request, std::string accept_key);
   void ServeStatic(std::string_view path, bool keep_alive, bool head_only);
   Response& NewResponse(int status, bool keep_alive);
   void Respond(int status, std::string body, bool keep_alive, std::string content_type = "application/json");

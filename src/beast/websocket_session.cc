@@ -3,8 +3,8 @@
 #include <boost/asio/execution/context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/query.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/ssl.hpp>
-#include <boost/beast/websocket/ssl.hpp>
 #include <chrono>
 #include <cmath>
 
@@ -15,8 +15,9 @@
 namespace im::gateway {
 
 namespace beast = boost::beast;
-namespace websocket = beast::websocket;
 namespace asio = boost::asio;
+using wire::ws::Opcode;
+using wire::ws::WsEvent;
 
 namespace {
 
@@ -44,6 +45,21 @@ int64_t NowMs() {
       .count();
 }
 
+// A plain socket is read, once readable, into this per-thread buffer: 64 KiB per network thread
+// instead of a buffer per connection.
+constexpr size_t kReadChunk = 64 * 1024;
+// Reads per readiness before yielding to the thread's other connections.
+constexpr int kReadsPerWakeup = 4;
+constexpr size_t kTlsReadChunk = 16 * 1024;  // one TLS record
+// A close handshake the client does not finish within this ends with the socket closed.
+constexpr auto kCloseHandshakeTimeout = std::chrono::seconds(5);
+// The application close code for a client that does not read fast enough (docs/protocol.md).
+constexpr uint16_t kCloseSlowConsumer = 4000;
+
+bool WouldBlock(const boost::system::error_code& ec) {
+  return ec == asio::error::would_block || ec == asio::error::try_again;
+}
+
 }  // namespace
 
 std::shared_ptr<const std::string> GatewayState::EncodeEvent(const std::shared_ptr<const Event>& event, bool binary) {
@@ -60,16 +76,23 @@ std::shared_ptr<const std::string> GatewayState::EncodeEvent(const std::shared_p
 
 template <class Stream>
 WebsocketSession<Stream>::WebsocketSession(Stream&& stream, std::shared_ptr<GatewayState> state, AuthContext who,
-                                           std::string conn_id)
-    : ws_(std::move(stream)),
+                                           std::string conn_id, std::string leftover)
+    : socket_([&]() -> Socket {
+        if constexpr (kTls) {
+          return std::move(stream);
+        } else {
+          return stream.release_socket();
+        }
+      }()),
       state_(std::move(state)),
       who_(std::move(who)),
       conn_id_(std::move(conn_id)),
       protocol_(state_->engine, who_.user, who_.device),
       work_(asio::make_strand(state_->workers.get_executor())),
-      token_expiry_(ws_.get_executor()),
       frame_limit_(state_->options.connection_frames_per_second, state_->options.connection_frame_burst),
-      outbox_(state_->OutboxOf(asio::query(ws_.get_executor(), asio::execution::context))) {}
+      parser_(state_->options.max_frame_bytes),
+      leftover_(std::move(leftover)),
+      loop_(state_->LoopOf(asio::query(socket_.get_executor(), asio::execution::context))) {}
 
 template <class Stream>
 WebsocketSession<Stream>::~WebsocketSession() {
@@ -79,76 +102,130 @@ WebsocketSession<Stream>::~WebsocketSession() {
 }
 
 template <class Stream>
-void WebsocketSession<Stream>::Run(beast::http::request<beast::http::string_body> request) {
-  // Beast pings after half the idle timeout without traffic and closes after the whole of it
-  // without an answer: that is the heartbeat, and what ends half-open connections.
-  websocket::stream_base::timeout timeout;
-  timeout.handshake_timeout = std::chrono::seconds(30);
-  timeout.idle_timeout = std::chrono::seconds(state_->options.idle_timeout_seconds);
-  timeout.keep_alive_pings = true;
-  ws_.set_option(timeout);
-  ws_.read_message_max(state_->options.max_frame_bytes);
-  ws_.async_accept(request, beast::bind_front_handler(&WebsocketSession::OnAccept, this->shared_from_this()));
-}
-
-template <class Stream>
-void WebsocketSession<Stream>::OnAccept(beast::error_code ec) {
-  if (ec) return;
+void WebsocketSession<Stream>::Run(const std::string& accept_key) {
   {
     std::lock_guard lock(state_->mu);
     if (state_->stopping) return;
     state_->sessions[this] = this->weak_from_this();
   }
+  if constexpr (!kTls) {
+    boost::system::error_code ec;
+    socket_.non_blocking(true, ec);
+    if (ec) return Finish("cannot set non-blocking: " + ec.message());
+  }
+  queued_ =
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nServer: libim\r\n"
+      "Sec-WebSocket-Accept: " +
+      accept_key + "\r\n\r\n";
+  Flush();
   auto sink = std::make_shared<WebsocketSink>(this->weak_from_this(), state_);
   auto attached = state_->engine.Attach(who_.user, who_.device, sink);
   if (!attached.ok()) {
     log::Error("ws.attach_failed", {{"conn", conn_id_}, {"error", attached.status().ToString()}});
-    return Close(static_cast<uint16_t>(websocket::close_code::internal_error), "cannot attach session");
+    return StartClose(wire::ws::kCloseInternalError, "cannot attach session", true);
   }
   engine_session_ = *attached;
   metrics::Default().connections.Add(1);
   log::Info("ws.open", {{"conn", conn_id_}, {"user", static_cast<int64_t>(who_.user.value)}, {"device", who_.device}});
-  WatchTokenExpiry();
+  if (loop_ != nullptr) loop_->ticker.Add(this->weak_from_this());
+  if (!leftover_.empty()) {
+    std::string early = std::move(leftover_);
+    std::string().swap(leftover_);
+    if (!OnBytes(early.data(), early.size())) return;
+  }
   DoRead();
-}
-
-// A session lives no longer than the token it was opened with: at expiry it is closed with 1008
-// and the client reconnects with a refreshed token (and syncs). A revoked login is thus cut off
-// within one access-token lifetime.
-template <class Stream>
-void WebsocketSession<Stream>::WatchTokenExpiry() {
-  token_expiry_.expires_after(std::chrono::milliseconds(std::max<int64_t>(0, who_.expires_at_ms - NowMs())));
-  token_expiry_.async_wait([weak = this->weak_from_this()](beast::error_code ec) {
-    if (ec) return;
-    if (auto self = weak.lock()) {
-      self->StartClose(websocket::close_reason(websocket::close_code::policy_error, "access token expired"));
-    }
-  });
 }
 
 template <class Stream>
 void WebsocketSession<Stream>::DoRead() {
-  ws_.async_read(buffer_, beast::bind_front_handler(&WebsocketSession::OnRead, this->shared_from_this()));
+  if (reading_ || phase_ == Phase::kDone) return;
+  reading_ = true;
+  if constexpr (kTls) {
+    if (!tls_read_buffer_) tls_read_buffer_.reset(new char[kTlsReadChunk]);
+    socket_.async_read_some(asio::buffer(tls_read_buffer_.get(), kTlsReadChunk),
+                            [self = this->shared_from_this()](boost::system::error_code ec, size_t n) {
+                              self->reading_ = false;
+                              if (self->phase_ == Phase::kDone) return;
+                              if (ec) return self->Finish(ec == asio::error::eof ? "closed by the client" : ec.message());
+                              self->last_heard_ = std::chrono::steady_clock::now();
+                              self->ping_outstanding_ = false;
+                              if (self->OnBytes(self->tls_read_buffer_.get(), n)) self->DoRead();
+                            });
+  } else {
+    socket_.async_wait(asio::ip::tcp::socket::wait_read,
+                       beast::bind_front_handler(&WebsocketSession::OnReadable, this->shared_from_this()));
+  }
 }
 
 template <class Stream>
-void WebsocketSession<Stream>::OnRead(beast::error_code ec, std::size_t) {
-  if (ec) {
-    // Closed by the client, timed out, or a protocol violation that Beast answers with its close
-    // code (1009 for a frame over read_message_max, 1007 for invalid UTF-8 in a text frame).
-    token_expiry_.cancel();
-    log::Info("ws.close", {{"conn", conn_id_},
-                           {"user", static_cast<int64_t>(who_.user.value)},
-                           {"reason", ec == websocket::error::closed ? std::string("closed") : ec.message()},
-                           {"code", static_cast<int64_t>(closing_ ? close_reason_.code : ws_.reason().code)}});
-    asio::post(state_->workers, [state = state_, id = engine_session_] { state->engine.Detach(id); });
-    return;
+void WebsocketSession<Stream>::OnReadable(boost::system::error_code ec) {
+  if constexpr (!kTls) {
+    reading_ = false;
+    if (phase_ == Phase::kDone) return;
+    if (ec) return Finish(ec.message());
+    static thread_local char buffer[kReadChunk];
+    for (int i = 0; i < kReadsPerWakeup; ++i) {
+      boost::system::error_code rec;
+      size_t n = socket_.read_some(asio::buffer(buffer, kReadChunk), rec);
+      if (WouldBlock(rec)) break;
+      if (phase_ == Phase::kLinger) {
+        if (rec) return Finish(close_why_);  // the client closed too (or reset): done
+        continue;                             // discarded
+      }
+      if (rec) return Finish(rec == asio::error::eof ? "closed by the client" : rec.message());
+      last_heard_ = std::chrono::steady_clock::now();
+      ping_outstanding_ = false;
+      if (!OnBytes(buffer, n)) return;
+      if (n < kReadChunk) break;  // drained: a read returns all that is there
+    }
+    DoRead();
   }
-  const bool binary = ws_.got_binary();
+}
+
+template <class Stream>
+bool WebsocketSession<Stream>::OnBytes(char* data, size_t n) {
+  wire::ws::WsError error = parser_.Feed(data, n, [this](const WsEvent& e) {
+    switch (e.kind) {
+      case WsEvent::Kind::kMessage:
+        if (phase_ == Phase::kOpen) OnMessage(e.payload, !e.text);  // after our close: ignored
+        return phase_ != Phase::kDone;
+      case WsEvent::Kind::kPing:
+        // Pings take a token like any frame: a ping flood cannot buy unbounded pongs.
+        if (phase_ == Phase::kOpen && frame_limit_.TryTake(std::chrono::steady_clock::now())) {
+          Enqueue(e.payload, Opcode::kPong);
+        }
+        return true;
+      case WsEvent::Kind::kPong:
+        return true;
+      case WsEvent::Kind::kClose:
+        if (phase_ == Phase::kOpen) {
+          // The client closes: answer with its code, then close the socket (the server closes
+          // TCP first, RFC 6455 §7.1.1).
+          StartClose(e.close_code == wire::ws::kCloseNoStatus ? wire::ws::kCloseNormal : e.close_code, "closed", true);
+        } else if (phase_ == Phase::kClosing) {
+          // The answer to our close: done once our frame is out.
+          if (writing_ || !queued_.empty() || inflight_done_ < inflight_.size()) {
+            phase_ = Phase::kClosingNow;
+          } else {
+            Linger();
+          }
+        }
+        return false;
+    }
+    return false;
+  });
+  if (error) {
+    log::Info("ws.protocol_error", {{"conn", conn_id_}, {"error", error.reason}, {"code", error.code}});
+    StartClose(error.code, error.reason, true);
+    return false;
+  }
+  return phase_ == Phase::kOpen || phase_ == Phase::kClosing;
+}
+
+template <class Stream>
+void WebsocketSession<Stream>::OnMessage(std::string_view bytes, bool binary) {
   binary_ = binary;
   metrics::Default().frames_in.Add();
-  std::string bytes = beast::buffers_to_string(buffer_.data());
-  buffer_.consume(buffer_.size());
   auto frame = binary ? wire::ParseClientBinary(bytes) : wire::ParseClientJson(bytes);
   std::string reply_id;  // a refused but well-formed frame still gets its id back
   bool rate_limited = false;
@@ -175,7 +252,7 @@ void WebsocketSession<Stream>::OnRead(beast::error_code ec, std::size_t) {
     if (reply_id.empty() && !binary) reply_id = wire::FrameIdOf(bytes);
     auto error = SessionProtocol::ErrorFrame(reply_id, frame.status());
     if (retry_after_ms != 0) error.mutable_error()->set_retry_after_ms(retry_after_ms);
-    Enqueue({std::make_shared<const std::string>(binary ? error.SerializeAsString() : wire::ToJson(error)), !binary});
+    Enqueue(binary ? error.SerializeAsString() : wire::ToJson(error), binary ? Opcode::kBinary : Opcode::kText);
   } else if (requests_in_flight_.load(std::memory_order_acquire) == 0 && NonBlocking(*frame)) {
     // Nothing of this session is waiting on the worker pool, so handling it here keeps the
     // session's order, and saves the hand-off to a worker and back: sends only publish upstream
@@ -188,7 +265,6 @@ void WebsocketSession<Stream>::OnRead(beast::error_code ec, std::size_t) {
       self->requests_in_flight_.fetch_sub(1, std::memory_order_acq_rel);
     });
   }
-  DoRead();
 }
 
 template <class Stream>
@@ -223,76 +299,194 @@ void WebsocketSession<Stream>::Process(v1::ClientFrame frame, bool binary) {
           log::Debug("ws.error_reply", {{"conn", self->conn_id_}, {"id", id}, {"code", reply->error().code()}});
         }
         auto bytes = std::make_shared<const std::string>(binary ? reply->SerializeAsString() : wire::ToJson(*reply));
-        std::lock_guard lock(self->state_->mu);
-        if (!self->state_->loop_stopped) self->Send(std::move(bytes), !binary);
+        if (!self->state_->loop_stopped.load(std::memory_order_acquire)) self->Send(std::move(bytes), !binary);
       });
 }
 
 template <class Stream>
 void WebsocketSession<Stream>::Send(std::shared_ptr<const std::string> frame, bool text) {
-  if (outbox_ != nullptr) return outbox_->Push(this->shared_from_this(), std::move(frame), text);
-  asio::post(ws_.get_executor(), [self = this->shared_from_this(), out = Outgoing{std::move(frame), text}]() mutable {
-    self->Enqueue(std::move(out));
-  });
+  if (loop_ == nullptr) {
+    asio::post(socket_.get_executor(), [self = this->shared_from_this(), frame = std::move(frame), text]() mutable {
+      self->EnqueueOnLoop(std::move(frame), text);
+    });
+    return;
+  }
+  // On the session's own thread (a reply computed inline) the frame is queued at once.
+  if (loop_->outbox.context().get_executor().running_in_this_thread()) return EnqueueOnLoop(std::move(frame), text);
+  loop_->outbox.Push(this->shared_from_this(), std::move(frame), text);
 }
 
 template <class Stream>
 void WebsocketSession<Stream>::EnqueueOnLoop(std::shared_ptr<const std::string> frame, bool text) {
-  Enqueue(Outgoing{std::move(frame), text});
+  Enqueue(*frame, text ? Opcode::kText : Opcode::kBinary);
 }
 
 template <class Stream>
 void WebsocketSession<Stream>::Close(uint16_t code, std::string reason) {
-  asio::post(ws_.get_executor(), [self = this->shared_from_this(), code, reason = std::move(reason)] {
-    self->StartClose(websocket::close_reason(static_cast<websocket::close_code>(code), reason));
+  asio::post(socket_.get_executor(), [self = this->shared_from_this(), code, reason = std::move(reason)] {
+    self->StartClose(code, reason, false);
   });
 }
 
-// On the strand. The close frame is a write: it waits for the write in flight.
 template <class Stream>
-void WebsocketSession<Stream>::StartClose(websocket::close_reason reason) {
-  if (closing_) return;
-  closing_ = true;
-  close_reason_ = std::move(reason);
-  if (!writing_) SendClose();
-}
-
-template <class Stream>
-void WebsocketSession<Stream>::SendClose() {
-  ws_.async_close(close_reason_, [self = this->shared_from_this()](beast::error_code) {});
-}
-
-template <class Stream>
-void WebsocketSession<Stream>::Enqueue(Outgoing out) {
-  if (closing_) return;
-  if (queue_.size() >= state_->options.max_queued_frames) {
-    // A slow consumer: cut it off rather than grow without bound; it syncs on reconnect. The
-    // frame being written stays alive until its write completes.
-    queue_.erase(writing_ ? queue_.begin() + 1 : queue_.begin(), queue_.end());
-    log::Warn("ws.slow_consumer", {{"conn", conn_id_}, {"user", static_cast<int64_t>(who_.user.value)}});
-    StartClose(websocket::close_reason(static_cast<websocket::close_code>(4000), "slow consumer"));
+void WebsocketSession<Stream>::Tick(std::chrono::steady_clock::time_point now) {
+  if (phase_ == Phase::kDone) return;
+  if (phase_ != Phase::kOpen) {
+    if (now - closing_since_ > kCloseHandshakeTimeout) Finish("close handshake timed out");
     return;
   }
-  queue_.push_back(std::move(out));
-  metrics::Default().frames_out.Add();
-  if (!writing_) DoWrite();
+  // The heartbeat: a ping after half the idle timeout without a byte from the client, closed
+  // after all of it (this also ends half-open connections, which would not answer a close).
+  const auto idle = now - last_heard_;
+  const auto limit = std::chrono::seconds(state_->options.idle_timeout_seconds);
+  if (idle >= limit) return Finish("idle timeout");
+  // A session lives no longer than the token it was opened with: at expiry it is closed with 1008
+  // and the client reconnects with a refreshed token (and syncs). A revoked login is thus cut off
+  // within one access-token lifetime.
+  if (who_.expires_at_ms <= NowMs()) return StartClose(wire::ws::kClosePolicy, "access token expired", false);
+  if (idle >= limit / 2 && !ping_outstanding_) {
+    ping_outstanding_ = true;
+    Enqueue({}, Opcode::kPing);
+  }
 }
 
 template <class Stream>
-void WebsocketSession<Stream>::DoWrite() {
-  writing_ = true;
-  ws_.text(queue_.front().text);
-  ws_.async_write(asio::buffer(*queue_.front().bytes),
-                  beast::bind_front_handler(&WebsocketSession::OnWrite, this->shared_from_this()));
+void WebsocketSession<Stream>::Enqueue(std::string_view bytes, Opcode opcode) {
+  if (phase_ != Phase::kOpen) return;  // nothing goes after our close frame
+  const auto& o = state_->options;
+  const size_t waiting = queued_.size() + (inflight_.size() - inflight_done_);
+  if (queued_frames_ + inflight_frames_ >= o.max_queued_frames ||
+      (waiting > 0 && waiting + bytes.size() > o.max_queued_bytes)) {
+    // A slow consumer: cut it off rather than grow without bound; it syncs on reconnect. The
+    // bytes being written go out first, then the close frame.
+    std::string().swap(queued_);
+    queued_frames_ = 0;
+    log::Warn("ws.slow_consumer", {{"conn", conn_id_},
+                                   {"user", static_cast<int64_t>(who_.user.value)},
+                                   {"queued_bytes", static_cast<int64_t>(waiting)}});
+    return StartClose(kCloseSlowConsumer, "slow consumer", true);
+  }
+  wire::ws::AppendFrame(queued_, opcode, bytes);
+  ++queued_frames_;
+  if (opcode == Opcode::kText || opcode == Opcode::kBinary) metrics::Default().frames_out.Add();
+  ScheduleFlush();
+}
+
+// The write waits for the end of the current handler: frames queued by the rest of an Outbox
+// drain, or by the other requests of one read, join it.
+template <class Stream>
+void WebsocketSession<Stream>::ScheduleFlush() {
+  if (flush_scheduled_ || writing_) return;  // a write in flight flushes what was queued meanwhile
+  flush_scheduled_ = true;
+  asio::post(socket_.get_executor(), [self = this->shared_from_this()] {
+    self->flush_scheduled_ = false;
+    self->Flush();
+  });
 }
 
 template <class Stream>
-void WebsocketSession<Stream>::OnWrite(beast::error_code ec, std::size_t) {
+void WebsocketSession<Stream>::Flush() {
+  if (writing_ || phase_ == Phase::kDone) return;
+  if (inflight_done_ == inflight_.size()) {
+    if (queued_.empty()) return;
+    inflight_.swap(queued_);
+    queued_.clear();
+    inflight_done_ = 0;
+    inflight_frames_ = queued_frames_;
+    queued_frames_ = 0;
+  }
+  if constexpr (kTls) {
+    writing_ = true;
+    asio::async_write(socket_, asio::buffer(inflight_.data() + inflight_done_, inflight_.size() - inflight_done_),
+                      [self = this->shared_from_this()](boost::system::error_code ec, size_t n) {
+                        self->inflight_done_ += n;
+                        self->OnWritten(ec);
+                      });
+  } else {
+    // Written at once while the socket has room (the common case: no operation object, no
+    // completion handler); waits for room only when the kernel's buffer is full.
+    while (inflight_done_ < inflight_.size()) {
+      boost::system::error_code ec;
+      size_t n = socket_.write_some(asio::buffer(inflight_.data() + inflight_done_, inflight_.size() - inflight_done_),
+                                    ec);
+      if (WouldBlock(ec)) {
+        writing_ = true;
+        socket_.async_wait(asio::ip::tcp::socket::wait_write,
+                           beast::bind_front_handler(&WebsocketSession::OnWritten, this->shared_from_this()));
+        return;
+      }
+      if (ec) return Finish("write failed: " + ec.message());
+      inflight_done_ += n;
+    }
+    OnWritten({});
+  }
+}
+
+template <class Stream>
+void WebsocketSession<Stream>::OnWritten(boost::system::error_code ec) {
   writing_ = false;
-  if (ec) return;
-  if (!queue_.empty()) queue_.pop_front();
-  if (closing_) return SendClose();
-  if (!queue_.empty()) DoWrite();
+  if (phase_ == Phase::kDone) return;
+  if (ec) return Finish("write failed: " + ec.message());
+  if (inflight_done_ < inflight_.size()) return Flush();  // room again: go on
+  // Everything written: an idle session keeps no write buffer.
+  std::string().swap(inflight_);
+  inflight_done_ = 0;
+  inflight_frames_ = 0;
+  if (!queued_.empty()) return Flush();
+  std::string().swap(queued_);
+  if (phase_ == Phase::kClosingNow) Linger();
+}
+
+template <class Stream>
+void WebsocketSession<Stream>::Linger() {
+  if constexpr (kTls) {
+    Finish(close_why_);  // a TLS peer reads our close through the record layer already flushed
+  } else {
+    boost::system::error_code ec;
+    socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+    if (ec) return Finish(close_why_);
+    phase_ = Phase::kLinger;
+    closing_since_ = std::chrono::steady_clock::now();
+    DoRead();
+  }
+}
+
+template <class Stream>
+void WebsocketSession<Stream>::StartClose(uint16_t code, std::string_view reason, bool close_after_write) {
+  if (phase_ == Phase::kDone) return;
+  if (phase_ != Phase::kOpen) {
+    if (close_after_write) phase_ = Phase::kClosingNow;
+    return;
+  }
+  close_code_ = code;
+  close_why_ = std::string(reason);
+  wire::ws::AppendCloseFrame(queued_, code, reason);
+  ++queued_frames_;
+  phase_ = close_after_write ? Phase::kClosingNow : Phase::kClosing;
+  closing_since_ = std::chrono::steady_clock::now();
+  if (writing_) return;  // the write in flight flushes it
+  Flush();
+}
+
+template <class Stream>
+void WebsocketSession<Stream>::Finish(std::string_view why) {
+  if (phase_ == Phase::kDone) return;
+  phase_ = Phase::kDone;
+  boost::system::error_code ec;
+  if constexpr (kTls) {
+    beast::get_lowest_layer(socket_).socket().close(ec);
+  } else {
+    socket_.close(ec);
+  }
+  std::string().swap(inflight_);
+  std::string().swap(queued_);
+  log::Info("ws.close", {{"conn", conn_id_},
+                         {"user", static_cast<int64_t>(who_.user.value)},
+                         {"reason", std::string(why)},
+                         {"code", static_cast<int64_t>(close_code_)}});
+  if (engine_session_ != 0) {
+    asio::post(state_->workers, [state = state_, id = engine_session_] { state->engine.Detach(id); });
+  }
 }
 
 template class WebsocketSession<beast::tcp_stream>;

@@ -116,12 +116,13 @@ async def settings_scenario(port, log_path):
         check((await recv_type(live, "pong"))["id"] == "still", "answering peer still connected after %.1f s" % waited)
     silent.close()
 
-    # Token expiry (access_token_ttl_seconds = 3): the session is closed with 1008, the expired
+    # Token expiry (access_token_ttl_seconds = 5, so bob's sessions above outlive the idle
+    # timeout of the silent one whatever the tick phase): the session is closed with 1008, the expired
     # token is refused at upgrade and by REST, and a refreshed token works again.
     fresh = login(port, "carol")
     async with websockets.connect(url + fresh["access_token"]) as ws:
         try:
-            await asyncio.wait_for(ws.recv(), 6)
+            await asyncio.wait_for(ws.recv(), 8)
             raise AssertionError("no close at token expiry")
         except websockets.exceptions.ConnectionClosed as e:
             check(e.code == 1008, "closed with 1008 at token expiry, got %s" % e.code)
@@ -161,7 +162,7 @@ async def settings_scenario(port, log_path):
 def test_settings(imd, work):
     config = os.path.join(work, "imd.toml")
     with open(config, "w") as f:
-        f.write('access_token_ttl_seconds = 3\nallowed_origins = ["http://good.example"]\n'
+        f.write('access_token_ttl_seconds = 5\nallowed_origins = ["http://good.example"]\n'
                 '[limits]\nidle_timeout_seconds = 2\n')
     log_path = os.path.join(work, "imd.log")
     with open(log_path, "w") as log:

@@ -1,0 +1,199 @@
+"""imd's WebSocket framing seen from raw sockets (RFC 6455 as a client library would not
+exercise it): the handshake's refusals, frames sent before the 101 arrives, fragmented requests,
+ping control frames, protocol violations (1002), the close handshake, several replies in one
+segment, and a slow consumer cut off by bytes queued (4000) while others are served."""
+
+import asyncio
+import base64
+import json
+import os
+import shutil
+import socket
+import sys
+import tempfile
+import time
+
+import websockets
+
+from imd_harness import check, masked_frame, rest, start_imd
+
+
+def login(port, name):
+    body = {"username": name, "password": name + "-password"}
+    status, _ = rest(port, "/api/v1/auth/register", body)
+    check(status in (201, 409), "register %s: %s" % (name, status))
+    status, tok = rest(port, "/api/v1/auth/login", dict(body, device="d"))
+    check(status == 200, "login %s" % name)
+    return tok
+
+
+def upgrade_request(token, version=b"13", key=b"dGhlIHNhbXBsZSBub25jZQ=="):
+    return (b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Version: " + version + b"\r\nSec-WebSocket-Key: " + key + b"\r\n"
+            b"Authorization: Bearer " + token.encode() + b"\r\n\r\n")
+
+
+class Raw:
+    """A raw client connection: sends bytes, parses server frames (any length form)."""
+
+    def __init__(self, port, first_bytes, rcvbuf=None):
+        self.s = socket.socket()
+        if rcvbuf:
+            self.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.s.settimeout(20)
+        self.s.connect(("127.0.0.1", port))
+        self.s.sendall(first_bytes)
+        self.buf = b""
+        while b"\r\n\r\n" not in self.buf:
+            chunk = self.s.recv(65536)
+            check(chunk, "handshake answered")
+            self.buf += chunk
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        self.status = int(head.split(b" ")[1])
+        self.head = head.decode()
+
+    def frame(self):
+        """(opcode, payload) of the next server frame; None at EOF."""
+        while True:
+            if len(self.buf) >= 2:
+                check(self.buf[1] & 0x80 == 0, "server frames are not masked")
+                n, off = self.buf[1] & 0x7F, 2
+                if n == 126 and len(self.buf) >= 4:
+                    n, off = int.from_bytes(self.buf[2:4], "big"), 4
+                elif n == 127 and len(self.buf) >= 10:
+                    n, off = int.from_bytes(self.buf[2:10], "big"), 10
+                if n < 126 or off > 2:
+                    if len(self.buf) >= off + n:
+                        opcode, payload = self.buf[0] & 0x0F, self.buf[off:off + n]
+                        self.buf = self.buf[off + n:]
+                        return opcode, payload
+            chunk = self.s.recv(1 << 20)
+            if not chunk:
+                return None
+            self.buf += chunk
+
+    def json(self):
+        while True:
+            f = self.frame()
+            check(f is not None, "connection still open")
+            if f[0] == 0x1:
+                return json.loads(f[1])
+
+    def close_code(self):
+        """Reads until the server's close frame; its code (None if the connection ends first)."""
+        while True:
+            f = self.frame()
+            if f is None:
+                return None
+            if f[0] == 0x8:
+                return int.from_bytes(f[1][:2], "big") if len(f[1]) >= 2 else 1005
+
+
+def frame(opcode, payload, fin=True):
+    """A client frame of any length (masked with a zero key)."""
+    n = len(payload)
+    first = bytes([(0x80 if fin else 0) | opcode])
+    if n < 126:
+        length = bytes([0x80 | n])
+    elif n <= 0xFFFF:
+        length = bytes([0x80 | 126]) + n.to_bytes(2, "big")
+    else:
+        length = bytes([0x80 | 127]) + n.to_bytes(8, "big")
+    return first + length + b"\0\0\0\0" + payload
+
+
+def ping_json(i):
+    return json.dumps({"type": "ping", "id": i}).encode()
+
+
+async def scenario(port):
+    alice, bob, carol = login(port, "alice"), login(port, "bob"), login(port, "carol")
+    token = alice["access_token"]
+
+    # The handshake: only version 13, only a well-formed key.
+    bad = Raw(port, upgrade_request(token, version=b"8"))
+    check(bad.status == 426 and "Sec-WebSocket-Version: 13" in bad.head, "version 8 refused with 426: %s" % bad.head)
+    bad = Raw(port, upgrade_request(token, key=b"short"))
+    check(bad.status == 400, "malformed key refused with 400: %s" % bad.status)
+    ok = Raw(port, upgrade_request(token))
+    check(ok.status == 101 and "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in ok.head,
+          "RFC 6455 accept key: %s" % ok.head)
+
+    # Frames sent with the upgrade request, before the 101: served, in order, and several
+    # replies may share one TCP segment.
+    early = Raw(port, upgrade_request(token) + frame(0x1, ping_json("e1")) + frame(0x1, ping_json("e2")))
+    check(early.status == 101, "pipelined upgrade accepted")
+    check([early.json()["id"], early.json()["id"]] == ["e1", "e2"], "frames sent before the 101 are answered")
+
+    # A request in three fragments, with a ping control frame between them.
+    body = ping_json("frag")
+    early.s.sendall(frame(0x1, body[:5], fin=False) + frame(0x9, b"hb") + frame(0x0, body[5:9], fin=False) +
+                    frame(0x0, body[9:]))
+    got = early.frame()
+    check(got == (0xA, b"hb"), "ping answered with a pong carrying its payload: %s" % (got,))
+    reply = early.json()
+    check(reply["type"] == "pong" and reply["id"] == "frag", "fragmented request reassembled: %s" % reply)
+
+    # The close handshake: the server answers with the client's code, then ends the connection.
+    early.s.sendall(frame(0x8, (4321).to_bytes(2, "big") + b"bye"))
+    check(early.close_code() == 4321, "close answered with the client's code")
+    check(early.frame() is None, "server ended the TCP connection after the close handshake")
+
+    # Protocol violations: an unmasked frame, a reserved opcode.
+    for what, data in (("unmasked frame", b"\x81\x02hi"), ("reserved opcode", frame(0x3, b"x"))):
+        v = Raw(port, upgrade_request(token))
+        v.s.sendall(data)
+        code = v.close_code()
+        check(code == 1002, "%s closed with 1002, got %s" % (what, code))
+        check(v.frame() is None, "%s: connection ended" % what)
+
+    # A slow consumer, by bytes: with max_queued_bytes = 65536, a client that asks for large sync
+    # replies and reads nothing is closed with 4000 once the kernel's buffers are full, while
+    # another session keeps being served.
+    conv = "d:%s:%s" % tuple(sorted((int(alice["user_id"]), int(bob["user_id"]))))
+    async with websockets.connect("ws://127.0.0.1:%d/ws?token=%s" % (port, token), max_size=None) as ws:
+        for i in range(40):
+            await ws.send(json.dumps({"type": "send-message", "id": "s%d" % i, "conversation_id": conv,
+                                      "client_msg_id": "big-%d" % i, "content": "x" * 50000}))
+        acks = 0
+        while acks < 40:
+            acks += json.loads(await asyncio.wait_for(ws.recv(), 20))["type"] == "send-ack"
+    slow = Raw(port, upgrade_request(bob["access_token"]), rcvbuf=4096)
+    sync = json.dumps({"type": "sync", "id": "big", "limit_per_conversation": 1000,
+                       "positions": [{"conversation_id": conv, "last_seq": "0"}]}).encode()
+    for _ in range(8):
+        slow.s.sendall(frame(0x1, sync))
+    async with websockets.connect("ws://127.0.0.1:%d/ws?token=%s" % (port, carol["access_token"])) as other:
+        time.sleep(3)  # the syncs are answered into the full buffers meanwhile
+        await other.send(ping_json("still").decode())
+        check(json.loads(await asyncio.wait_for(other.recv(), 10))["id"] == "still", "other sessions still served")
+    received = 0
+    while True:
+        f = slow.frame()
+        check(f is not None, "slow consumer got a close frame before the end")
+        if f[0] == 0x8:
+            code = int.from_bytes(f[1][:2], "big")
+            break
+        received += len(f[1])
+    check(code == 4000, "slow consumer closed with 4000, got %s" % code)
+    check(received < 8 * 40 * 50000, "not every reply was queued for it (%d bytes received)" % received)
+
+
+def main(imd):
+    work = tempfile.mkdtemp(prefix="imd-ws-")
+    config = os.path.join(work, "imd.toml")
+    with open(config, "w") as f:
+        f.write("[limits]\nmax_queued_bytes = 65536\n")
+    proc, port = start_imd(imd, os.path.join(work, "data"), ["--config", config])
+    try:
+        asyncio.run(scenario(port))
+        check(proc.poll() is None, "imd still running")
+        print("imd websocket framing: all checks passed")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
