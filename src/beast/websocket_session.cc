@@ -224,9 +224,11 @@ bool WebsocketSession<Stream>::OnBytes(char* data, size_t n) {
 
 template <class Stream>
 void WebsocketSession<Stream>::OnMessage(std::string_view bytes, bool binary) {
-  binary_ = binary;
   metrics::Default().frames_in.Add();
   auto frame = binary ? wire::ParseClientBinary(bytes) : wire::ParseClientJson(bytes);
+  // Pushed events follow the encoding of the client's last frame that decoded: a stray bad
+  // binary frame does not switch a JSON client to protobuf.
+  if (frame.ok()) binary_ = binary;
   std::string reply_id;  // a refused but well-formed frame still gets its id back
   bool rate_limited = false;
   if (frame.ok() &&
