@@ -54,6 +54,11 @@ struct Options {
   uint32_t max_message_bytes = 64 * 1024;
   uint32_t default_max_group_members = 100'000;
   uint32_t max_page = 200;  // cap on any paged read (history, members, conversations)
+  // Cap on the messages of one history page or one sync reply, in bytes (content and key plus
+  // kMessageReplyOverhead each): a page or reply that would pass it ends early with has_more set,
+  // so 200 messages of 64 KiB cannot make one request cost 12.8 MiB of memory and bandwidth. The
+  // first message always fits, so paging always progresses.
+  uint32_t max_reply_bytes = 1024 * 1024;
 
   // ---- fanout ----
   // Groups with more members than this are fanned out by task workers in batches.

@@ -17,22 +17,44 @@ Result<std::vector<ConversationSummary>> LogicCore::ListConversations(UserId act
   return store_->ListConversations(actor, after, ClampPage(limit));
 }
 
+namespace {
+
+// What a message is counted as against Options::max_reply_bytes: its content and idempotency key
+// plus the ids, seq, times and field names around them in a frame.
+constexpr size_t kMessageReplyOverhead = 160;
+
+// Keeps the leading messages of `messages` (in paging order) that fit in `budget`, at least one
+// when `must_progress`, and takes their size from the budget. True when some were dropped.
+bool TrimToBudget(std::vector<Message>& messages, size_t& budget, bool must_progress) {
+  size_t kept = 0;
+  for (const auto& m : messages) {
+    size_t size = m.content.size() + m.client_msg_id.size() + kMessageReplyOverhead;
+    if (size > budget && !(must_progress && kept == 0)) break;
+    budget -= std::min(size, budget);
+    ++kept;
+  }
+  bool dropped = kept < messages.size();
+  messages.resize(kept);
+  return dropped;
+}
+
+}  // namespace
+
 Result<HistoryPage> LogicCore::GetHistory(UserId actor, const ConversationId& conversation, const HistoryQuery& query) {
   IM_RETURN_IF_ERROR(CheckConversationAccess(*store_, actor, conversation, AccessMode::kRead).status());
   uint32_t limit = ClampPage(query.limit);
   HistoryPage page;
-  if (query.after_seq > 0) {
-    MessageRange range{query.after_seq, 0, limit + 1, false};
-    IM_ASSIGN_OR_RETURN(page.messages, store_->ListMessages(conversation, range));
-    page.has_more = page.messages.size() > limit;
-    if (page.has_more) page.messages.pop_back();
-  } else {
-    MessageRange range{0, query.before_seq, limit + 1, true};
-    IM_ASSIGN_OR_RETURN(page.messages, store_->ListMessages(conversation, range));
-    page.has_more = page.messages.size() > limit;
-    if (page.has_more) page.messages.pop_back();
-    std::reverse(page.messages.begin(), page.messages.end());
-  }
+  // Either way the store returns the page in paging order (away from the anchor), so the byte
+  // cap drops the messages farthest from it and the next page starts where this one ended.
+  const bool newer = query.after_seq > 0;
+  MessageRange range = newer ? MessageRange{query.after_seq, 0, limit + 1, false}
+                             : MessageRange{0, query.before_seq, limit + 1, true};
+  IM_ASSIGN_OR_RETURN(page.messages, store_->ListMessages(conversation, range));
+  page.has_more = page.messages.size() > limit;
+  if (page.has_more) page.messages.pop_back();
+  size_t budget = options_.max_reply_bytes;
+  if (TrimToBudget(page.messages, budget, true)) page.has_more = true;
+  if (!newer) std::reverse(page.messages.begin(), page.messages.end());
   return page;
 }
 
@@ -171,6 +193,10 @@ Result<SyncResult> LogicCore::Sync(UserId actor, const SyncRequest& request) {
   }
 
   SyncResult result;
+  // One byte budget for the whole reply: once it is spent, the remaining conversations report
+  // their last_seq and has_more without messages, and the device syncs again from there.
+  size_t budget = options_.max_reply_bytes;
+  bool any_message = false;
   for (const auto& [conversation, have] : known) {
     SyncConversation out;
     out.conversation = conversation;
@@ -192,8 +218,12 @@ Result<SyncResult> LogicCore::Sync(UserId actor, const SyncRequest& request) {
       from = state.first_seq - 1;
     }
     if (from < state.last_seq) {
-      MessageRange range{from, 0, limit, false};
-      IM_ASSIGN_OR_RETURN(out.messages, store_->ListMessages(conversation, range));
+      if (budget > 0 || !any_message) {
+        MessageRange range{from, 0, limit, false};
+        IM_ASSIGN_OR_RETURN(out.messages, store_->ListMessages(conversation, range));
+        TrimToBudget(out.messages, budget, !any_message);
+        any_message = any_message || !out.messages.empty();
+      }
       Seq reached = out.messages.empty() ? from : out.messages.back().seq;
       out.has_more = reached < state.last_seq;
     }

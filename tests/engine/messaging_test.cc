@@ -1,6 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <future>
+#include <map>
 
 #include "im/engine.h"
 #include "support/engine_fixture.h"
@@ -196,6 +198,70 @@ TEST_CASE("sync: returns exactly the missing messages, paged, and says when hist
   auto none = w.engine->Sync(w.alice, SyncRequest{{{w.ab, 10}}, false, 100}).value();
   CHECK(none.conversations[0].messages.empty());
   CHECK(!none.conversations[0].has_more);
+}
+
+TEST_CASE("history and sync: a reply stops at max_reply_bytes with has_more, and paging still reaches every message") {
+  // 200 KiB: four 50 KB messages a page; 40 KiB: less than one, so one a page (progress).
+  for (uint32_t budget : {200u * 1024, 40u * 1024}) {
+    CAPTURE(budget);
+    const size_t per_page = std::max<size_t>(1, budget / (50'000 + 160));
+    Options o = FastOptions();
+    o.max_reply_bytes = budget;
+    auto engine = Engine::Open(o).value();
+    UserId alice = MustRegister(*engine, "alice");
+    UserId bob = MustRegister(*engine, "bob");
+    auto ab = ConversationId::Direct(alice, bob);
+    auto group = engine->CreateGroup(bob, "g").value();
+    REQUIRE(engine->JoinGroup(alice, group.id).ok());
+    auto gc = ConversationId::Group(group.id);
+    const std::string big(50'000, 'x');
+    for (int i = 1; i <= 10; ++i) REQUIRE(engine->Send(alice, "p", Text(ab, "b" + std::to_string(i), big)).ok());
+    REQUIRE(engine->Send(bob, "p", Text(gc, "g1", "small")).ok());
+
+    // History, newest first: short pages with has_more, contiguous, down to seq 1.
+    std::vector<Seq> seen;
+    Seq before = 0;
+    for (int guard = 0; guard < 20; ++guard) {
+      auto page = engine->GetHistory(bob, ab, HistoryQuery{0, before, 200}).value();
+      REQUIRE(!page.messages.empty());
+      CHECK(page.messages.size() <= per_page);
+      for (auto it = page.messages.rbegin(); it != page.messages.rend(); ++it) seen.push_back(it->seq);
+      before = page.messages.front().seq;
+      if (!page.has_more) break;
+    }
+    REQUIRE(seen.size() == 10);
+    for (size_t i = 0; i < seen.size(); ++i) CHECK(seen[i] == 10 - i);
+    // Forward from seq 1: the page ends early, has_more says so.
+    auto forward = engine->GetHistory(bob, ab, HistoryQuery{1, 0, 200}).value();
+    CHECK(forward.has_more);
+    CHECK(forward.messages.front().seq == 2);
+    CHECK(forward.messages.size() == per_page);
+
+    // Sync: one budget for the whole reply; conversations past it report has_more without
+    // messages, and syncing again from what arrived gets the rest, gapless.
+    std::map<ConversationId, Seq> have;
+    int rounds = 0;
+    for (; rounds < 30; ++rounds) {
+      SyncRequest req{{}, true, 1000};
+      for (auto& [c, s] : have) req.positions.push_back({c, s});
+      auto r = engine->Sync(alice, req).value();
+      size_t count = 0;
+      bool more = false;
+      for (auto& c : r.conversations) {
+        for (auto& m : c.messages) {
+          CHECK(m.seq == have[c.conversation] + 1);
+          have[c.conversation] = m.seq;
+          count += m.content.size() > 1000;
+        }
+        more = more || c.has_more;
+      }
+      CHECK(count <= per_page);
+      if (!more) break;
+    }
+    CHECK(rounds >= 10 / static_cast<int>(per_page));
+    CHECK(have[ab] == 10);
+    CHECK(have[gc] == 1);
+  }
 }
 
 TEST_CASE("sync: trimmed history is reported, never a silent hole") {
