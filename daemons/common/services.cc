@@ -1,6 +1,7 @@
 #include "common/services.h"
 
 #include <pthread.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <csignal>
@@ -153,6 +154,8 @@ sigset_t StopSignals() {
   return set;
 }
 }  // namespace
+
+void MakeFilesPrivate() { ::umask(0077); }
 
 void BlockStopSignals() {
   sigset_t set = StopSignals();

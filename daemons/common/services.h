@@ -64,6 +64,9 @@ Result<std::unique_ptr<AdminServer>> StartAdmin(const std::string& address, std:
 // (FeaturesConfig; docs/search-and-push.md).
 void AddFeatureSettings(Settings& s, FeaturesConfig* c, bool push_and_tasks);
 
+// Files the daemon creates (data directories, databases, keys) are the owner's only: umask 077.
+void MakeFilesPrivate();
+
 // Blocks SIGTERM and SIGINT in this thread and the threads it starts later: call first in main,
 // so that WaitForStopSignal receives them.
 void BlockStopSignals();

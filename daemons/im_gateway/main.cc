@@ -38,6 +38,7 @@ struct Config {
 
 int main(int argc, char** argv) {
   const std::string program = "im-gateway";
+  im::daemon::MakeFilesPrivate();
   im::daemon::BlockStopSignals();
   Config c;
   im::daemon::Settings s(program, "IM_GATEWAY");

@@ -34,6 +34,7 @@ struct Config {
 
 int main(int argc, char** argv) {
   const std::string program = "im-logic";
+  im::daemon::MakeFilesPrivate();
   im::daemon::BlockStopSignals();
   Config c;
   im::daemon::Settings s(program, "IM_LOGIC");

@@ -33,6 +33,7 @@ struct Config {
 
 int main(int argc, char** argv) {
   const std::string program = "im-repo";
+  im::daemon::MakeFilesPrivate();
   im::daemon::BlockStopSignals();
   Config c;
   im::daemon::Settings s(program, "IM_REPO");

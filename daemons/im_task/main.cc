@@ -26,6 +26,7 @@ struct Config {
 
 int main(int argc, char** argv) {
   const std::string program = "im-task";
+  im::daemon::MakeFilesPrivate();
   im::daemon::BlockStopSignals();
   Config c;
   im::daemon::Settings s(program, "IM_TASK");

@@ -288,8 +288,8 @@ im::Result<Config> LoadConfig(const std::vector<std::string>& args) {
   if (const char* v = std::getenv("IM_PASSWORD_ITERATIONS")) {
     int n = 0;
     auto [end, ec] = std::from_chars(v, v + std::strlen(v), n);
-    if (ec != std::errc() || *end != '\0' || n < 1 || n > 10'000'000) {
-      return Status::InvalidArgument("IM_PASSWORD_ITERATIONS must be an integer between 1 and 10000000");
+    if (ec != std::errc() || *end != '\0' || n < 1000 || n > 10'000'000) {
+      return Status::InvalidArgument("IM_PASSWORD_ITERATIONS must be an integer between 1000 and 10000000");
     }
     c.password_iterations = n;
   }

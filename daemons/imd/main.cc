@@ -3,6 +3,7 @@
 //
 //   imd [--config FILE] [--listen HOST:PORT] [--data-dir DIR]   (see config.h)
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,8 +25,6 @@
 #include "store/timed_store.h"
 
 namespace {
-
-volatile std::sig_atomic_t g_stop = 0;
 
 // The HS256 key: generated once, kept in the data directory (mode 0600).
 im::Result<std::string> LoadOrCreateJwtKey(const std::filesystem::path& dir) {
@@ -49,6 +48,16 @@ im::Result<std::string> LoadOrCreateJwtKey(const std::filesystem::path& dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Everything imd creates (the data directory, databases, logs of the stores, the key) is the
+  // owner's alone: messages and password hashes are not for other local users.
+  ::umask(0077);
+  // SIGINT/SIGTERM are taken by sigwait below, not by a handler: blocked here, before any thread
+  // starts, so every thread inherits the mask and no signal can slip between a check and a wait.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   auto config = imd::LoadConfig(std::vector<std::string>(argv + 1, argv + argc));
   if (!config.ok()) {
     std::fprintf(stderr, "imd: %s\n%s", config.status().message().c_str(), imd::Usage());
@@ -105,9 +114,8 @@ int main(int argc, char** argv) {
               (*gateway)->port(), data_dir.c_str());
   std::fflush(stdout);
 
-  std::signal(SIGINT, [](int) { g_stop = 1; });
-  std::signal(SIGTERM, [](int) { g_stop = 1; });
-  while (!g_stop) ::pause();
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
   (*gateway)->Stop();  // stop accepting, close sessions with going-away
   gateway->reset();
   engine->reset();  // drains the bus and flushes the store

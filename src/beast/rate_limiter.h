@@ -16,13 +16,13 @@ class TokenBucket {
  public:
   TokenBucket(double rate_per_second, double burst) : rate_(rate_per_second), burst_(burst), tokens_(burst) {}
 
-  // Takes one token if there is one. Not thread-safe.
-  bool TryTake(std::chrono::steady_clock::time_point now) {
+  // Takes `cost` tokens if there are that many. Not thread-safe.
+  bool TryTake(std::chrono::steady_clock::time_point now, double cost = 1) {
     double elapsed = std::chrono::duration<double>(now - last_).count();
     last_ = now;
     tokens_ = std::min(burst_, tokens_ + elapsed * rate_);
-    if (tokens_ < 1) return false;
-    tokens_ -= 1;
+    if (tokens_ < cost) return false;
+    tokens_ -= cost;
     return true;
   }
 

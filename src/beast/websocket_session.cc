@@ -55,6 +55,8 @@ constexpr size_t kTlsReadChunk = 16 * 1024;  // one TLS record
 constexpr auto kCloseHandshakeTimeout = std::chrono::seconds(5);
 // The application close code for a client that does not read fast enough (docs/protocol.md).
 constexpr uint16_t kCloseSlowConsumer = 4000;
+// Sync positions per extra rate-limit token.
+constexpr int kSyncPositionsPerToken = 200;
 
 bool WouldBlock(const boost::system::error_code& ec) {
   return ec == asio::error::would_block || ec == asio::error::try_again;
@@ -225,15 +227,24 @@ bool WebsocketSession<Stream>::OnBytes(char* data, size_t n) {
 template <class Stream>
 void WebsocketSession<Stream>::OnMessage(std::string_view bytes, bool binary) {
   metrics::Default().frames_in.Add();
+  // Every frame takes a token, well-formed or not: a flood of garbage is limited like any other.
+  const auto now = std::chrono::steady_clock::now();
+  bool allowed = frame_limit_.TryTake(now) && state_->user_limiter.TryTake(who_.user);
   auto frame = binary ? wire::ParseClientBinary(bytes) : wire::ParseClientJson(bytes);
   // Pushed events follow the encoding of the client's last frame that decoded: a stray bad
   // binary frame does not switch a JSON client to protobuf.
   if (frame.ok()) binary_ = binary;
+  if (allowed && frame.ok() && frame->has_sync()) {
+    // A sync costs the store a read per position: one more token per kSyncPositionsPerToken
+    // positions (at most half the burst, so the largest sync still gets through).
+    double extra = std::min<double>(frame->sync().positions_size() / kSyncPositionsPerToken,
+                                    state_->options.connection_frame_burst / 2);
+    if (extra >= 1) allowed = frame_limit_.TryTake(now, extra);
+  }
   std::string reply_id;  // a refused but well-formed frame still gets its id back
   bool rate_limited = false;
-  if (frame.ok() &&
-      !(frame_limit_.TryTake(std::chrono::steady_clock::now()) && state_->user_limiter.TryTake(who_.user))) {
-    reply_id = frame->id();
+  if (!allowed) {
+    reply_id = frame.ok() ? frame->id() : binary ? std::string() : wire::FrameIdOf(bytes);
     rate_limited = true;
     frame = Status::ResourceExhausted("rate limit exceeded: slow down");
   }

@@ -36,6 +36,9 @@ def main(imd):
         run_bad(imd, ["--frobnicate"], {}, "unknown argument")
         run_bad(imd, ["--store", "mysql"], {}, "store must be")
         run_bad(imd, [], {"IMD_STORE": "oracle"}, "IMD_STORE")
+        # The environment takes the same range as the file's password_iterations.
+        run_bad(imd, ["--data-dir", os.path.join(tmp, "weak")], {"IM_PASSWORD_ITERATIONS": "999"},
+                "IM_PASSWORD_ITERATIONS must be an integer between 1000")
 
         # The file sets data_dir and a 64 KiB frame limit; the environment overrides the listen
         # address of the file; the flag overrides data_dir.
@@ -49,6 +52,10 @@ def main(imd):
             check(port != 1, "IMD_LISTEN overrides the file")
             check(os.path.exists(os.path.join(flag_dir, "im.db")) and not os.path.exists(file_dir),
                   "--data-dir overrides the file")
+            # Everything imd creates is the owner's only (the directory 0700, its files 0600).
+            created = [flag_dir] + [os.path.join(d, n) for d, dirs, files in os.walk(flag_dir) for n in dirs + files]
+            loose = ["%s %o" % (p, os.stat(p).st_mode & 0o777) for p in created if os.stat(p).st_mode & 0o077]
+            check(len(created) > 3 and not loose, "data directory and files are private: %s" % loose)
 
             rest(port, "/api/v1/auth/register", {"username": "cfg", "password": "cfg-password"})
             _, token = rest(port, "/api/v1/auth/login", {"username": "cfg", "password": "cfg-password", "device": "d"})

@@ -139,6 +139,18 @@ async def scenario(port):
     check(early.close_code() == 4321, "close answered with the client's code")
     check(early.frame() is None, "server ended the TCP connection after the close handshake")
 
+    # Frames that do not decode take rate-limit tokens like any other (50/s, burst 100): a burst
+    # of 150 is partly refused with resource_exhausted, the id still echoed.
+    junk = Raw(port, upgrade_request(token))
+    junk.s.sendall(b"".join(frame(0x1, json.dumps({"type": "no-such-frame", "id": "j%d" % i}).encode())
+                            for i in range(150)))
+    replies = [junk.json() for _ in range(150)]
+    codes = [r.get("code") for r in replies]
+    check(all(r["type"] == "error" and r["id"].startswith("j") for r in replies), "every junk frame answered")
+    check(codes.count("resource_exhausted") >= 30 and codes.count("invalid_argument") >= 90,
+          "junk frames are rate limited too: %d refused" % codes.count("resource_exhausted"))
+    junk.s.close()
+
     # Protocol violations: an unmasked frame, a reserved opcode.
     for what, data in (("unmasked frame", b"\x81\x02hi"), ("reserved opcode", frame(0x3, b"x"))):
         v = Raw(port, upgrade_request(token))

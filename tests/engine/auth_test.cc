@@ -36,6 +36,26 @@ TEST_CASE("auth: registration rules give clear errors") {
   CHECK(e.Register("ALICE", "other password", "").status().code() == StatusCode::kAlreadyExists);
 }
 
+TEST_CASE("auth: display and group names refuse C1 controls, bidi overrides and names that show nothing") {
+  Clocked c;
+  Engine& e = *c.engine;
+  auto bad = [&](const std::string& name) {
+    auto r = e.Register("someone", "long enough", name);
+    return !r.ok() && r.status().code() == StatusCode::kInvalidArgument;
+  };
+  CHECK(bad("evil\xC2\x85name"));            // U+0085, a C1 control
+  CHECK(bad("admin\xE2\x80\xAEnimda"));      // U+202E right-to-left override
+  CHECK(bad("x\xE2\x81\xA6y"));              // U+2066 left-to-right isolate
+  CHECK(bad("   "));                         // spaces only
+  CHECK(bad("\xE2\x80\x8B\xE2\x80\x8B"));    // zero-width spaces only
+  CHECK(bad("\xE3\x85\xA4"));                // U+3164 Hangul filler
+  CHECK(bad(" \xC2\xA0\xEF\xBB\xBF"));        // space, no-break space, BOM
+  auto ok = e.Register("someone", "long enough", "J\xC3\xBCrgen \xD7\xA9\xD7\x9C\xD7\x95\xD7\x9D \xF0\x9F\x99\x82");
+  REQUIRE(ok.ok());  // letters of any script, spaces between them, emoji
+  CHECK(e.UpdateProfile(ok->id, "\xE2\x80\xAE").status().code() == StatusCode::kInvalidArgument);
+  CHECK(e.CreateGroup(ok->id, "\xE2\x80\x8B").status().code() == StatusCode::kInvalidArgument);
+}
+
 TEST_CASE("auth: login issues a verifiable access token and wrong passwords fail alike") {
   Clocked c;
   Engine& e = *c.engine;
