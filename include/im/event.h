@@ -36,7 +36,18 @@ struct TypingEvent {
   UserId user;
 };
 
-using Event = std::variant<NewMessageEvent, ReadReceiptEvent, PresenceEvent, TypingEvent>;
+// A login of the session's user was revoked (logout, a password change, refresh-token reuse):
+// the transport ends the sessions it opened with that login's tokens (AuthContext::family_id)
+// at once, instead of when their access token expires. Not for the client: im::beast closes the
+// WebSocket with 1008 "session revoked".
+struct LoginRevokedEvent {
+  std::string family_id;
+  bool all_but = false;  // every login of the user except family_id (empty: every login)
+  // Whether a session opened with login `family` must end.
+  bool Covers(const std::string& family) const { return all_but ? family != family_id : family == family_id; }
+};
+
+using Event = std::variant<NewMessageEvent, ReadReceiptEvent, PresenceEvent, TypingEvent, LoginRevokedEvent>;
 
 // Receives events for one attached session (one device of one user).
 //

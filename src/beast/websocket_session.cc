@@ -25,11 +25,16 @@ namespace {
 // and queues.
 class WebsocketSink : public SessionSink {
  public:
-  WebsocketSink(std::weak_ptr<ClientSession> session, std::shared_ptr<GatewayState> state)
-      : session_(std::move(session)), state_(std::move(state)) {}
+  WebsocketSink(std::weak_ptr<ClientSession> session, std::shared_ptr<GatewayState> state, std::string family)
+      : session_(std::move(session)), state_(std::move(state)), family_(std::move(family)) {}
   void Deliver(const std::shared_ptr<const Event>& event) override {
     auto s = session_.lock();
     if (!s) return;
+    if (const auto* revoked = std::get_if<LoginRevokedEvent>(event.get())) {
+      // Logout, a password change or refresh-token reuse ended this session's login.
+      if (revoked->Covers(family_)) s->Close(wire::ws::kClosePolicy, "session revoked");
+      return;
+    }
     bool binary = s->binary();
     metrics::Default().fanout_deliveries.Add();
     s->Send(state_->EncodeEvent(event, binary), !binary);
@@ -38,6 +43,7 @@ class WebsocketSink : public SessionSink {
  private:
   std::weak_ptr<ClientSession> session_;
   std::shared_ptr<GatewayState> state_;
+  const std::string family_;  // the login the session was opened with
 };
 
 int64_t NowMs() {
@@ -120,7 +126,7 @@ void WebsocketSession<Stream>::Run(const std::string& accept_key) {
       "Sec-WebSocket-Accept: " +
       accept_key + "\r\n\r\n";
   Flush();
-  auto sink = std::make_shared<WebsocketSink>(this->weak_from_this(), state_);
+  auto sink = std::make_shared<WebsocketSink>(this->weak_from_this(), state_, who_.family_id);
   auto attached = state_->engine.Attach(who_.user, who_.device, sink);
   if (!attached.ok()) {
     log::Error("ws.attach_failed", {{"conn", conn_id_}, {"error", attached.status().ToString()}});

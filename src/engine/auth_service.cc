@@ -14,9 +14,10 @@ const Status kBadRefresh = Status::Unauthenticated("invalid or expired refresh t
 
 }  // namespace
 
-AuthService::AuthService(std::shared_ptr<Store> store, const Options& options)
+AuthService::AuthService(std::shared_ptr<Store> store, const Options& options, OnRevoked on_revoked)
     : store_(std::move(store)),
       options_(options),
+      on_revoked_(std::move(on_revoked)),
       keys_{{options.jwt_key_id, options.jwt_secret}},
       dummy_hash_(crypto::DummyPasswordHash(options.password_iterations)) {}
 
@@ -64,7 +65,15 @@ Status AuthService::ChangePassword(UserId actor, const std::string& current_pass
   }
   IM_RETURN_IF_ERROR(
       store_->UpdatePasswordHash(actor, crypto::HashPassword(new_password, options_.password_iterations)));
-  return store_->RevokeUserRefreshFamilies(actor, keep_family);
+  IM_RETURN_IF_ERROR(store_->RevokeUserRefreshFamilies(actor, keep_family));
+  if (on_revoked_) on_revoked_(actor, LoginRevokedEvent{keep_family, true});
+  return Status::Ok();
+}
+
+Status AuthService::RevokeFamily(UserId user, const std::string& family) {
+  IM_RETURN_IF_ERROR(store_->RevokeRefreshFamily(family));
+  if (on_revoked_) on_revoked_(user, LoginRevokedEvent{family, false});
+  return Status::Ok();
 }
 
 Result<AuthTokens> AuthService::Refresh(const std::string& refresh_token) {
@@ -74,7 +83,7 @@ Result<AuthTokens> AuthService::Refresh(const std::string& refresh_token) {
   if (!rec.ok()) return rec.status().code() == StatusCode::kNotFound ? kBadRefresh : rec.status();
   if (rec->revoked || rec->expires_at_ms <= options_.clock()) return kBadRefresh;
   const auto reuse = [&] {
-    (void)store_->RevokeRefreshFamily(rec->family_id);
+    (void)RevokeFamily(rec->user, rec->family_id);
     return Status::Unauthenticated("refresh token reuse detected: every session of this login was revoked");
   };
   if (rec->used) return reuse();
@@ -88,7 +97,7 @@ Status AuthService::Logout(const std::string& refresh_token) {
   if (refresh_token.empty() || refresh_token.size() > 256) return kBadRefresh;
   auto rec = store_->GetRefreshToken(crypto::Sha256Hex(refresh_token));
   if (!rec.ok()) return rec.status().code() == StatusCode::kNotFound ? kBadRefresh : rec.status();
-  return store_->RevokeRefreshFamily(rec->family_id);
+  return RevokeFamily(rec->user, rec->family_id);
 }
 
 Result<AuthContext> AuthService::Authenticate(const std::string& access_token) {

@@ -14,8 +14,10 @@ namespace im {
 
 class AuthService {
  public:
+  // Called after a login of `user` was revoked, to end its live sessions (see LoginRevokedEvent).
+  using OnRevoked = std::function<void(UserId user, const LoginRevokedEvent& revoked)>;
   // `options` must outlive the service; jwt_secret must already be set (>= 32 bytes).
-  AuthService(std::shared_ptr<Store> store, const Options& options);
+  AuthService(std::shared_ptr<Store> store, const Options& options, OnRevoked on_revoked = {});
 
   Result<User> Register(const std::string& username, const std::string& password, const std::string& display_name);
   Result<AuthTokens> Login(const std::string& username, const std::string& password, const DeviceId& device);
@@ -31,8 +33,12 @@ class AuthService {
   Result<AuthTokens> Issue(UserId user, const DeviceId& device, const std::string& family,
                            const std::function<Status(const RefreshTokenRecord&)>& put);
 
+  // Revokes one login and reports it.
+  Status RevokeFamily(UserId user, const std::string& family);
+
   std::shared_ptr<Store> store_;
   const Options& options_;
+  const OnRevoked on_revoked_;
   std::map<std::string, std::string, std::less<>> keys_;  // kid -> HS256 secret
   std::string dummy_hash_;  // verified against for unknown users, so timing reveals nothing
 };

@@ -10,7 +10,14 @@
 namespace im {
 
 LogicCore::LogicCore(const Options& options) : options_(options), store_(options.store), ids_(options.node_id) {
-  auth_ = std::make_unique<AuthService>(store_, options_);
+  // A revoked login's live sessions end within a fanout's time, on whichever gateways hold them.
+  auth_ = std::make_unique<AuthService>(store_, options_, [this](UserId user, const LoginRevokedEvent& revoked) {
+    v1::Event event;
+    ToProto(Event(revoked), &event);
+    std::vector<v1::Target> targets(1);
+    targets[0].set_user_id(user.value);
+    (void)fanout_->ToUsers(event, targets, "u:" + std::to_string(user.value));
+  });
   fanout_ = std::make_shared<Fanout>(store_, options_.bus, options_.presence, options_.realtime_fanout_max_members,
                                      options_.fanout_batch_size, options_.push_offline);
 }

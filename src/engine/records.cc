@@ -48,10 +48,15 @@ void ToProto(const Event& e, v1::Event* out) {
           auto* p = out->mutable_presence();
           p->set_user_id(ev.user.value);
           p->set_online(ev.online);
-        } else {
+        } else if constexpr (std::is_same_v<T, TypingEvent>) {
           auto* t = out->mutable_typing();
           t->set_conversation_id(ev.conversation.str());
           t->set_user_id(ev.user.value);
+        } else {
+          static_assert(std::is_same_v<T, LoginRevokedEvent>);
+          auto* r = out->mutable_login_revoked();
+          r->set_family_id(ev.family_id);
+          r->set_all_but(ev.all_but);
         }
       },
       e);
@@ -73,6 +78,8 @@ Result<Event> FromProto(const v1::Event& e) {
       IM_ASSIGN_OR_RETURN(ConversationId c, ParseConversation(e.typing().conversation_id()));
       return Event(TypingEvent{std::move(c), UserId(e.typing().user_id())});
     }
+    case v1::Event::kLoginRevoked:
+      return Event(LoginRevokedEvent{e.login_revoked().family_id(), e.login_revoked().all_but()});
     case v1::Event::KIND_NOT_SET:
       break;
   }

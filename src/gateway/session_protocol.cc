@@ -136,6 +136,9 @@ v1::ServerFrame SessionProtocol::FromEvent(const Event& event) {
     case v1::Event::kTyping:
       *out.mutable_typing() = pb.typing();
       break;
+    case v1::Event::kLoginRevoked:
+      // Transports end the session instead; one that forwards it tells the client why.
+      return ErrorFrame("", Status::Unauthenticated("session revoked"));
     case v1::Event::KIND_NOT_SET:
       break;
   }

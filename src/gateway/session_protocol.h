@@ -25,7 +25,8 @@ class SessionProtocol {
   using Reply = std::function<void(std::optional<v1::ServerFrame>)>;
   void Handle(const v1::ClientFrame& frame, Reply reply);
 
-  // The frame pushed to a session for an engine event.
+  // The frame pushed to a session for an engine event. A LoginRevokedEvent that covers the
+  // session's login is not a frame: the transport closes the session (1008 "session revoked").
   static v1::ServerFrame FromEvent(const Event& event);
   static v1::ServerFrame ErrorFrame(const std::string& id, const Status& status);
 

@@ -159,6 +159,36 @@ async def scenario(port):
         check(code == 1002, "%s closed with 1002, got %s" % (what, code))
         check(v.frame() is None, "%s: connection ended" % what)
 
+    # Revocation reaches live sessions: a logout closes the WebSockets opened with that login
+    # (1008 "session revoked") within seconds, and only those; so does refresh-token reuse.
+    dave1, dave2, dave3 = login(port, "dave"), login(port, "dave"), login(port, "dave")
+    url = "ws://127.0.0.1:%d/ws?token=" % port
+    async with websockets.connect(url + dave1["access_token"]) as w1, \
+            websockets.connect(url + dave2["access_token"]) as w2, \
+            websockets.connect(url + dave3["access_token"]) as w3:
+        for w in (w1, w2, w3):  # attached before the revocations
+            await w.send(ping_json("up").decode())
+            await asyncio.wait_for(w.recv(), 10)
+        started = time.monotonic()
+        check(rest(port, "/api/v1/auth/logout", {"refresh_token": dave1["refresh_token"]})[0] in (200, 204),
+              "logout")
+        try:
+            await asyncio.wait_for(w1.recv(), 5)
+            raise AssertionError("the logged-out session stayed open")
+        except websockets.exceptions.ConnectionClosed as e:
+            check(e.code == 1008 and "revoked" in e.reason, "logout closes its session: %s %s" % (e.code, e.reason))
+        check(time.monotonic() - started < 3, "closed within seconds")
+        status, rotated = rest(port, "/api/v1/auth/refresh", {"refresh_token": dave3["refresh_token"]})
+        check(status == 200, "refresh")
+        check(rest(port, "/api/v1/auth/refresh", {"refresh_token": dave3["refresh_token"]})[0] == 401, "reuse refused")
+        try:
+            await asyncio.wait_for(w3.recv(), 5)
+            raise AssertionError("the session of a reused refresh token stayed open")
+        except websockets.exceptions.ConnectionClosed as e:
+            check(e.code == 1008, "refresh-token reuse closes that login's session: %s" % e.code)
+        await w2.send(ping_json("other-login").decode())
+        check(json.loads(await asyncio.wait_for(w2.recv(), 10))["id"] == "other-login", "other logins stay open")
+
     # A slow consumer, by bytes: with max_queued_bytes = 65536, a client that asks for large sync
     # replies and reads nothing is closed with 4000 once the kernel's buffers are full, while
     # another session keeps being served.

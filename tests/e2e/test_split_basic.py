@@ -62,6 +62,14 @@ async def cross_gateway(d):
             got = await recv_type(ws, "new-message", timeout=40)
             check(got["message"]["content"] == "hello group", "%s got the group message" % who)
 
+        # Logging out on gw2 (through im-logic) closes xavier's session on gw1 with 1008.
+        check(rest(p2, "/api/v1/auth/logout", {"refresh_token": a["refresh_token"]})[0] in (200, 204), "logout")
+        try:
+            while True:
+                await asyncio.wait_for(wa.recv(), 40)
+        except websockets.exceptions.ConnectionClosed as e:
+            check(e.code == 1008 and "revoked" in e.reason, "revocation crosses gateways: %s %s" % (e.code, e.reason))
+
 
 async def large_group(d):
     p1, p2 = d.port("gw1"), d.port("gw2")

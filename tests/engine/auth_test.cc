@@ -135,6 +135,47 @@ TEST_CASE("auth: refresh tokens expire and logout revokes") {
   CHECK(e.Refresh(b.refresh_token).status().code() == StatusCode::kUnauthenticated);
 }
 
+TEST_CASE("auth: logout, refresh reuse and a password change tell the user's live sessions which logins ended") {
+  auto e = Engine::Open(FastOptions()).value();
+  UserId alice = e->Register("alice", "first password", "").value().id;
+  auto sink = std::make_shared<im::test::RecordingSink>();
+  REQUIRE(e->Attach(alice, "phone", sink).ok());
+  auto phone = e->Login("alice", "first password", "phone").value();
+  auto laptop = e->Login("alice", "first password", "laptop").value();
+  auto tablet = e->Login("alice", "first password", "tablet").value();
+  const std::string phone_family = e->Authenticate(phone.access_token).value().family_id;
+  const std::string laptop_family = e->Authenticate(laptop.access_token).value().family_id;
+  const std::string tablet_family = e->Authenticate(tablet.access_token).value().family_id;
+  REQUIRE(e->Drain().ok());
+  CHECK(sink->Of<LoginRevokedEvent>().empty());
+
+  REQUIRE(e->Logout(laptop.refresh_token).ok());
+  REQUIRE(e->Drain().ok());
+  auto revoked = sink->Of<LoginRevokedEvent>();
+  REQUIRE(revoked.size() == 1);
+  CHECK(revoked[0].Covers(laptop_family));
+  CHECK_FALSE(revoked[0].Covers(phone_family));
+
+  // Reusing a spent refresh token kills that login.
+  auto rotated = e->Refresh(tablet.refresh_token).value();
+  CHECK(e->Refresh(tablet.refresh_token).status().code() == StatusCode::kUnauthenticated);
+  REQUIRE(e->Drain().ok());
+  revoked = sink->Of<LoginRevokedEvent>();
+  REQUIRE(revoked.size() == 2);
+  CHECK(revoked[1].Covers(tablet_family));
+  CHECK_FALSE(revoked[1].Covers(phone_family));
+  CHECK(e->Authenticate(rotated.access_token).status().code() == StatusCode::kUnauthenticated);
+
+  // A password change ends every login but the one that made it.
+  REQUIRE(e->ChangePassword(alice, "first password", "second password", phone.refresh_token).ok());
+  REQUIRE(e->Drain().ok());
+  revoked = sink->Of<LoginRevokedEvent>();
+  REQUIRE(revoked.size() == 3);
+  CHECK_FALSE(revoked[2].Covers(phone_family));
+  CHECK(revoked[2].Covers(laptop_family));
+  CHECK(revoked[2].Covers("any other login"));
+}
+
 TEST_CASE("auth: Open rejects weak configuration") {
   Options o = FastOptions();
   o.jwt_secret = "too short";
