@@ -17,8 +17,27 @@ namespace {
 int OpenSpare() { return ::open("/dev/null", O_RDONLY | O_CLOEXEC); }
 
 bool OutOfDescriptors(const boost::system::error_code& ec) {
-  return ec == boost::system::errc::too_many_files_open ||
-         ec == boost::system::errc::too_many_files_open_in_system;
+  return ec == boost::system::errc::too_many_files_open || ec == boost::system::errc::too_many_files_open_in_system;
+}
+
+// Errors of one pending connection that accept() reports instead of returning it (accept(2),
+// "Error handling"): the next accept may well succeed, so it is not delayed.
+bool PerConnection(const boost::system::error_code& ec) {
+  switch (ec.value()) {
+    case ECONNABORTED:
+    case EPROTO:
+    case EPERM:
+    case ENETDOWN:
+    case ENOPROTOOPT:
+    case EHOSTDOWN:
+    case ENONET:
+    case EHOSTUNREACH:
+    case EOPNOTSUPP:
+    case ENETUNREACH:
+      return ec.category() == boost::system::system_category();
+    default:
+      return false;
+  }
 }
 
 // Enough to clear a burst without holding the loop long; the next round comes after the delay.
@@ -55,7 +74,10 @@ std::chrono::milliseconds AcceptPacer::Failed(const boost::system::error_code& e
                                               boost::asio::ip::tcp::acceptor& acceptor) {
   if (OutOfDescriptors(ec)) shed_since_log_ += Shed(acceptor);
   ++failures_since_log_;
-  delay_ = std::clamp(delay_ * 2, std::chrono::milliseconds(kFirstDelay), std::chrono::milliseconds(kMaxDelay));
+  // Anything else (out of descriptors or memory, or an error we do not know) backs off.
+  delay_ = PerConnection(ec)
+               ? std::chrono::milliseconds(0)
+               : std::clamp(delay_ * 2, std::chrono::milliseconds(kFirstDelay), std::chrono::milliseconds(kMaxDelay));
   auto now = std::chrono::steady_clock::now();
   if (now - last_log_ >= kLogEvery) {
     log::Warn("accept.failed", {{"listener", listener_},

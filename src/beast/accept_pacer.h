@@ -28,7 +28,8 @@ class AcceptPacer {
   // After a successful accept.
   void Accepted() { delay_ = std::chrono::milliseconds(0); }
   // After a failed one (not operation_aborted): sheds pending connections when out of
-  // descriptors, logs, and returns how long to wait before accepting again.
+  // descriptors, logs, and returns how long to wait before accepting again (0 after an error of
+  // one connection, such as ECONNABORTED).
   std::chrono::milliseconds Failed(const boost::system::error_code& ec, boost::asio::ip::tcp::acceptor& acceptor);
 
  private:
