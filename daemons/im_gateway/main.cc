@@ -12,6 +12,8 @@
 
 namespace {
 
+const im::GatewayOptions kDefaults;
+
 struct Config {
   std::string listen = "127.0.0.1:8080";
   std::string gateway_id;
@@ -30,14 +32,14 @@ struct Config {
   int connection_frames_per_second = 50;
   int user_frames_per_second = 100;
   // Abuse limits, with the defaults of im::GatewayOptions (include/im/gateway.h).
-  int auth_requests_per_minute_per_ip = 120;
-  int auth_burst_per_ip = 30;
-  int login_failures_per_minute_per_account = 2;
-  int login_failure_burst_per_account = 10;
-  int auth_threads = 2;
-  int max_queued_auth_requests = 16;
-  int max_connections = 0;
-  int max_connections_per_ip = 0;
+  int auth_requests_per_minute_per_ip = static_cast<int>(kDefaults.auth_requests_per_minute_per_ip);
+  int auth_burst_per_ip = static_cast<int>(kDefaults.auth_burst_per_ip);
+  int login_failures_per_minute_per_account = static_cast<int>(kDefaults.login_failures_per_minute_per_account);
+  int login_failure_burst_per_account = static_cast<int>(kDefaults.login_failure_burst_per_account);
+  int auth_threads = kDefaults.auth_threads;
+  int max_queued_auth_requests = static_cast<int>(kDefaults.max_queued_auth_requests);
+  int max_connections = static_cast<int>(kDefaults.max_connections);
+  int max_connections_per_ip = static_cast<int>(kDefaults.max_connections_per_ip);
   std::vector<std::string> trusted_proxies;
   im::daemon::KafkaSettings kafka;
   im::daemon::RedisSettings redis;

@@ -5,6 +5,8 @@
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
+#include <utility>
 
 namespace imd {
 namespace {
@@ -189,6 +191,16 @@ Status ApplyToml(Config& c, const std::string& path) {
     } else if (k == "limits") {
       const toml::table* limits = node.as_table();
       if (!limits) return Status::InvalidArgument(where + " must be a table");
+      // The abuse limits (docs/http-api.md#limits): whole numbers here, 0 turns one off.
+      const std::pair<const char*, double*> rates[] = {
+          {"auth_requests_per_minute_per_ip", &c.gateway.auth_requests_per_minute_per_ip},
+          {"auth_burst_per_ip", &c.gateway.auth_burst_per_ip},
+          {"login_failures_per_minute_per_account", &c.gateway.login_failures_per_minute_per_account},
+          {"login_failure_burst_per_account", &c.gateway.login_failure_burst_per_account}};
+      const std::pair<const char*, uint32_t*> caps[] = {
+          {"max_queued_auth_requests", &c.gateway.max_queued_auth_requests},
+          {"max_connections", &c.gateway.max_connections},
+          {"max_connections_per_ip", &c.gateway.max_connections_per_ip}};
       for (auto&& [lkey, lnode] : *limits) {
         const std::string lk(lkey.str());
         const std::string lwhere = where + "." + lk;
@@ -224,30 +236,17 @@ Status ApplyToml(Config& c, const std::string& path) {
           IM_RETURN_IF_ERROR(SetInt(out, *v, 1, 1'000'000, lwhere));
           c.gateway.user_frames_per_second = static_cast<double>(out);
           c.gateway.user_frame_burst = static_cast<double>(out) * 2;
-        } else if (lk == "auth_requests_per_minute_per_ip") {
+        } else if (auto rate = std::find_if(std::begin(rates), std::end(rates), [&](auto& e) { return lk == e.first; });
+                   rate != std::end(rates)) {
           IM_RETURN_IF_ERROR(SetInt(out, *v, 0, 1'000'000, lwhere));
-          c.gateway.auth_requests_per_minute_per_ip = static_cast<double>(out);
-        } else if (lk == "auth_burst_per_ip") {
-          IM_RETURN_IF_ERROR(SetInt(out, *v, 0, 1'000'000, lwhere));
-          c.gateway.auth_burst_per_ip = static_cast<double>(out);
-        } else if (lk == "login_failures_per_minute_per_account") {
-          IM_RETURN_IF_ERROR(SetInt(out, *v, 0, 1'000'000, lwhere));
-          c.gateway.login_failures_per_minute_per_account = static_cast<double>(out);
-        } else if (lk == "login_failure_burst_per_account") {
-          IM_RETURN_IF_ERROR(SetInt(out, *v, 0, 1'000'000, lwhere));
-          c.gateway.login_failure_burst_per_account = static_cast<double>(out);
+          *rate->second = static_cast<double>(out);
+        } else if (auto cap = std::find_if(std::begin(caps), std::end(caps), [&](auto& e) { return lk == e.first; });
+                   cap != std::end(caps)) {
+          IM_RETURN_IF_ERROR(SetInt(out, *v, 0, 1 << 24, lwhere));
+          *cap->second = static_cast<uint32_t>(out);
         } else if (lk == "auth_threads") {
           IM_RETURN_IF_ERROR(SetInt(out, *v, 1, 256, lwhere));
           c.gateway.auth_threads = static_cast<int>(out);
-        } else if (lk == "max_queued_auth_requests") {
-          IM_RETURN_IF_ERROR(SetInt(out, *v, 0, 1 << 20, lwhere));
-          c.gateway.max_queued_auth_requests = static_cast<uint32_t>(out);
-        } else if (lk == "max_connections") {
-          IM_RETURN_IF_ERROR(SetInt(out, *v, 0, 1 << 24, lwhere));
-          c.gateway.max_connections = static_cast<uint32_t>(out);
-        } else if (lk == "max_connections_per_ip") {
-          IM_RETURN_IF_ERROR(SetInt(out, *v, 0, 1 << 24, lwhere));
-          c.gateway.max_connections_per_ip = static_cast<uint32_t>(out);
         } else {
           return Status::InvalidArgument(lwhere + " is not a known setting");
         }

@@ -4,8 +4,8 @@
 #ifndef IM_SRC_BEAST_CLIENT_ADDRESS_H_
 #define IM_SRC_BEAST_CLIENT_ADDRESS_H_
 
-#include <boost/asio/ip/address.hpp>
 #include <array>
+#include <boost/asio/ip/address.hpp>
 #include <cstdint>
 #include <string>
 #include <string_view>

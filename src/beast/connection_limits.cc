@@ -13,7 +13,8 @@ uint32_t DefaultMaxConnections() {
   // but never fewer than half for connections (a tiny limit still serves a few).
   const auto soft = static_cast<uint64_t>(std::min<rlim_t>(limit.rlim_cur, 1u << 24));
   const uint64_t reserve = std::max<uint64_t>(64, soft / 8);
-  return static_cast<uint32_t>(std::max<uint64_t>(soft > reserve ? soft - reserve : 0, std::max<uint64_t>(1, soft / 2)));
+  return static_cast<uint32_t>(
+      std::max<uint64_t>(soft > reserve ? soft - reserve : 0, std::max<uint64_t>(1, soft / 2)));
 }
 
 ConnectionLimits::ConnectionLimits(uint32_t max_total, uint32_t max_per_ip)

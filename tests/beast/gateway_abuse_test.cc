@@ -50,9 +50,9 @@ HttpReply Call(uint16_t port, std::string_view method, std::string_view path, st
                std::string_view forwarded_for = "") {
   Connection conn(port);
   REQUIRE(conn.fd() >= 0);
-  std::string req = std::string(method) + " " + std::string(path) + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
-                    "Connection: close\r\nContent-Type: application/json\r\nContent-Length: " +
-                    std::to_string(body.size()) + "\r\n";
+  std::string req =
+      std::string(method) + " " + std::string(path) + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
+      "Connection: close\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
   if (!forwarded_for.empty()) req += "X-Forwarded-For: " + std::string(forwarded_for) + "\r\n";
   req += "\r\n" + std::string(body);
   REQUIRE(conn.Send(req));
@@ -176,7 +176,7 @@ TEST_CASE("gateway: with the auth pool full a login is refused with 503 and Retr
   GatewayOptions g;
   g.auth_threads = 1;
   g.max_queued_auth_requests = 1;
-  g.auth_requests_per_minute_per_ip = 0;  // off: this is about the pool
+  g.auth_requests_per_minute_per_ip = 0;                 // off: this is about the pool
   TestGateway gw(g, /*password_iterations=*/1'000'000);  // ~0.4 s a hash
   std::atomic<int> busy{0}, unauthorized{0};
   std::atomic<double> slowest_busy_ms{0};
@@ -243,9 +243,11 @@ TEST_CASE("gateway: a WebSocket keeps its connection slot until it closes") {
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the login connection is gone
   auto ws = std::make_unique<Connection>(gw.port());
-  REQUIRE(ws->Send("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                   "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                   "Authorization: Bearer " + token + "\r\n\r\n"));
+  REQUIRE(
+      ws->Send("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+               "Authorization: Bearer " +
+               token + "\r\n\r\n"));
   REQUIRE(ws->ReadSome().rfind("HTTP/1.1 101", 0) == 0);
   {
     Connection refused(gw.port());

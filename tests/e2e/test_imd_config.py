@@ -36,12 +36,11 @@ def main(imd):
         run_bad(imd, ["--frobnicate"], {}, "unknown argument")
         run_bad(imd, ["--store", "mysql"], {}, "store must be")
         run_bad(imd, [], {"IMD_STORE": "oracle"}, "IMD_STORE")
-        with open(bad, "w") as f:
-            f.write('[limits]\nmax_connections_per_ip = -1\n')
-        run_bad(imd, ["--config", bad], {}, "limits.max_connections_per_ip must be between 0 and")
-        with open(bad, "w") as f:
-            f.write('trusted_proxies = "10.0.0.1"\n')
-        run_bad(imd, ["--config", bad], {}, "trusted_proxies must be an array of strings")
+        for text, expect in [('[limits]\nmax_connections_per_ip = -1\n', "limits.max_connections_per_ip must be between 0"),
+                             ('trusted_proxies = "10.0.0.1"\n', "trusted_proxies must be an array of strings")]:
+            with open(bad, "w") as f:
+                f.write(text)
+            run_bad(imd, ["--config", bad], {}, expect)
         with open(bad, "w") as f:
             f.write('listen = "127.0.0.1:0"\ntrusted_proxies = ["10.0.0.0/40"]\n')
         out = subprocess.run([imd, "--config", bad, "--data-dir", os.path.join(tmp, "proxies")], capture_output=True,
