@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
   s.Int("limits.login_failure_burst_per_account", &c.login_failure_burst_per_account, 0, 1'000'000,
         "failed logins per account before it is throttled");
   s.Int("limits.auth_threads", &c.auth_threads, 1, 256, "threads for the auth routes (im-logic calls)");
-  s.Int("limits.max_queued_auth_requests", &c.max_queued_auth_requests, 0, 1 << 20, "beyond it: 503");
+  s.Int("limits.max_queued_auth_requests", &c.max_queued_auth_requests, 0, 1 << 24, "beyond it: 503");
   s.Int("limits.max_connections", &c.max_connections, 0, 1 << 24, "open connections (0: from RLIMIT_NOFILE)");
   s.Int("limits.max_connections_per_ip", &c.max_connections_per_ip, 0, 1 << 24, "per client address (0: off)");
   s.List("trusted_proxies", &c.trusted_proxies, "proxies whose X-Forwarded-For is believed (addresses or CIDRs)");

@@ -33,7 +33,8 @@ struct GatewayOptions {
   // core gets one), at most 16.
   int network_threads = 1;
   // Threads for blocking engine calls (history, sync, groups; im-gateway: the gRPC calls to
-  // im-logic). The auth routes have their own pool (auth_threads below). Sends do not hold one: they wait for their ack off the pool.
+  // im-logic). The auth routes have their own pool (auth_threads below). Sends do not hold one:
+  // they wait for their ack off the pool.
   int worker_threads = 32;
   // Requests accepted but not yet answered, across all connections. Beyond it a frame is answered
   // with unavailable (and retry_after_ms) instead of queueing without bound.
