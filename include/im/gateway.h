@@ -85,8 +85,8 @@ struct GatewayOptions {
   int auth_threads = 2;
   uint32_t max_queued_auth_requests = 16;
   // Open connections (HTTP and WebSocket). Beyond a cap a new connection is closed as soon as it
-  // is accepted. max_connections 0: the soft RLIMIT_NOFILE at Start less 1/8 of it (at least
-  // 64, and at least half kept for connections) for the stores, logs and sockets of the engine.
+  // is accepted. max_connections 0: the soft RLIMIT_NOFILE at Start less 1/64 of it (at least
+  // 256, at most half) for the stores, logs and sockets of the engine.
   // Per IP (an IPv6 client by its /64): off by default, since users behind one NAT share an
   // address; a trusted proxy's own connections are never capped per IP.
   uint32_t max_connections = 0;

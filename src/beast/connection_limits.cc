@@ -9,10 +9,11 @@ namespace im::gateway {
 uint32_t DefaultMaxConnections() {
   rlimit limit{};
   if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 1u << 20;
-  // The engine's stores, logs and clients need descriptors too: keep 1/8 (at least 64) for them,
-  // but never fewer than half for connections (a tiny limit still serves a few).
+  // The engine's stores, logs and clients need descriptors too (imd: a few dozen; RocksDB keeps
+  // its table files open): keep 1/64 (at least 256) for them, but never fewer than half for
+  // connections (a tiny limit still serves a few). Beyond the reserve, accept backs off.
   const auto soft = static_cast<uint64_t>(std::min<rlim_t>(limit.rlim_cur, 1u << 24));
-  const uint64_t reserve = std::max<uint64_t>(64, soft / 8);
+  const uint64_t reserve = std::max<uint64_t>(256, soft / 64);
   return static_cast<uint32_t>(
       std::max<uint64_t>(soft > reserve ? soft - reserve : 0, std::max<uint64_t>(1, soft / 2)));
 }

@@ -1,7 +1,9 @@
 // The pieces of the gateway's abuse limits on their own: client addresses behind proxies, keyed
 // token buckets, the bounded auth pool and the connection caps.
 #include <doctest/doctest.h>
+#include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -158,8 +160,14 @@ TEST_CASE("connection limits: caps the total and each address, and a released sl
 }
 
 TEST_CASE("connection limits: without a configured total the cap follows RLIMIT_NOFILE and leaves room") {
+  rlimit limit{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &limit) == 0);
   uint32_t derived = gateway::DefaultMaxConnections();
-  CHECK(derived >= 1);
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < (1u << 24)) {
+    const auto soft = static_cast<uint32_t>(limit.rlim_cur);
+    CHECK(derived >= soft / 2);                                 // most of them for connections
+    CHECK(derived <= soft - std::min<uint32_t>(256, soft / 2));  // room for the stores
+  }
   CHECK(gateway::ConnectionLimits(0, 0).max_total() == derived);
 }
 
