@@ -74,7 +74,7 @@ struct GatewayOptions {
   // address, as a token bucket (rate per minute, burst); beyond it 429 with Retry-After. An IPv6
   // client counts by its /64.
   double auth_requests_per_minute_per_ip = 120;
-  double auth_burst_per_ip = 30;
+  double auth_burst_per_ip = 60;
   // Failed logins per account (username), from any address: beyond the burst, a login of that
   // account is answered 429 with Retry-After before its password is checked.
   double login_failures_per_minute_per_account = 2;
