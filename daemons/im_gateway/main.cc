@@ -12,6 +12,8 @@
 
 namespace {
 
+const im::GatewayOptions kDefaults;
+
 struct Config {
   std::string listen = "127.0.0.1:8080";
   std::string gateway_id;
@@ -29,6 +31,16 @@ struct Config {
   int max_pending_requests = 8192;
   int connection_frames_per_second = 50;
   int user_frames_per_second = 100;
+  // Abuse limits, with the defaults of im::GatewayOptions (include/im/gateway.h).
+  int auth_requests_per_minute_per_ip = static_cast<int>(kDefaults.auth_requests_per_minute_per_ip);
+  int auth_burst_per_ip = static_cast<int>(kDefaults.auth_burst_per_ip);
+  int login_failures_per_minute_per_account = static_cast<int>(kDefaults.login_failures_per_minute_per_account);
+  int login_failure_burst_per_account = static_cast<int>(kDefaults.login_failure_burst_per_account);
+  int auth_threads = kDefaults.auth_threads;
+  int max_queued_auth_requests = static_cast<int>(kDefaults.max_queued_auth_requests);
+  int max_connections = static_cast<int>(kDefaults.max_connections);
+  int max_connections_per_ip = static_cast<int>(kDefaults.max_connections_per_ip);
+  std::vector<std::string> trusted_proxies;
   im::daemon::KafkaSettings kafka;
   im::daemon::RedisSettings redis;
   im::LogLevel log_level = im::LogLevel::kInfo;
@@ -61,6 +73,18 @@ int main(int argc, char** argv) {
   s.Int("limits.max_pending_requests", &c.max_pending_requests, 1, 1 << 24, "beyond it: unavailable");
   s.Int("limits.connection_frames_per_second", &c.connection_frames_per_second, 1, 1'000'000, "per connection");
   s.Int("limits.user_frames_per_second", &c.user_frames_per_second, 1, 1'000'000, "per user on this gateway");
+  s.Int("limits.auth_requests_per_minute_per_ip", &c.auth_requests_per_minute_per_ip, 0, 1'000'000,
+        "register/login/refresh per client address (0: off)");
+  s.Int("limits.auth_burst_per_ip", &c.auth_burst_per_ip, 0, 1'000'000, "burst of the above");
+  s.Int("limits.login_failures_per_minute_per_account", &c.login_failures_per_minute_per_account, 0, 1'000'000,
+        "failed logins per account once its burst is spent (0: off)");
+  s.Int("limits.login_failure_burst_per_account", &c.login_failure_burst_per_account, 0, 1'000'000,
+        "failed logins per account before it is throttled");
+  s.Int("limits.auth_threads", &c.auth_threads, 1, 256, "threads for the auth routes (im-logic calls)");
+  s.Int("limits.max_queued_auth_requests", &c.max_queued_auth_requests, 0, 1 << 24, "beyond it: 503");
+  s.Int("limits.max_connections", &c.max_connections, 0, 1 << 24, "open connections (0: from RLIMIT_NOFILE)");
+  s.Int("limits.max_connections_per_ip", &c.max_connections_per_ip, 0, 1 << 24, "per client address (0: off)");
+  s.List("trusted_proxies", &c.trusted_proxies, "proxies whose X-Forwarded-For is believed (addresses or CIDRs)");
   im::daemon::AddKafkaSettings(s, &c.kafka);
   im::daemon::AddRedisSettings(s, &c.redis);
   s.LogLevel("log_level", &c.log_level, "debug, info, warn or error");
@@ -120,6 +144,15 @@ int main(int argc, char** argv) {
   g.connection_frame_burst = 2.0 * c.connection_frames_per_second;
   g.user_frames_per_second = c.user_frames_per_second;
   g.user_frame_burst = 2.0 * c.user_frames_per_second;
+  g.auth_requests_per_minute_per_ip = c.auth_requests_per_minute_per_ip;
+  g.auth_burst_per_ip = c.auth_burst_per_ip;
+  g.login_failures_per_minute_per_account = c.login_failures_per_minute_per_account;
+  g.login_failure_burst_per_account = c.login_failure_burst_per_account;
+  g.auth_threads = c.auth_threads;
+  g.max_queued_auth_requests = static_cast<uint32_t>(c.max_queued_auth_requests);
+  g.max_connections = static_cast<uint32_t>(c.max_connections);
+  g.max_connections_per_ip = static_cast<uint32_t>(c.max_connections_per_ip);
+  g.trusted_proxies = c.trusted_proxies;
   g.ready = [&probe] { return probe.Get(); };
   auto gateway = im::Gateway::Start(**engine, g);
   if (!gateway.ok()) return im::daemon::Fail(program, gateway.status());

@@ -5,6 +5,8 @@
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
+#include <utility>
 
 namespace imd {
 namespace {
@@ -49,6 +51,19 @@ Status SetStore(Config& c, const std::string& value, const std::string& where) {
   return Status::InvalidArgument(where + ": store must be \"sqlite\" (this imd was built without RocksDB), got \"" +
                                  value + "\"");
 #endif
+}
+
+// A TOML array of non-empty strings.
+Status SetStrings(std::vector<std::string>& out, const toml::node& node, const std::string& where) {
+  const toml::array* list = node.as_array();
+  if (!list) return Status::InvalidArgument(where + " must be an array of strings");
+  out.clear();
+  for (auto&& item : *list) {
+    auto v = item.value<std::string>();
+    if (!v || v->empty()) return Status::InvalidArgument(where + " must be an array of strings");
+    out.push_back(*v);
+  }
+  return Status::Ok();
 }
 
 // [search], [push] and [tasks]: every key is a string, a boolean or an integer as
@@ -145,15 +160,9 @@ Status ApplyToml(Config& c, const std::string& path) {
       auto v = node.value<std::string>();
       if (!v || v->empty()) return Status::InvalidArgument(where + " must be a non-empty string");
       (k == "tls_certificate_file" ? c.gateway.tls_certificate_file : c.gateway.tls_private_key_file) = *v;
-    } else if (k == "allowed_origins") {
-      const toml::array* list = node.as_array();
-      if (!list) return Status::InvalidArgument(where + " must be an array of strings");
-      c.gateway.allowed_origins.clear();
-      for (auto&& item : *list) {
-        auto v = item.value<std::string>();
-        if (!v || v->empty()) return Status::InvalidArgument(where + " must be an array of strings");
-        c.gateway.allowed_origins.push_back(*v);
-      }
+    } else if (k == "allowed_origins" || k == "trusted_proxies") {
+      IM_RETURN_IF_ERROR(
+          SetStrings(k == "allowed_origins" ? c.gateway.allowed_origins : c.gateway.trusted_proxies, node, where));
     } else if (k == "log_level") {
       auto v = node.value<std::string>();
       if (!v || !im::ParseLogLevel(*v, &c.log_level)) {
@@ -182,6 +191,16 @@ Status ApplyToml(Config& c, const std::string& path) {
     } else if (k == "limits") {
       const toml::table* limits = node.as_table();
       if (!limits) return Status::InvalidArgument(where + " must be a table");
+      // The abuse limits (docs/http-api.md#limits): whole numbers here, 0 turns one off.
+      const std::pair<const char*, double*> rates[] = {
+          {"auth_requests_per_minute_per_ip", &c.gateway.auth_requests_per_minute_per_ip},
+          {"auth_burst_per_ip", &c.gateway.auth_burst_per_ip},
+          {"login_failures_per_minute_per_account", &c.gateway.login_failures_per_minute_per_account},
+          {"login_failure_burst_per_account", &c.gateway.login_failure_burst_per_account}};
+      const std::pair<const char*, uint32_t*> caps[] = {
+          {"max_queued_auth_requests", &c.gateway.max_queued_auth_requests},
+          {"max_connections", &c.gateway.max_connections},
+          {"max_connections_per_ip", &c.gateway.max_connections_per_ip}};
       for (auto&& [lkey, lnode] : *limits) {
         const std::string lk(lkey.str());
         const std::string lwhere = where + "." + lk;
@@ -217,6 +236,17 @@ Status ApplyToml(Config& c, const std::string& path) {
           IM_RETURN_IF_ERROR(SetInt(out, *v, 1, 1'000'000, lwhere));
           c.gateway.user_frames_per_second = static_cast<double>(out);
           c.gateway.user_frame_burst = static_cast<double>(out) * 2;
+        } else if (auto rate = std::find_if(std::begin(rates), std::end(rates), [&](auto& e) { return lk == e.first; });
+                   rate != std::end(rates)) {
+          IM_RETURN_IF_ERROR(SetInt(out, *v, 0, 1'000'000, lwhere));
+          *rate->second = static_cast<double>(out);
+        } else if (auto cap = std::find_if(std::begin(caps), std::end(caps), [&](auto& e) { return lk == e.first; });
+                   cap != std::end(caps)) {
+          IM_RETURN_IF_ERROR(SetInt(out, *v, 0, 1 << 24, lwhere));
+          *cap->second = static_cast<uint32_t>(out);
+        } else if (lk == "auth_threads") {
+          IM_RETURN_IF_ERROR(SetInt(out, *v, 1, 256, lwhere));
+          c.gateway.auth_threads = static_cast<int>(out);
         } else {
           return Status::InvalidArgument(lwhere + " is not a known setting");
         }
@@ -239,7 +269,10 @@ const char* Usage() {
          "              tls_certificate_file, tls_private_key_file, [limits] max_frame_bytes,\n"
          "              max_queued_frames, max_queued_bytes, idle_timeout_seconds, connection_frames_per_second,\n"
          "              network_threads, worker_threads, max_pending_requests,\n"
-         "              user_frames_per_second, admin_token, [search] backend (sqlite, elasticsearch,\n"
+         "              user_frames_per_second, auth_requests_per_minute_per_ip, auth_burst_per_ip,\n"
+         "              login_failures_per_minute_per_account, login_failure_burst_per_account,\n"
+         "              auth_threads, max_queued_auth_requests, max_connections, max_connections_per_ip,\n"
+         "              trusted_proxies, admin_token, [search] backend (sqlite, elasticsearch,\n"
          "              none) and elasticsearch_*, [push] enabled, apns_*, fcm_*, [tasks] max_attempts,\n"
          "              initial_backoff_ms, max_backoff_ms, consumers (docs/search-and-push.md)\n"
          "  --listen    address for HTTP and WebSocket (default 127.0.0.1:8080; port 0 = any free port)\n"

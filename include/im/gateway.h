@@ -32,8 +32,9 @@ struct GatewayOptions {
   // per CPU this process may run on (its affinity mask, so a daemon pinned with taskset to one
   // core gets one), at most 16.
   int network_threads = 1;
-  // Threads for blocking engine calls (history, sync, groups, password hashing; im-gateway: the
-  // gRPC calls to im-logic). Sends do not hold one: they wait for their ack off the pool.
+  // Threads for blocking engine calls (history, sync, groups; im-gateway: the gRPC calls to
+  // im-logic). The auth routes have their own pool (auth_threads below). Sends do not hold one:
+  // they wait for their ack off the pool.
   int worker_threads = 32;
   // Requests accepted but not yet answered, across all connections. Beyond it a frame is answered
   // with unavailable (and retry_after_ms) instead of queueing without bound.
@@ -67,6 +68,32 @@ struct GatewayOptions {
   // on a network thread: it must not block — return a cached answer (im-gateway probes im-logic
   // in the background). Empty: ready while running.
   std::function<Status()> ready;
+  // Abuse limits (docs/http-api.md, "Limits"). A limit of 0 is off.
+  //
+  // Requests to the auth routes (POST /api/v1/auth/register, /login, /refresh) per client
+  // address, as a token bucket (rate per minute, burst); beyond it 429 with Retry-After. An IPv6
+  // client counts by its /64.
+  double auth_requests_per_minute_per_ip = 120;
+  double auth_burst_per_ip = 60;
+  // Failed logins per account (username), from any address: beyond the burst, a login of that
+  // account is answered 429 with Retry-After before its password is checked.
+  double login_failures_per_minute_per_account = 2;
+  double login_failure_burst_per_account = 10;
+  // The auth routes run on their own pool (password hashing is slow on purpose: ~250 ms at the
+  // default cost), never on the worker pool. With its threads busy and this many requests
+  // waiting, another one is answered 503 with Retry-After at once.
+  int auth_threads = 2;
+  uint32_t max_queued_auth_requests = 16;
+  // Open connections (HTTP and WebSocket). Beyond a cap a new connection is closed as soon as it
+  // is accepted. max_connections 0: the soft RLIMIT_NOFILE at Start less 1/64 of it (at least
+  // 256, at most half) for the stores, logs and sockets of the engine.
+  // Per IP (an IPv6 client by its /64): off by default, since users behind one NAT share an
+  // address; a trusted proxy's own connections are never capped per IP.
+  uint32_t max_connections = 0;
+  uint32_t max_connections_per_ip = 0;
+  // Proxies whose X-Forwarded-For header names the client, as addresses ("10.0.0.7") or networks
+  // ("10.0.0.0/8", "fd00::/8"). From any other peer the header is ignored. Empty: trust none.
+  std::vector<std::string> trusted_proxies;
   // Bearer token of the dead-letter admin endpoints (/admin/dead-letters, needs an engine that
   // runs the task half). Empty: those paths are 404.
   std::string admin_token;

@@ -6,6 +6,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json/object.hpp>
@@ -19,8 +20,9 @@
 #include <utility>
 #include <vector>
 
-#include "common/log.h"
+#include "beast/accept_pacer.h"
 #include "beast/dead_letter_admin.h"
+#include "common/log.h"
 #include "common/metrics.h"
 
 namespace im {
@@ -170,7 +172,8 @@ class AdminSession : public std::enable_shared_from_this<AdminSession> {
 
 class AdminServerImpl final : public AdminServer {
  public:
-  explicit AdminServerImpl(AdminServerOptions options) : options_(std::move(options)), acceptor_(ioc_) {}
+  explicit AdminServerImpl(AdminServerOptions options)
+      : options_(std::move(options)), acceptor_(ioc_), retry_timer_(ioc_), pacer_("admin") {}
   ~AdminServerImpl() override { Stop(); }
 
   Status Start() {
@@ -212,12 +215,19 @@ class AdminServerImpl final : public AdminServer {
   void DoAccept() {
     acceptor_.async_accept(ioc_, [this](boost::system::error_code ec, tcp::socket socket) {
       if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
-      if (!ec) {
-        std::erase_if(sessions_, [](const std::weak_ptr<AdminSession>& s) { return s.expired(); });
-        auto session = std::make_shared<AdminSession>(std::move(socket), options_);
-        sessions_.push_back(session);
-        session->Run();
+      if (ec) {
+        // Out of descriptors the socket stays readable: wait instead of spinning (accept_pacer.h).
+        retry_timer_.expires_after(pacer_.Failed(ec, acceptor_));
+        retry_timer_.async_wait([this](boost::system::error_code wait_ec) {
+          if (!wait_ec && acceptor_.is_open()) DoAccept();
+        });
+        return;
       }
+      pacer_.Accepted();
+      std::erase_if(sessions_, [](const std::weak_ptr<AdminSession>& s) { return s.expired(); });
+      auto session = std::make_shared<AdminSession>(std::move(socket), options_);
+      sessions_.push_back(session);
+      session->Run();
       DoAccept();
     });
   }
@@ -225,6 +235,8 @@ class AdminServerImpl final : public AdminServer {
   const AdminServerOptions options_;
   asio::io_context ioc_;  // declared before what it runs, so it is destroyed after
   tcp::acceptor acceptor_;
+  asio::steady_timer retry_timer_;                     // on the network thread
+  gateway::AcceptPacer pacer_;                         // on the network thread
   std::vector<std::weak_ptr<AdminSession>> sessions_;  // touched on the network thread only
   std::thread thread_;
   std::mutex stop_mu_;

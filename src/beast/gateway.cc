@@ -1,9 +1,11 @@
-// Gateway: the listener (accepts TCP connections and hands each to an HttpSession) and the
-// network threads: one io_context per thread, each connection on one of them (round robin), so
-// a connection's handlers never move between threads and the threads share no queue.
+// Gateway: the listener (accepts TCP connections within the connection caps and hands each to an
+// HttpSession) and the network threads: one io_context per thread, each connection on one of
+// them (round robin), so a connection's handlers never move between threads and the threads
+// share no queue.
 #include <sched.h>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/ssl.hpp>
@@ -13,9 +15,12 @@
 #include <thread>
 #include <vector>
 
+#include "beast/accept_pacer.h"
+#include "beast/client_address.h"
 #include "beast/gateway_state.h"
 #include "beast/http_session.h"
 #include "beast/websocket_session.h"
+#include "common/metrics.h"
 #include "im/gateway.h"
 
 namespace im {
@@ -32,6 +37,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
            std::shared_ptr<asio::ssl::context> tls)
       : contexts_(std::move(contexts)),
         acceptor_(asio::make_strand(*contexts_.front())),
+        retry_timer_(acceptor_.get_executor()),
+        pacer_("gateway"),
         state_(std::move(state)),
         tls_(std::move(tls)) {}
 
@@ -52,34 +59,78 @@ class Listener : public std::enable_shared_from_this<Listener> {
     asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
       boost::system::error_code ec;
       self->acceptor_.close(ec);
+      self->retry_timer_.cancel();
     });
   }
 
  private:
   void DoAccept() {
-    asio::io_context& next = *contexts_[next_++ % contexts_.size()];
+    asio::io_context& next = *contexts_[next_ % contexts_.size()];
     acceptor_.async_accept(asio::make_strand(next),
                            [self = shared_from_this()](boost::system::error_code ec, tcp::socket socket) {
                              if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
-                             if (!ec) self->Serve(std::move(socket));
+                             if (ec) return self->RetryLater(self->pacer_.Failed(ec, self->acceptor_));
+                             self->pacer_.Accepted();
+                             ++self->next_;
+                             self->Admit(std::move(socket));
                              self->DoAccept();
                            });
   }
 
-  void Serve(tcp::socket socket) {
+  // Out of descriptors (or another accept error): wait instead of spinning on a readable socket.
+  void RetryLater(std::chrono::milliseconds delay) {
+    retry_timer_.expires_after(delay);
+    retry_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (!ec && self->acceptor_.is_open()) self->DoAccept();
+    });
+  }
+
+  // Serves `socket` if the connection caps allow it; else closes it at once.
+  void Admit(tcp::socket socket) {
+    boost::system::error_code ec;
+    auto peer = socket.remote_endpoint(ec);
+    if (ec) return;  // already gone
+    const bool proxy = state_->trusted_proxies.Contains(peer.address());
+    gateway::ConnectionLimits::Refused why;
+    auto slot = state_->connection_limits.TryAcquire(gateway::ClientKey(peer.address()), !proxy, &why);
+    if (!slot) {
+      auto& m = metrics::Default();
+      (why == gateway::ConnectionLimits::Refused::kTotal ? m.connections_refused_total : m.connections_refused_per_ip)
+          .Add();
+      socket.close(ec);
+      return;
+    }
+    // The slot must live exactly as long as the connection, whichever object ends up owning it
+    // (HttpSession, then WebsocketSession): every one of them holds the shared GatewayState, so
+    // each connection gets its own handle to it that also owns the slot (an aliasing
+    // shared_ptr), and the slot is freed when the last holder of the connection is gone.
+    struct Held {
+      std::shared_ptr<gateway::GatewayState> state;
+      gateway::ConnectionLimits::Slot slot;  // destroyed first, while `state` is alive
+    };
+    auto held = std::make_shared<Held>(Held{state_, std::move(slot)});
+    Serve(std::move(socket), peer.address(), std::shared_ptr<gateway::GatewayState>(held, state_.get()));
+  }
+
+  void Serve(tcp::socket socket, const asio::ip::address& peer, std::shared_ptr<gateway::GatewayState> state) {
     namespace beast = boost::beast;
     if (tls_) {
       using Stream = beast::ssl_stream<beast::tcp_stream>;
-      std::make_shared<gateway::HttpSession<Stream>>(Stream(beast::tcp_stream(std::move(socket)), *tls_), state_)
+      std::make_shared<gateway::HttpSession<Stream>>(Stream(beast::tcp_stream(std::move(socket)), *tls_),
+                                                     std::move(state), peer)
           ->Run();
     } else {
-      std::make_shared<gateway::HttpSession<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)), state_)->Run();
+      std::make_shared<gateway::HttpSession<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)),
+                                                                std::move(state), peer)
+          ->Run();
     }
   }
 
   const std::vector<asio::io_context*> contexts_;
   size_t next_ = 0;  // on the acceptor's strand
   tcp::acceptor acceptor_;
+  asio::steady_timer retry_timer_;  // on the acceptor's strand
+  gateway::AcceptPacer pacer_;      // on the acceptor's strand
   std::shared_ptr<gateway::GatewayState> state_;
   std::shared_ptr<asio::ssl::context> tls_;
 };
@@ -136,6 +187,7 @@ class GatewayImpl final : public Gateway {
       return Status::InvalidArgument("TLS needs both a certificate and a private key file");
     }
     if (o.idle_timeout_seconds < 2) return Status::InvalidArgument("idle_timeout_seconds must be at least 2");
+    IM_ASSIGN_OR_RETURN(state_->trusted_proxies, gateway::TrustedProxies::Parse(o.trusted_proxies));
     std::shared_ptr<asio::ssl::context> tls;
     if (!o.tls_certificate_file.empty()) {
       IM_ASSIGN_OR_RETURN(tls, MakeTlsContext(o));
@@ -186,6 +238,7 @@ class GatewayImpl final : public Gateway {
     threads_.clear();
     for (auto& loop : state_->loops) loop->ticker.Shutdown();
     state_->workers.join();
+    state_->auth.Join();
   }
 
  private:

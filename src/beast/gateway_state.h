@@ -14,6 +14,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "beast/auth_gate.h"
+#include "beast/client_address.h"
+#include "beast/connection_limits.h"
 #include "beast/outbox.h"
 #include "beast/rate_limiter.h"
 #include "beast/session_ticker.h"
@@ -61,6 +64,12 @@ struct GatewayState {
   PerUserLimiter user_limiter;
 
   std::atomic<uint32_t> pending_requests{0};  // see GatewayOptions::max_pending_requests
+
+  // Abuse limits (GatewayOptions): the auth routes' throttles and pool, the connection caps, and
+  // the proxies whose X-Forwarded-For is believed (set by Start, before any connection).
+  AuthGate auth{options};
+  ConnectionLimits connection_limits{options.max_connections, options.max_connections_per_ip};
+  TrustedProxies trusted_proxies;
 
   std::mutex mu;
   std::unordered_map<ClientSession*, std::weak_ptr<ClientSession>> sessions;

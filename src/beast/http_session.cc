@@ -5,10 +5,12 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/json.hpp>
 
+#include "beast/client_address.h"
 #include "beast/rest_api.h"
 #include "beast/static_files.h"
 #include "beast/websocket_session.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "wire/websocket.h"
 
 namespace im::gateway {
@@ -52,11 +54,22 @@ bool OriginAllowed(const GatewayOptions& options, std::string_view origin) {
   return false;
 }
 
+// Every X-Forwarded-For header of the request, in order, joined with ',' (a proxy may append a
+// header line of its own instead of extending the client's).
+std::string ForwardedFor(const http::request<http::string_body>& req) {
+  std::string out;
+  for (auto [it, end] = req.equal_range("X-Forwarded-For"); it != end; ++it) {
+    if (!out.empty()) out += ',';
+    out += it->value();
+  }
+  return out;
+}
+
 }  // namespace
 
 template <class Stream>
-HttpSession<Stream>::HttpSession(Stream&& stream, std::shared_ptr<GatewayState> state)
-    : stream_(std::move(stream)), state_(std::move(state)) {}
+HttpSession<Stream>::HttpSession(Stream&& stream, std::shared_ptr<GatewayState> state, asio::ip::address peer)
+    : stream_(std::move(stream)), state_(std::move(state)), peer_(std::move(peer)) {}
 
 template <class Stream>
 void HttpSession<Stream>::Run() {
@@ -136,6 +149,19 @@ void HttpSession<Stream>::OnRead(beast::error_code ec, std::size_t) {
     }
     return Respond(200, R"({"status":"ready"})", req.keep_alive());
   }
+  // Probes and scrapers are answered here, never behind the worker or auth queues: a busy pool
+  // must not make a healthy process look dead.
+  if (req.method() == http::verb::get && path == "/healthz") {
+    metrics::Default().http_requests.Add();
+    return Respond(200, R"({"status":"ok"})", req.keep_alive());
+  }
+  if (req.method() == http::verb::get && path == "/metrics") {
+    metrics::Default().http_requests.Add();
+    return Respond(200, metrics::Default().RenderPrometheus(), req.keep_alive(), "text/plain; version=0.0.4");
+  }
+  if (AuthRoute route = AuthRouteOf(req.method_string(), path); route != AuthRoute::kNone) {
+    return RunAuth(route, std::move(req));
+  }
   if ((req.method() == http::verb::get || req.method() == http::verb::head) && path.substr(0, 5) != "/api/" &&
       path.substr(0, 7) != "/admin/" && path != "/metrics" && path != "/healthz") {
     return ServeStatic(path, req.keep_alive(), req.method() == http::verb::head);
@@ -151,6 +177,34 @@ void HttpSession<Stream>::OnRead(beast::error_code ec, std::size_t) {
       self->Respond(out.status, std::move(out.body), keep_alive, std::move(out.content_type));
     });
   });
+}
+
+template <class Stream>
+void HttpSession<Stream>::RunAuth(AuthRoute route, Request req) {
+  const bool keep_alive = req.keep_alive();
+  const std::string client = ClientKey(ClientAddress(peer_, ForwardedFor(req), state_->trusted_proxies));
+  std::string account = route == AuthRoute::kLogin ? LoginAccount(req.body()) : std::string();
+  if (auto refusal = state_->auth.Admit(route, client, account)) return Refuse(*refusal, keep_alive);
+  bool queued = state_->auth.TryRun([self = this->shared_from_this(), req = std::move(req), route, account] {
+    RestRequest r{std::string_view(req.method_string()), std::string_view(req.target()),
+                  std::string_view(req[http::field::authorization]), req.body()};
+    RestResponse out = HandleRest(self->state_->engine, r, self->state_->options.admin_token);
+    self->state_->auth.Finished(route, account, out.status);
+    asio::post(self->stream_.get_executor(), [self, out = std::move(out), keep_alive = req.keep_alive()]() mutable {
+      self->Respond(out.status, std::move(out.body), keep_alive, std::move(out.content_type));
+    });
+  });
+  if (!queued) Refuse(state_->auth.Busy(), keep_alive);
+}
+
+template <class Stream>
+void HttpSession<Stream>::Refuse(const Refusal& refusal, bool keep_alive) {
+  auto& res = NewResponse(refusal.status, keep_alive);
+  res.set(http::field::content_type, "application/json");
+  res.set(http::field::retry_after, std::to_string(refusal.retry_after_seconds));
+  res.body() = refusal.body;
+  res.prepare_payload();
+  Write(keep_alive);
 }
 
 template <class Stream>

@@ -4,6 +4,7 @@
 #ifndef IM_SRC_BEAST_HTTP_SESSION_H_
 #define IM_SRC_BEAST_HTTP_SESSION_H_
 
+#include <boost/asio/ip/address.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
@@ -18,7 +19,8 @@ namespace im::gateway {
 template <class Stream>
 class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
  public:
-  HttpSession(Stream&& stream, std::shared_ptr<GatewayState> state);
+  // `peer`: the address the connection comes from (a proxy's, behind one).
+  HttpSession(Stream&& stream, std::shared_ptr<GatewayState> state, boost::asio::ip::address peer);
   // TLS handshake (for a TLS stream), then requests.
   void Run();
 
@@ -28,6 +30,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   void DoRead();
   void OnRead(boost::beast::error_code ec, std::size_t bytes);
   void Upgrade(Request request, std::string accept_key);
+  // An auth route: throttled, then run on the auth pool (beast/auth_gate.h).
+  void RunAuth(AuthRoute route, Request request);
+  void Refuse(const Refusal& refusal, bool keep_alive);
   void ServeStatic(std::string_view path, bool keep_alive, bool head_only);
   Response& NewResponse(int status, bool keep_alive);
   void Respond(int status, std::string body, bool keep_alive, std::string content_type = "application/json");
@@ -38,6 +43,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   Stream stream_;
   boost::beast::flat_buffer buffer_;
   std::shared_ptr<GatewayState> state_;
+  const boost::asio::ip::address peer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   std::shared_ptr<Response> response_;
   // The request being answered, for its log line.

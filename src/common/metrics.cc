@@ -63,6 +63,19 @@ std::string Registry::RenderPrometheus() const {
   store_read_latency.Render("im_store_latency_seconds", "op=\"read\"", &out);
   counter("im_dead_letters_stored_total", "Dead-letter records kept in the Store for listing and re-drive.",
           dead_letters_stored.value());
+  out += "# HELP im_connections_refused_total Connections closed at accept, by reason.\n"
+         "# TYPE im_connections_refused_total counter\n";
+  out += "im_connections_refused_total{reason=\"max_connections\"} " +
+         std::to_string(connections_refused_total.value()) + "\n";
+  out += "im_connections_refused_total{reason=\"max_connections_per_ip\"} " +
+         std::to_string(connections_refused_per_ip.value()) + "\n";
+  out += "im_connections_refused_total{reason=\"fd_limit\"} " + std::to_string(connections_shed_fd_limit.value()) +
+         "\n";
+  out += "# HELP im_auth_refused_total Auth requests refused before running, by reason.\n"
+         "# TYPE im_auth_refused_total counter\n";
+  out += "im_auth_refused_total{reason=\"ip\"} " + std::to_string(auth_refused_ip.value()) + "\n";
+  out += "im_auth_refused_total{reason=\"account\"} " + std::to_string(auth_refused_account.value()) + "\n";
+  out += "im_auth_refused_total{reason=\"busy\"} " + std::to_string(auth_refused_busy.value()) + "\n";
   out += "# HELP im_push_total Offline-push notifications by outcome.\n# TYPE im_push_total counter\n";
   out += "im_push_total{outcome=\"delivered\"} " + std::to_string(push_delivered.value()) + "\n";
   out += "im_push_total{outcome=\"invalid_token\"} " + std::to_string(push_invalid_tokens.value()) + "\n";

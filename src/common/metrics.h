@@ -77,6 +77,14 @@ struct Registry {
   Counter push_rejected;            // notifications a push service refused for good
   Counter push_retries;             // notifications to retry (429, 5xx, network)
 
+  // Abuse limits of the gateway (docs/http-api.md, "Limits").
+  Counter connections_refused_total;   // over GatewayOptions::max_connections
+  Counter connections_refused_per_ip;  // over GatewayOptions::max_connections_per_ip
+  Counter connections_shed_fd_limit;   // accepted and closed at once: out of file descriptors
+  Counter auth_refused_ip;             // auth requests over the per-address limit (429)
+  Counter auth_refused_account;        // logins of an account over its failure limit (429)
+  Counter auth_refused_busy;           // auth requests refused with the auth pool full (503)
+
   // The metrics of one task type, created on first use; the reference stays valid.
   TaskMetrics& Task(std::string_view type);
 

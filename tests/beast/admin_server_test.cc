@@ -1,106 +1,19 @@
 // AdminServer over real sockets on 127.0.0.1, with a plain blocking POSIX client.
 #include "im/admin_server.h"
 
-#include <arpa/inet.h>
 #include <doctest/doctest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
 
 #include <atomic>
-#include <cctype>
 #include <chrono>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 
+#include "support/blocking_http.h"
+
 namespace im::test {
 namespace {
-
-// A connected TCP socket, closed on destruction; fd() < 0 when the connection was refused.
-class Connection {
- public:
-  explicit Connection(uint16_t port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(fd_ >= 0);
-    timeval timeout{5, 0};  // a broken server fails the test instead of hanging it
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-      ::close(fd_);
-      fd_ = -1;
-    }
-  }
-  ~Connection() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Connection(const Connection&) = delete;
-  Connection& operator=(const Connection&) = delete;
-
-  int fd() const { return fd_; }
-
-  bool Send(std::string_view data) {
-    while (!data.empty()) {
-      ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      data.remove_prefix(static_cast<size_t>(n));
-    }
-    return true;
-  }
-
-  // Some bytes, or "" at end of stream (or on an error or timeout).
-  std::string ReadSome() {
-    char chunk[4096];
-    ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
-    return n > 0 ? std::string(chunk, static_cast<size_t>(n)) : std::string();
-  }
-
- private:
-  int fd_ = -1;
-};
-
-struct HttpReply {
-  int status = 0;
-  std::string headers;  // lower-cased, for searching
-  std::string body;
-};
-
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-// Reads one response (Content-Length framed). `pending` carries bytes read past it.
-std::optional<HttpReply> ReadReply(Connection& conn, std::string& pending) {
-  size_t header_end;
-  while ((header_end = pending.find("\r\n\r\n")) == std::string::npos) {
-    std::string more = conn.ReadSome();
-    if (more.empty()) return std::nullopt;
-    pending += more;
-  }
-  HttpReply reply;
-  reply.headers = Lower(pending.substr(0, header_end));
-  if (reply.headers.rfind("http/1.1 ", 0) != 0) return std::nullopt;
-  reply.status = std::stoi(reply.headers.substr(9, 3));
-  size_t length = 0;
-  if (size_t at = reply.headers.find("\r\ncontent-length:"); at != std::string::npos) {
-    length = std::stoul(reply.headers.substr(at + 17));
-  }
-  pending.erase(0, header_end + 4);
-  while (pending.size() < length) {
-    std::string more = conn.ReadSome();
-    if (more.empty()) return std::nullopt;
-    pending += more;
-  }
-  reply.body = pending.substr(0, length);
-  pending.erase(0, length);
-  return reply;
-}
 
 std::string Request(std::string_view method, std::string_view path, bool keep_alive = false) {
   return std::string(method) + " " + std::string(path) + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" +

@@ -13,14 +13,15 @@ def check(cond, what):
         raise AssertionError(what)
 
 
-def start_imd(imd, data_dir, extra_args=(), env_extra=None, listen_flag=True, stderr=None):
+def start_imd(imd, data_dir, extra_args=(), env_extra=None, listen_flag=True, stderr=None, wrapper=()):
     """Starts imd on a free loopback port (--listen 127.0.0.1:0 unless listen_flag is False, when
     the caller's config or environment must say so); returns (process, port). `stderr`: where its
-    log lines go (default: ours)."""
+    log lines go (default: ours). `wrapper`: a command that runs imd (e.g. prlimit and its flags);
+    it must exec imd so the process is imd's."""
     env = dict(os.environ, IM_PASSWORD_ITERATIONS="1000", **(env_extra or {}))
     listen = ["--listen", "127.0.0.1:0"] if listen_flag else []
-    proc = subprocess.Popen([imd, *listen, "--data-dir", data_dir, *extra_args], stdout=subprocess.PIPE, env=env,
-                            text=True, stderr=stderr)
+    proc = subprocess.Popen([*wrapper, imd, *listen, "--data-dir", data_dir, *extra_args], stdout=subprocess.PIPE,
+                            env=env, text=True, stderr=stderr)
     line = proc.stdout.readline()
     return proc, int(line.split("://127.0.0.1:")[1].split("/")[0])
 

@@ -39,6 +39,17 @@ def main(imd):
         # The environment takes the same range as the file's password_iterations.
         run_bad(imd, ["--data-dir", os.path.join(tmp, "weak")], {"IM_PASSWORD_ITERATIONS": "999"},
                 "IM_PASSWORD_ITERATIONS must be an integer between 1000")
+        for text, expect in [('[limits]\nmax_connections_per_ip = -1\n', "limits.max_connections_per_ip must be between 0"),
+                             ('trusted_proxies = "10.0.0.1"\n', "trusted_proxies must be an array of strings")]:
+            with open(bad, "w") as f:
+                f.write(text)
+            run_bad(imd, ["--config", bad], {}, expect)
+        with open(bad, "w") as f:
+            f.write('listen = "127.0.0.1:0"\ntrusted_proxies = ["10.0.0.0/40"]\n')
+        out = subprocess.run([imd, "--config", bad, "--data-dir", os.path.join(tmp, "proxies")], capture_output=True,
+                             text=True, timeout=20)
+        check(out.returncode != 0 and "trusted proxy \"10.0.0.0/40\"" in out.stderr,
+              "a malformed trusted proxy stops imd: %d %r" % (out.returncode, out.stderr))
 
         # The file sets data_dir and a 64 KiB frame limit; the environment overrides the listen
         # address of the file; the flag overrides data_dir.
