@@ -10,7 +10,8 @@
 # NAME-N.env (load average, a synced-write probe), NAME-N.top (top -b -n1 in the middle of the
 # load) and NAME-N.metrics (imd's /metrics after the run) in the output directory. Environment: IMD
 # (/tmp/imd-bench), LOAD (build/release/bench/im_load), REPS (3), THREADS (1: client io threads),
-# IMD_CONFIG (a TOML file passed to imd, e.g. to turn search off; default none).
+# IMD_CONFIG (a TOML file passed to imd, e.g. to turn search off; default bench/imd-bench.toml, whose
+# [limits] line a file of your own should keep: every simulated user logs in from 127.0.0.1).
 set -uo pipefail
 
 out=${1:-/tmp/imd-baseline}
@@ -45,7 +46,8 @@ run_one() {
     rm -f "$data/dd"
   } >"$out/$name-$rep.env"
   local config=()
-  [ -n "${IMD_CONFIG:-}" ] && config=(--config "$IMD_CONFIG")
+  # Default: lift the per-address auth throttle (every simulated user logs in from 127.0.0.1).
+  config=(--config "${IMD_CONFIG:-$(dirname "$0")/imd-bench.toml}")
   IM_PASSWORD_ITERATIONS=1000 "$IMD" --listen 127.0.0.1:0 --data-dir "$data" "${config[@]}" >"$data.log" 2>&1 &
   imd_pid=$!
   for _ in $(seq 100); do

@@ -39,8 +39,9 @@
 #               every server process (<= 500), over warmup + load + drain (the CPU from the
 #               start, registration and connecting included, is kept as server_cpu_s_with_setup).
 #
-# Each imd run: a fresh `IM_PASSWORD_ITERATIONS=1000 imd --listen 127.0.0.1:0 --data-dir $(mktemp -d)`
-# (defaults otherwise), im_load with --server-pid (imd's CPU and RSS from /proc; CPU per message =
+# Each imd run: a fresh `IM_PASSWORD_ITERATIONS=1000 imd --listen 127.0.0.1:0 --data-dir $(mktemp -d)
+# --config bench/imd-bench.toml` (defaults otherwise: the file only lifts the per-address auth
+# throttle, since every simulated user logs in from 127.0.0.1), im_load with --server-pid (imd's CPU and RSS from /proc; CPU per message =
 # imd's CPU over warmup + load + drain / every acked message) under /usr/bin/time (im_load's own
 # CPU), then imd is stopped. Every process has a time bound (imd runs under timeout -s KILL, so
 # it ends even if this script is killed).
@@ -235,7 +236,7 @@ run_imd() {
     export IM_PASSWORD_ITERATIONS=1000
     exec timeout -s KILL "$imd_bound" bash -c \
       'cpus=$1; shift; if [ -n "$cpus" ]; then exec taskset -c "$cpus" "$@"; else exec "$@"; fi' _ "$scpus" \
-      "$IMD" --listen 127.0.0.1:0 --data-dir "$data"
+      "$IMD" --listen 127.0.0.1:0 --data-dir "$data" --config "$here/imd-bench.toml"
   ) >"$base.imd.log" 2>&1 &
   wrapper=$!
   port=

@@ -19,7 +19,8 @@ LOAD=${LOAD:-$root/build/release/bench/im_load}
 PERF_SECONDS=${PERF_SECONDS:-8}
 mkdir -p "$out"
 data=$(mktemp -d /tmp/imd-profile.XXXXXX)
-IM_PASSWORD_ITERATIONS=1000 taskset -c 0 "$IMD" --listen 127.0.0.1:0 --data-dir "$data" >"$data.log" 2>&1 &
+IM_PASSWORD_ITERATIONS=1000 taskset -c 0 "$IMD" --listen 127.0.0.1:0 --data-dir "$data" \
+  --config "$root/bench/imd-bench.toml" >"$data.log" 2>&1 &
 imd_pid=$!
 port=
 for _ in $(seq 100); do
