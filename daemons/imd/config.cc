@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "common/toml_file.h"
+
 namespace imd {
 namespace {
 
@@ -114,14 +116,7 @@ Status ApplyFeatureTable(im::daemon::FeaturesConfig& f, const std::string& table
   return Status::Ok();
 }
 
-Status ApplyToml(Config& c, const std::string& path) {
-  toml::table t;
-  try {
-    t = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    return Status::InvalidArgument(path + ":" + std::to_string(e.source().begin.line) + ": " +
-                                   std::string(e.description()));
-  }
+Status ApplyTomlTable(Config& c, const toml::table& t, const std::string& path) {
   for (auto&& [key, node] : t) {
     const std::string k(key.str());
     const std::string where = path + ": " + k;
@@ -228,7 +223,17 @@ Status ApplyToml(Config& c, const std::string& path) {
   return Status::Ok();
 }
 
+Status ApplyToml(Config& c, const std::string& path) {
+  IM_ASSIGN_OR_RETURN(std::string text, im::daemon::ReadTomlFile(path));
+  return ApplyTomlText(c, text, path);
+}
+
 }  // namespace
+
+Status ApplyTomlText(Config& c, std::string_view text, const std::string& source) {
+  IM_ASSIGN_OR_RETURN(toml::table t, im::daemon::ParseTomlText(text, source));
+  return ApplyTomlTable(c, t, source);
+}
 
 const char* Usage() {
   return "usage: imd [--config FILE] [--listen HOST:PORT] [--data-dir DIR] [--store sqlite|rocksdb]\n"
