@@ -6,7 +6,7 @@
 # Builds the fuzz targets (CMake preset `fuzz`: clang-16 with ASan and UBSan, in build/fuzz; the
 # Debian packages clang-16 and libfuzzer-16-dev) and runs each TARGET (default: all of them) for
 # SECONDS (default 60) or for N inputs. Targets: frame_json frame_binary rest query jwt
-# toml_config rocksdb_codec bus_records (tests/fuzz/<target>_fuzz.cc).
+# toml_config rocksdb_codec bus_records websocket_frames (tests/fuzz/<target>_fuzz.cc).
 #
 # Each run starts from the seed corpus in the repository (tests/fuzz/corpus/<target>) and from
 # what earlier runs on this machine found (build/fuzz/corpus/<target>, kept between runs, not
@@ -23,7 +23,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-all_targets=(frame_json frame_binary rest query jwt toml_config rocksdb_codec bus_records)
+all_targets=(frame_json frame_binary rest query jwt toml_config rocksdb_codec bus_records websocket_frames)
 budget=(-max_total_time=60)
 if [[ $# -gt 0 && $1 =~ ^[0-9]+$ ]]; then
   budget=(-max_total_time="$1")
