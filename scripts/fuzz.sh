@@ -4,9 +4,10 @@
 #   scripts/fuzz.sh [SECONDS | -runs=N] [TARGET...]
 #
 # Builds the fuzz targets (CMake preset `fuzz`: clang-16 with ASan and UBSan, in build/fuzz; the
-# Debian packages clang-16 and libfuzzer-16-dev) and runs each TARGET (default: all of them) for
-# SECONDS (default 60) or for N inputs. Targets: frame_json frame_binary rest query jwt
-# toml_config rocksdb_codec bus_records websocket_frames (tests/fuzz/<target>_fuzz.cc).
+# Debian packages clang-16, libfuzzer-16-dev and libclang-rt-16-dev, which scripts/install-deps.sh
+# installs) and runs each TARGET (default: all of them) for SECONDS (default 60) or for N inputs.
+# Targets: frame_json frame_binary rest query jwt toml_config rocksdb_codec bus_records
+# websocket_frames (tests/fuzz/<target>_fuzz.cc).
 #
 # Each run starts from the seed corpus in the repository (tests/fuzz/corpus/<target>) and from
 # what earlier runs on this machine found (build/fuzz/corpus/<target>, kept between runs, not
