@@ -16,6 +16,7 @@ packages=(
   libhiredis-dev redis-server
   libcurl4-openssl-dev python3-h2 openssl
   chromium
+  clang-16 libfuzzer-16-dev libclang-rt-16-dev  # scripts/fuzz.sh: libFuzzer and the sanitizer runtimes
 )
 # The browser test (tests/browser) runs on node and npm: a node already on PATH (such as
 # nodesource's nodejs, which brings its own npm) is used as it is; Debian's are the fallback.

@@ -7,6 +7,8 @@
 #include <charconv>
 #include <cstdlib>
 
+#include "common/toml_file.h"
+
 namespace im::daemon {
 namespace {
 
@@ -189,13 +191,12 @@ const Settings::Entry* Settings::Find(const std::string& key) const {
 }
 
 Status Settings::ApplyToml(const std::string& path) {
-  toml::table root;
-  try {
-    root = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    return Status::InvalidArgument(path + ":" + std::to_string(e.source().begin.line) + ": " +
-                                   std::string(e.description()));
-  }
+  IM_ASSIGN_OR_RETURN(std::string text, ReadTomlFile(path));
+  return ApplyTomlText(text, path);
+}
+
+Status Settings::ApplyTomlText(std::string_view text, const std::string& path) {
+  IM_ASSIGN_OR_RETURN(toml::table root, ParseTomlText(text, path));
   // Depth-first over nested tables: [kafka] brokers = … is the key "kafka.brokers".
   std::function<Status(const toml::table&, const std::string&)> walk = [&](const toml::table& t,
                                                                            const std::string& prefix) -> Status {

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "im/log.h"
@@ -42,6 +43,9 @@ class Settings {
 
   // Applies the layers. invalid_argument naming what is wrong.
   Status Load(const std::vector<std::string>& args);
+  // Applies the text of a TOML file, named `source` in errors: what Load does with --config once
+  // the file is read (the fuzz target in tests/fuzz calls it without a file).
+  Status ApplyTomlText(std::string_view text, const std::string& source);
   bool help() const { return help_; }
   const std::string& program() const { return program_; }
   std::string Usage() const;

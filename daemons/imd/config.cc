@@ -8,6 +8,8 @@
 #include <iterator>
 #include <utility>
 
+#include "common/toml_file.h"
+
 namespace imd {
 namespace {
 
@@ -59,7 +61,7 @@ Status SetStrings(std::vector<std::string>& out, const toml::node& node, const s
   if (!list) return Status::InvalidArgument(where + " must be an array of strings");
   out.clear();
   for (auto&& item : *list) {
-    auto v = item.value<std::string>();
+    auto v = item.value_exact<std::string>();
     if (!v || v->empty()) return Status::InvalidArgument(where + " must be an array of strings");
     out.push_back(*v);
   }
@@ -94,15 +96,15 @@ Status ApplyFeatureTable(im::daemon::FeaturesConfig& f, const std::string& table
     const Strings& strings = table == "search" ? search : table == "push" ? push : Strings{};
     auto it = std::find_if(strings.begin(), strings.end(), [&](const auto& e) { return k == e.first; });
     if (it != strings.end()) {
-      auto v = node.value<std::string>();
+      auto v = node.value_exact<std::string>();
       if (!v) return Status::InvalidArgument(at + " must be a string");
       *it->second = *v;
     } else if (table == "push" && k == "enabled") {
-      auto v = node.value<bool>();
+      auto v = node.value_exact<bool>();
       if (!v) return Status::InvalidArgument(at + " must be true or false");
       f.push_enabled = *v;
     } else if (table == "tasks") {
-      auto v = node.value<int64_t>();
+      auto v = node.value_exact<int64_t>();
       if (!v) return Status::InvalidArgument(at + " must be an integer");
       int64_t out = 0;
       if (k == "max_attempts") {
@@ -129,51 +131,44 @@ Status ApplyFeatureTable(im::daemon::FeaturesConfig& f, const std::string& table
   return Status::Ok();
 }
 
-Status ApplyToml(Config& c, const std::string& path) {
-  toml::table t;
-  try {
-    t = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    return Status::InvalidArgument(path + ":" + std::to_string(e.source().begin.line) + ": " +
-                                   std::string(e.description()));
-  }
+Status ApplyTomlTable(Config& c, const toml::table& t, const std::string& path) {
   for (auto&& [key, node] : t) {
     const std::string k(key.str());
     const std::string where = path + ": " + k;
     if (k == "listen") {
-      auto v = node.value<std::string>();
+      auto v = node.value_exact<std::string>();
       if (!v) return Status::InvalidArgument(where + " must be a string");
       IM_RETURN_IF_ERROR(SetListen(c, *v, where));
     } else if (k == "data_dir") {
-      auto v = node.value<std::string>();
+      auto v = node.value_exact<std::string>();
       if (!v || v->empty()) return Status::InvalidArgument(where + " must be a non-empty string");
       c.data_dir = *v;
     } else if (k == "store") {
-      auto v = node.value<std::string>();
+      auto v = node.value_exact<std::string>();
       if (!v) return Status::InvalidArgument(where + " must be a string");
       IM_RETURN_IF_ERROR(SetStore(c, *v, where));
     } else if (k == "web_root") {
-      auto v = node.value<std::string>();
+      auto v = node.value_exact<std::string>();
       if (!v) return Status::InvalidArgument(where + " must be a string");
       c.gateway.web_root = *v;
     } else if (k == "tls_certificate_file" || k == "tls_private_key_file") {
-      auto v = node.value<std::string>();
+      auto v = node.value_exact<std::string>();
       if (!v || v->empty()) return Status::InvalidArgument(where + " must be a non-empty string");
       (k == "tls_certificate_file" ? c.gateway.tls_certificate_file : c.gateway.tls_private_key_file) = *v;
     } else if (k == "allowed_origins" || k == "trusted_proxies") {
       IM_RETURN_IF_ERROR(
           SetStrings(k == "allowed_origins" ? c.gateway.allowed_origins : c.gateway.trusted_proxies, node, where));
     } else if (k == "log_level") {
-      auto v = node.value<std::string>();
+      auto v = node.value_exact<std::string>();
       if (!v || !im::ParseLogLevel(*v, &c.log_level)) {
         return Status::InvalidArgument(where + " must be one of debug, info, warn, error");
       }
     } else if (k == "access_token_ttl_seconds") {
-      auto v = node.value<int64_t>();
+      auto v = node.value_exact<int64_t>();
       if (!v) return Status::InvalidArgument(where + " must be an integer");
       IM_RETURN_IF_ERROR(SetInt(c.access_token_ttl_seconds, *v, 1, 24 * 3600, where));
     } else if (k == "password_iterations") {
-      auto v = node.value<int64_t>();
+      auto v = node.value_exact<int64_t>();
       int64_t out = 0;
       if (!v) return Status::InvalidArgument(where + " must be an integer");
       IM_RETURN_IF_ERROR(SetInt(out, *v, 1000, 10'000'000, where));
@@ -183,7 +178,7 @@ Status ApplyToml(Config& c, const std::string& path) {
       if (!table) return Status::InvalidArgument(where + " must be a table");
       IM_RETURN_IF_ERROR(ApplyFeatureTable(c.features, k, *table, where));
     } else if (k == "admin_token") {
-      auto v = node.value<std::string>();
+      auto v = node.value_exact<std::string>();
       if (!v || (!v->empty() && v->size() < 16)) {
         return Status::InvalidArgument(where + " must be a string of at least 16 characters");
       }
@@ -204,7 +199,7 @@ Status ApplyToml(Config& c, const std::string& path) {
       for (auto&& [lkey, lnode] : *limits) {
         const std::string lk(lkey.str());
         const std::string lwhere = where + "." + lk;
-        auto v = lnode.value<int64_t>();
+        auto v = lnode.value_exact<int64_t>();
         if (!v) return Status::InvalidArgument(lwhere + " must be an integer");
         int64_t out = 0;
         if (lk == "max_frame_bytes") {
@@ -258,7 +253,17 @@ Status ApplyToml(Config& c, const std::string& path) {
   return Status::Ok();
 }
 
+Status ApplyToml(Config& c, const std::string& path) {
+  IM_ASSIGN_OR_RETURN(std::string text, im::daemon::ReadTomlFile(path));
+  return ApplyTomlText(c, text, path);
+}
+
 }  // namespace
+
+Status ApplyTomlText(Config& c, std::string_view text, const std::string& source) {
+  IM_ASSIGN_OR_RETURN(toml::table t, im::daemon::ParseTomlText(text, source));
+  return ApplyTomlTable(c, t, source);
+}
 
 const char* Usage() {
   return "usage: imd [--config FILE] [--listen HOST:PORT] [--data-dir DIR] [--store sqlite|rocksdb]\n"

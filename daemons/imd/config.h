@@ -3,6 +3,7 @@
 #define IM_DAEMONS_IMD_CONFIG_H_
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/features.h"
@@ -35,6 +36,10 @@ struct Config {
 // Parses argv (and the TOML file it names, and the environment). invalid_argument with a message
 // naming the offending key, variable or flag.
 im::Result<Config> LoadConfig(const std::vector<std::string>& args);
+
+// Applies the text of a TOML configuration file, named `source` in errors, onto `c`: what
+// --config does once the file is read (the fuzz target in tests/fuzz calls it without a file).
+im::Status ApplyTomlText(Config& c, std::string_view text, const std::string& source);
 
 const char* Usage();
 

@@ -438,8 +438,9 @@ int HttpStatusFor(StatusCode code) {
 }
 
 RestResponse ErrorResponse(const Status& status) {
+  // A message may quote the request ("no route for GET <path>"), whose bytes need not be UTF-8.
   return Json(HttpStatusFor(status.code()),
-              json::object{{"code", StatusCodeName(status.code())}, {"message", status.message()}});
+              json::object{{"code", StatusCodeName(status.code())}, {"message", ToValidUtf8(status.message())}});
 }
 
 RestResponse HandleRest(Engine& engine, const RestRequest& request, std::string_view admin_token) {

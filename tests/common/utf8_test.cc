@@ -82,5 +82,16 @@ TEST_CASE("utf8: printable ascii") {
   CHECK_FALSE(IsPrintableAscii(std::string_view("a\0", 2)));
 }
 
+TEST_CASE("utf8: ToValidUtf8 keeps well-formed text and replaces each bad byte with U+FFFD") {
+  for (std::string_view ok : {"", "hello", "caf\xC3\xA9", "\xF0\x9F\x98\x80", "\xF4\x8F\xBF\xBF"}) {
+    CHECK(ToValidUtf8(ok) == ok);
+  }
+  CHECK(ToValidUtf8("a\xFF\xFE" "b") == "a\xEF\xBF\xBD\xEF\xBF\xBD" "b");
+  CHECK(ToValidUtf8("\xC3") == "\xEF\xBF\xBD");  // truncated
+  CHECK(ToValidUtf8("\xED\xA0\x80") == "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // a surrogate: 3 bad bytes
+  CHECK(ToValidUtf8("\xE2\x82" "x\xE2\x82\xAC") == "\xEF\xBF\xBD\xEF\xBF\xBD" "x\xE2\x82\xAC");
+  CHECK(IsValidUtf8(ToValidUtf8("\xC0\xAF\xF5\x80\x80\x80\x80")));
+}
+
 }  // namespace
 }  // namespace im

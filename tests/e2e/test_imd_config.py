@@ -27,6 +27,15 @@ def main(imd):
         with open(bad, "w") as f:
             f.write('listen = "127.0.0.1:0"\n[limits]\nmax_frame_bytes = "big"\n')
         run_bad(imd, ["--config", bad], {}, "limits.max_frame_bytes must be an integer")
+        # A float is not an integer, however it is written: 655e63 was converted without a range
+        # check (undefined behaviour; found by the toml_config fuzz target), 1.5e3 to 1500.
+        for number in ("655e63", "1.5e3", "-inf"):
+            with open(bad, "w") as f:
+                f.write('[limits]\nmax_frame_bytes = %s\n' % number)
+            run_bad(imd, ["--config", bad], {}, "limits.max_frame_bytes must be an integer")
+        with open(bad, "w") as f:
+            f.write('password_iterations = 6e5\n')
+        run_bad(imd, ["--config", bad], {}, "password_iterations must be an integer")
         with open(bad, "w") as f:
             f.write('lissten = "127.0.0.1:0"\n')
         run_bad(imd, ["--config", bad], {}, "lissten is not a known setting")
