@@ -120,7 +120,11 @@ def main(bindir, kafka_mock):
         appends = 'im_store_latency_seconds_count{op="append"}'
         before = d.metrics("repo")[appends]
         asyncio.run(test_imd_basic.scenario(d.port("gw1"), store_metrics=False))
-        check(d.metrics("repo")[appends] - before == 7, "im-repo stored the scenario's 7 messages")
+        # At least the scenario's 7: a record redelivered after a consumer-group rebalance (at
+        # least once) is appended again and answered as a duplicate, which the store counts too;
+        # that nothing is stored twice is checked by the scenario's history and seqs.
+        stored = d.metrics("repo")[appends] - before
+        check(stored >= 7, "im-repo stored the scenario's 7 messages: %d appends" % stored)
         print("split: imd scenario passed against im-gateway")
         asyncio.run(cross_gateway(d))
         print("split: cross-gateway chat passed")
