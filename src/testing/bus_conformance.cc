@@ -1,7 +1,5 @@
-// The Bus conformance suite: the executable form of the contract in include/im/bus.h.
-//
-// Handlers capture their state by shared_ptr, so a case that returns early (a failed
-// expectation) can destroy its subscriptions in any order.
+// The Bus conformance suite: the executable form of the contract in include/im/bus.h (the batch
+// cases are in bus_conformance_batch.cc; shared helpers in bus_conformance_check.h).
 #include "im/testing/bus_conformance.h"
 
 #include <algorithm>
@@ -17,97 +15,12 @@
 #include <stop_token>
 #include <thread>
 
+#include "bus_conformance_check.h"
+
 namespace im::testing {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-using std::chrono::milliseconds;
-
-Status Fail(const char* file, int line, const std::string& what) {
-  return Status::Internal(std::string(file) + ":" + std::to_string(line) + ": expected " + what);
-}
-
-#define EXPECT(cond) \
-  if (!(cond)) return Fail(__FILE__, __LINE__, #cond)
-#define EXPECT_MSG(cond, msg) \
-  if (!(cond)) return Fail(__FILE__, __LINE__, std::string(#cond) + " (" + (msg) + ")")
-#define EXPECT_OK(expr)                                                                     \
-  do {                                                                                      \
-    Status im_s_ = (expr);                                                                  \
-    if (!im_s_.ok()) return Fail(__FILE__, __LINE__, #expr " ok, got " + im_s_.ToString()); \
-  } while (0)
-// Declares `lhs` from a Result that must be ok.
-#define ASSIGN_OK(lhs, expr) ASSIGN_OK_IMPL_(IM_CONCAT_(conf_r_, __LINE__), lhs, expr)
-#define ASSIGN_OK_IMPL_(tmp, lhs, expr)                                                        \
-  auto tmp = (expr);                                                                           \
-  if (!tmp.ok()) return Fail(__FILE__, __LINE__, #expr " ok, got " + tmp.status().ToString()); \
-  lhs = std::move(tmp).value()
-// Polls `cond` until it holds or opts.timeout passes.
-#define WAIT(cond)                                                       \
-  if (!WaitUntil([&] { return static_cast<bool>(cond); }, opts.timeout)) \
-  return Fail(__FILE__, __LINE__, std::string(#cond) + " within " + std::to_string(opts.timeout.count()) + " ms")
-
-template <typename Pred>
-bool WaitUntil(Pred pred, milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  while (!pred()) {
-    if (Clock::now() >= deadline) return pred();
-    std::this_thread::sleep_for(milliseconds(2));
-  }
-  return true;
-}
-
-// A topic (or group) name no other run of any case uses: buses that share a broker keep their
-// records, so names must never repeat.
-std::string Unique(const std::string& tag) {
-  static std::atomic<unsigned> counter{0};
-  static const unsigned seed = std::random_device()();
-  std::mt19937_64 rng(seed ^ (uint64_t(counter++) << 32) ^ uint64_t(Clock::now().time_since_epoch().count()));
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "%012llx", static_cast<unsigned long long>(rng() & 0xffffffffffffULL));
-  return "conformance-" + std::string(buf) + "-" + tag;
-}
-
-// Every delivery a handler saw, in order.
-class Log {
- public:
-  void Add(const BusRecord& r) {
-    std::lock_guard lock(mu_);
-    seen_.push_back(r);
-  }
-  std::vector<BusRecord> Snapshot() {
-    std::lock_guard lock(mu_);
-    return seen_;
-  }
-  size_t Size() {
-    std::lock_guard lock(mu_);
-    return seen_.size();
-  }
-  // Deliveries whose payload starts with `prefix`, counted per payload.
-  std::map<std::string, int> CountByPayload(const std::string& prefix = "") {
-    std::lock_guard lock(mu_);
-    std::map<std::string, int> out;
-    for (const auto& r : seen_) {
-      if (r.payload.starts_with(prefix)) out[r.payload]++;
-    }
-    return out;
-  }
-  bool SawPayload(const std::string& payload) {
-    std::lock_guard lock(mu_);
-    return std::any_of(seen_.begin(), seen_.end(), [&](const BusRecord& r) { return r.payload == payload; });
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<BusRecord> seen_;
-};
-
-Bus::Handler Recorder(std::shared_ptr<Log> log) {
-  return [log](const BusRecord& r) {
-    log->Add(r);
-    return Status::Ok();
-  };
-}
+using namespace bus_conformance;
 
 // The per-key order of the contract, checked as records are handled. Record n of a key (the
 // n-th published with that key, from 0) may be handled only once records 0..n-1 have all been
@@ -543,74 +456,6 @@ Status MembershipChangesKeepOrder(Bus& bus, const BusConformanceOptions& opts) {
   WAIT(check->Complete(counts));
   EXPECT_OK(bus.Drain());
   EXPECT_MSG(check->Violation().empty(), check->Violation());
-  return Status::Ok();
-}
-
-// A batch subscription gets every record once, each key's records in order, never more than
-// max_batch at a time. (A bus may hand over batches of one: that is what the default does.)
-Status BatchesKeepEveryRecordInOrder(Bus& bus, const BusConformanceOptions& opts) {
-  const std::string topic = Unique("batch");
-  constexpr size_t kMaxBatch = 8;
-  constexpr int kRecords = 300, kKeys = 5;
-  auto log = std::make_shared<Log>();
-  auto largest = std::make_shared<std::atomic<size_t>>(0);
-  auto empty_batches = std::make_shared<std::atomic<int>>(0);
-  ASSIGN_OK(auto sub,
-            bus.SubscribeBatch(topic, topic + "-g", kMaxBatch,
-                               [log, largest, empty_batches](std::span<const BusRecord> batch) {
-                                 if (batch.empty()) empty_batches->fetch_add(1);
-                                 size_t seen = largest->load();
-                                 while (batch.size() > seen && !largest->compare_exchange_weak(seen, batch.size())) {
-                                 }
-                                 for (const BusRecord& r : batch) log->Add(r);
-                                 return Status::Ok();
-                               }));
-  for (int i = 0; i < kRecords; ++i) {
-    EXPECT_OK(bus.Publish(topic, "k" + std::to_string(i % kKeys), std::to_string(i)));
-  }
-  WAIT(log->Size() >= kRecords);
-  EXPECT_OK(bus.Drain());
-  EXPECT(empty_batches->load() == 0);
-  EXPECT_MSG(largest->load() <= kMaxBatch, "a batch of " + std::to_string(largest->load()));
-  auto seen = log->Snapshot();
-  EXPECT_MSG(seen.size() == kRecords, std::to_string(seen.size()) + " deliveries");
-  std::map<std::string, int> last;  // key -> last payload seen
-  for (const BusRecord& r : seen) {
-    int n = std::stoi(r.payload);
-    auto [it, first] = last.try_emplace(r.key, n);
-    EXPECT_MSG(first || n > it->second,
-               "key " + r.key + ": record " + r.payload + " after " + std::to_string(it->second));
-    it->second = n;
-  }
-  return Status::Ok();
-}
-
-// A batch that fails is delivered again record by record: the good records of it succeed alone,
-// and the bad one is retried and dead-lettered alone.
-Status FailedBatchIsRetriedRecordByRecord(Bus& bus, const BusConformanceOptions& opts) {
-  const std::string topic = Unique("batch-poison");
-  auto ok = std::make_shared<Log>(), dead = std::make_shared<Log>();
-  ASSIGN_OK(auto dlq, bus.Subscribe(topics::kDeadLetter, topic + "-dlq", [dead, topic](const BusRecord& r) {
-    const std::string* origin = r.header(dead_letter::kOriginTopic);
-    if (origin && *origin == topic) dead->Add(r);
-    return Status::Ok();
-  }));
-  ASSIGN_OK(auto sub, bus.SubscribeBatch(topic, topic + "-g", 64, [ok](std::span<const BusRecord> batch) {
-    for (const BusRecord& r : batch) {
-      if (r.payload == "poison") return Status::Internal("poisoned batch");
-    }
-    for (const BusRecord& r : batch) ok->Add(r);
-    return Status::Ok();
-  }));
-  for (int i = 0; i < 20; ++i) {
-    EXPECT_OK(bus.Publish(topic, "k" + std::to_string(i % 3), i == 7 ? "poison" : "good-" + std::to_string(i)));
-  }
-  WAIT(dead->Size() >= 1 && ok->CountByPayload("good-").size() == 19);
-  EXPECT_OK(bus.Drain());
-  EXPECT(!ok->SawPayload("poison"));
-  auto letters = dead->Snapshot();
-  EXPECT_MSG(letters.size() == 1, std::to_string(letters.size()) + " dead letters");
-  EXPECT(letters[0].payload == "poison");
   return Status::Ok();
 }
 
