@@ -15,10 +15,11 @@
 #               (<= 50), ack and delivery p99 (<= 20 ms)
 #   direct-max  1:1, 4,000 conns x 5 msg/s = 20,000 msg/s offered: acked msg/s (>= 20,000), i.e.
 #               the saturation throughput on one core when it is below the offer; CPU us/message
-#   group1k     one group of 1,000 members, 2 senders x 20 msg/s = 39,960 deliveries/s offered
-#               (one im_load core does not read much more; 4 x 40 made its senders slow
-#               consumers that imd closed): deliveries/s, imd CPU
-#               us/delivery (<= 1.6), im_load's own CPU (it may well be the bottleneck: check it)
+#   group1k     one group of 1,000 members, 10 senders x 40 msg/s = 399,600 deliveries/s offered:
+#               as fast as one im_load core reads them (it speaks WebSocket over the bare socket
+#               and reads a delivery without a JSON parse: ~94 % of its core at this rate; check
+#               its CPU, it is the bottleneck above this): deliveries/s, imd CPU us/delivery
+#               (<= 1.6), delivery p99
 #   idle19k     19,000 idle authenticated WebSockets (0.01 msg/s each for 10 s, i.e. ~10 % send
 #               once; --connect-concurrency 256): imd kB/connection (<= 4; im_load's RSS growth
 #               over its connect phase) and upgrades/s (>= 15,000; im_load's connections/s, each an
@@ -328,7 +329,7 @@ else
   direct5k_args=(--scenario direct --connections 1000 --rate 5)
   direct10k_args=(--scenario direct --connections 2000 --rate 5)
   directmax_args=(--scenario direct --connections 4000 --rate 5)
-  group1k_args=(--scenario group --members 1000 --senders 2 --rate 20)
+  group1k_args=(--scenario group --members 1000 --senders 10 --rate 40)
 fi
 timing=(--duration "$DURATION" --warmup "$WARMUP")
 args_of() {
