@@ -5,8 +5,8 @@
 
 #include <array>
 #include <atomic>
-#include <chrono>
 #include <boost/asio/thread_pool.hpp>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -31,9 +31,13 @@ class ClientSession {
   virtual ~ClientSession() = default;
   // Queues one encoded frame (text or binary) for writing. Any thread.
   virtual void Send(std::shared_ptr<const std::string> frame, bool text) = 0;
-  // The same, on the session's network thread (the Outbox's drain). Frames queued by one drain
-  // go out together, in one write per session.
-  virtual void EnqueueOnLoop(std::shared_ptr<const std::string> frame, bool text) = 0;
+  // The same, on the session's network thread (the Outbox's drain), without writing yet: true
+  // when the caller must call FlushOnLoop once it has queued the rest of its frames (the first
+  // frame since the session's last write was arranged). So every frame of one drain goes out in
+  // one write per session, with no further hand-off to the loop.
+  virtual bool EnqueueOnLoop(const std::string& frame, bool text) = 0;
+  // Writes what EnqueueOnLoop queued. On the session's network thread.
+  virtual void FlushOnLoop() = 0;
   // Closes with a code and reason after the queued frames.
   virtual void Close(uint16_t code, std::string reason) = 0;
   // Whether pushed events go out as binary (the client's last frame was binary).

@@ -28,8 +28,14 @@ void Outbox::Drain() {
     draining_.swap(pending_);
     scheduled_ = false;
   }
-  for (Item& item : draining_) item.session->EnqueueOnLoop(std::move(item.frame), item.text);
-  draining_.clear();  // keeps its capacity for the next burst
+  // Every frame first, then one write per session that got any: a session with ten events in
+  // this burst writes them with one send.
+  for (Item& item : draining_) {
+    if (item.session->EnqueueOnLoop(*item.frame, item.text)) to_flush_.push_back(item.session.get());
+  }
+  for (ClientSession* session : to_flush_) session->FlushOnLoop();  // draining_ keeps them alive
+  to_flush_.clear();
+  draining_.clear();  // both keep their capacity for the next burst
 }
 
 }  // namespace im::gateway

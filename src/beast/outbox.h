@@ -4,7 +4,7 @@
 // then on its session. So a downstream batch of a hundred events costs one post (at most one
 // wake-up of the network thread) instead of a hundred.
 //
-// The drain calls ClientSession::EnqueueOnLoop outside the session's strand: that is safe only
+// The drain calls ClientSession::EnqueueOnLoop and FlushOnLoop outside the session's strand: that is safe only
 // because each io_context is run by exactly one thread (Gateway: one io_context per network
 // thread), so no handler of the session can run at the same time.
 #ifndef IM_SRC_BEAST_OUTBOX_H_
@@ -46,7 +46,8 @@ class Outbox {
   std::vector<Item> pending_;  // guarded by mu_
   bool scheduled_ = false;     // a drain is posted and has not taken pending_ yet
   bool closed_ = false;
-  std::vector<Item> draining_;  // network thread only
+  std::vector<Item> draining_;            // network thread only
+  std::vector<ClientSession*> to_flush_;  // network thread only: sessions to write after a drain
 };
 
 }  // namespace im::gateway

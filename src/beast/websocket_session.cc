@@ -61,6 +61,8 @@ constexpr size_t kTlsReadChunk = 16 * 1024;  // one TLS record
 constexpr auto kCloseHandshakeTimeout = std::chrono::seconds(5);
 // The application close code for a client that does not read fast enough (docs/protocol.md).
 constexpr uint16_t kCloseSlowConsumer = 4000;
+// What a session's write buffer starts with when a frame is queued (see Enqueue).
+constexpr size_t kFirstWriteBuffer = 4096;
 // Sync positions per extra rate-limit token.
 constexpr int kSyncPositionsPerToken = 200;
 
@@ -154,7 +156,8 @@ void WebsocketSession<Stream>::DoRead() {
                             [self = this->shared_from_this()](boost::system::error_code ec, size_t n) {
                               self->reading_ = false;
                               if (self->phase_ == Phase::kDone) return;
-                              if (ec) return self->Finish(ec == asio::error::eof ? "closed by the client" : ec.message());
+                              if (ec)
+                                return self->Finish(ec == asio::error::eof ? "closed by the client" : ec.message());
                               self->last_heard_ = std::chrono::steady_clock::now();
                               self->ping_outstanding_ = false;
                               if (self->OnBytes(self->tls_read_buffer_.get(), n)) self->DoRead();
@@ -178,7 +181,7 @@ void WebsocketSession<Stream>::OnReadable(boost::system::error_code ec) {
       if (WouldBlock(rec)) break;
       if (phase_ == Phase::kLinger) {
         if (rec) return Finish(close_why_);  // the client closed too (or reset): done
-        continue;                             // discarded
+        continue;                            // discarded
       }
       if (rec) return Finish(rec == asio::error::eof ? "closed by the client" : rec.message());
       last_heard_ = std::chrono::steady_clock::now();
@@ -326,18 +329,27 @@ template <class Stream>
 void WebsocketSession<Stream>::Send(std::shared_ptr<const std::string> frame, bool text) {
   if (loop_ == nullptr) {
     asio::post(socket_.get_executor(), [self = this->shared_from_this(), frame = std::move(frame), text]() mutable {
-      self->EnqueueOnLoop(std::move(frame), text);
+      self->Enqueue(*frame, text ? Opcode::kText : Opcode::kBinary);
     });
     return;
   }
   // On the session's own thread (a reply computed inline) the frame is queued at once.
-  if (loop_->outbox.context().get_executor().running_in_this_thread()) return EnqueueOnLoop(std::move(frame), text);
+  if (loop_->outbox.context().get_executor().running_in_this_thread()) {
+    Enqueue(*frame, text ? Opcode::kText : Opcode::kBinary);
+    return;
+  }
   loop_->outbox.Push(this->shared_from_this(), std::move(frame), text);
 }
 
 template <class Stream>
-void WebsocketSession<Stream>::EnqueueOnLoop(std::shared_ptr<const std::string> frame, bool text) {
-  Enqueue(*frame, text ? Opcode::kText : Opcode::kBinary);
+bool WebsocketSession<Stream>::EnqueueOnLoop(const std::string& frame, bool text) {
+  return Enqueue(frame, text ? Opcode::kText : Opcode::kBinary, /*defer_flush=*/true);
+}
+
+template <class Stream>
+void WebsocketSession<Stream>::FlushOnLoop() {
+  flush_scheduled_ = false;
+  Flush();
 }
 
 template <class Stream>
@@ -370,8 +382,8 @@ void WebsocketSession<Stream>::Tick(std::chrono::steady_clock::time_point now) {
 }
 
 template <class Stream>
-void WebsocketSession<Stream>::Enqueue(std::string_view bytes, Opcode opcode) {
-  if (phase_ != Phase::kOpen) return;  // nothing goes after our close frame
+bool WebsocketSession<Stream>::Enqueue(std::string_view bytes, Opcode opcode, bool defer_flush) {
+  if (phase_ != Phase::kOpen) return false;  // nothing goes after our close frame
   const auto& o = state_->options;
   const size_t waiting = queued_.size() + (inflight_.size() - inflight_done_);
   if (queued_frames_ + inflight_frames_ >= o.max_queued_frames ||
@@ -383,12 +395,22 @@ void WebsocketSession<Stream>::Enqueue(std::string_view bytes, Opcode opcode) {
     log::Warn("ws.slow_consumer", {{"conn", conn_id_},
                                    {"user", static_cast<int64_t>(who_.user.value)},
                                    {"queued_bytes", static_cast<int64_t>(waiting)}});
-    return StartClose(kCloseSlowConsumer, "slow consumer", true);
+    StartClose(kCloseSlowConsumer, "slow consumer", true);
+    return false;
   }
+  // Room for a burst of frames at once: a session that gets ten events in one drain grows its
+  // buffer once, not at every doubling (the buffer is freed again once written).
+  if (queued_.empty()) queued_.reserve(std::max<size_t>(kFirstWriteBuffer, bytes.size() + wire::ws::kMaxServerHeader));
   wire::ws::AppendFrame(queued_, opcode, bytes);
   ++queued_frames_;
   if (opcode == Opcode::kText || opcode == Opcode::kBinary) metrics::Default().frames_out.Add();
-  ScheduleFlush();
+  if (!defer_flush) {
+    ScheduleFlush();
+    return false;
+  }
+  if (flush_scheduled_ || writing_) return false;  // a write already arranged takes this frame too
+  flush_scheduled_ = true;
+  return true;
 }
 
 // The write waits for the end of the current handler: frames queued by the rest of an Outbox
@@ -426,8 +448,8 @@ void WebsocketSession<Stream>::Flush() {
     // completion handler); waits for room only when the kernel's buffer is full.
     while (inflight_done_ < inflight_.size()) {
       boost::system::error_code ec;
-      size_t n = socket_.write_some(asio::buffer(inflight_.data() + inflight_done_, inflight_.size() - inflight_done_),
-                                    ec);
+      size_t n =
+          socket_.write_some(asio::buffer(inflight_.data() + inflight_done_, inflight_.size() - inflight_done_), ec);
       if (WouldBlock(ec)) {
         writing_ = true;
         socket_.async_wait(asio::ip::tcp::socket::wait_write,

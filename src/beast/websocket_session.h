@@ -51,7 +51,8 @@ class WebsocketSession : public ClientSession, public std::enable_shared_from_th
   // On the connection's network thread: writes the 101, attaches to the engine, starts reading.
   void Run(const std::string& accept_key);
   void Send(std::shared_ptr<const std::string> frame, bool text) override;
-  void EnqueueOnLoop(std::shared_ptr<const std::string> frame, bool text) override;
+  bool EnqueueOnLoop(const std::string& frame, bool text) override;
+  void FlushOnLoop() override;
   void Close(uint16_t code, std::string reason) override;
   bool binary() const override { return binary_; }
   void Tick(std::chrono::steady_clock::time_point now) override;
@@ -76,7 +77,9 @@ class WebsocketSession : public ClientSession, public std::enable_shared_from_th
   // Runs one request through SessionProtocol; its reply is written when it comes.
   void Process(v1::ClientFrame frame, bool binary);
   // Appends one frame to the write buffer and schedules a flush after the current handler.
-  void Enqueue(std::string_view bytes, wire::ws::Opcode opcode);
+  // Queues a frame and arranges its write (ScheduleFlush) unless `defer_flush`: then returns
+  // true when the caller must call FlushOnLoop.
+  bool Enqueue(std::string_view bytes, wire::ws::Opcode opcode, bool defer_flush = false);
   void ScheduleFlush();
   void Flush();
   void OnWritten(boost::system::error_code ec);
@@ -114,7 +117,7 @@ class WebsocketSession : public ClientSession, public std::enable_shared_from_th
   std::chrono::steady_clock::time_point last_heard_ = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point closing_since_;
   bool ping_outstanding_ = false;
-  bool reading_ = false;  // a read (or a wait for data) is in flight
+  bool reading_ = false;                     // a read (or a wait for data) is in flight
   std::unique_ptr<char[]> tls_read_buffer_;  // TLS only
 
   std::atomic<bool> binary_{false};

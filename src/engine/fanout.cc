@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <map>
-#include <unordered_map>
+#include <span>
 
 #include "common/log.h"
 #include "engine/push_sender.h"
@@ -13,11 +13,18 @@ namespace im {
 // ---- FanoutBatch ----
 
 void FanoutBatch::AddEvent(const v1::Event& event, std::vector<v1::Target> targets, const std::string& trace_id) {
+  google::protobuf::RepeatedPtrField<v1::Target> field;
+  field.Reserve(static_cast<int>(targets.size()));
+  for (auto& t : targets) *field.Add() = std::move(t);
+  AddEvent(event, std::move(field), trace_id);
+}
+
+void FanoutBatch::AddEvent(const v1::Event& event, google::protobuf::RepeatedPtrField<v1::Target>&& targets,
+                           const std::string& trace_id) {
   if (targets.empty()) return;
   Item item;
   *item.record.mutable_event() = event;
-  item.record.mutable_targets()->Reserve(static_cast<int>(targets.size()));
-  for (auto& t : targets) *item.record.add_targets() = std::move(t);
+  item.record.mutable_targets()->Swap(&targets);  // no copy of a large group's targets
   item.record.set_trace_id(trace_id);
   items_.push_back(std::move(item));
 }
@@ -34,7 +41,7 @@ Status FanoutBatch::AddGroup(const Group& group, const v1::Event& event, UserId 
     return EnqueueTask(*f.bus_, Task{std::string(Fanout::kTaskType), ConversationId::Group(group.id).str(),
                                      task.SerializeAsString(), trace_id});
   }
-  std::vector<v1::Target> targets;
+  google::protobuf::RepeatedPtrField<v1::Target> targets;
   UserId after;
   do {
     IM_ASSIGN_OR_RETURN(
@@ -75,15 +82,26 @@ Status FanoutBatch::Publish(const std::string& key) {
       log::Warn("fanout.lookup_failed", {{"error", lookup_.ToString()}});
     }
   }
-  // user -> the gateways where they have a session (a Presence adapter might also answer for
-  // users it was not asked about: they match no target and are ignored).
-  std::unordered_map<int64_t, std::vector<const std::string*>> gateways_of;
+  // (user, gateway) for every route, sorted by user, each gateway named once in `gateways`: a
+  // flat table instead of a map of lists, so a lookup for a thousand users costs no allocation
+  // per user. (A Presence adapter might also answer for users it was not asked about: they
+  // match no target and are ignored.)
+  std::vector<const std::string*> gateways;
+  std::vector<std::pair<int64_t, uint32_t>> gateway_of;  // (user, index into gateways)
+  gateway_of.reserve(routes.size());
   for (const Route& r : routes) {
-    auto& list = gateways_of[r.user.value];
-    if (std::none_of(list.begin(), list.end(), [&](const std::string* g) { return *g == r.gateway_id; })) {
-      list.push_back(&r.gateway_id);
-    }
+    auto g = std::find_if(gateways.begin(), gateways.end(), [&](const std::string* n) { return *n == r.gateway_id; });
+    if (g == gateways.end()) g = gateways.insert(gateways.end(), &r.gateway_id);
+    gateway_of.emplace_back(r.user.value, static_cast<uint32_t>(g - gateways.begin()));
   }
+  std::sort(gateway_of.begin(), gateway_of.end());
+  gateway_of.erase(std::unique(gateway_of.begin(), gateway_of.end()), gateway_of.end());
+  auto routes_of = [&](int64_t user) {
+    auto first = std::lower_bound(gateway_of.begin(), gateway_of.end(), std::pair<int64_t, uint32_t>(user, 0));
+    auto last = first;
+    while (last != gateway_of.end() && last->first == user) ++last;
+    return std::span<const std::pair<int64_t, uint32_t>>(first, last);
+  };
 
   Status failed;
   if (f.push_offline_ && lookup_.ok()) {
@@ -91,31 +109,41 @@ Status FanoutBatch::Publish(const std::string& key) {
       if (!item.gateway.empty() || !item.record.event().has_new_message()) continue;
       const v1::Message& m = item.record.event().new_message();
       for (const auto& t : item.record.targets()) {
-        if (t.user_id() == m.sender_id() || gateways_of.contains(t.user_id())) continue;
+        if (t.user_id() == m.sender_id() || !routes_of(t.user_id()).empty()) continue;
         Status s = EnqueueTask(*f.bus_, PushSender::MakeTask(m, UserId(t.user_id())));
         if (!s.ok() && failed.ok()) failed = s;
       }
     }
   }
 
-  std::map<std::string, v1::DownstreamMessage, std::less<>> out;  // gateway -> its batch record
+  std::map<std::string, v1::DownstreamMessage, std::less<>> out;       // gateway -> its batch record
+  std::vector<std::vector<const v1::Target*>> share(gateways.size());  // an event's targets per gateway
   for (Item& item : items_) {
     if (!item.gateway.empty()) {
       *out[item.gateway].add_items() = std::move(item.record);
       continue;
     }
-    // This event's targets per gateway.
-    std::map<std::string_view, std::vector<const v1::Target*>> share;
+    for (auto& list : share) list.clear();
+    size_t routed = 0;  // (target, gateway) pairs
     for (const auto& t : item.record.targets()) {
-      auto it = gateways_of.find(t.user_id());
-      if (it == gateways_of.end()) continue;
-      for (const std::string* g : it->second) {
-        auto& list = share[*g];
-        if (list.empty() || list.back()->user_id() != t.user_id()) list.push_back(&t);
+      for (const auto& [user, g] : routes_of(t.user_id())) {
+        auto& list = share[g];
+        if (list.empty() || list.back()->user_id() != user) {  // one target per user and gateway
+          list.push_back(&t);
+          ++routed;
+        }
       }
     }
-    for (auto& [gateway, targets] : share) {
-      v1::DownstreamMessage* copy = out[std::string(gateway)].add_items();
+    for (size_t g = 0; g < gateways.size(); ++g) {
+      const auto& targets = share[g];
+      if (targets.empty()) continue;
+      v1::DownstreamMessage* copy = out[*gateways[g]].add_items();
+      if (routed == targets.size() && targets.size() == static_cast<size_t>(item.record.targets_size())) {
+        // Every target is online here and at no other gateway (always so in imd): the item goes
+        // as it is, without copying its targets.
+        copy->Swap(&item.record);
+        break;
+      }
       *copy->mutable_event() = item.record.event();
       copy->set_trace_id(item.record.trace_id());
       copy->mutable_targets()->Reserve(static_cast<int>(targets.size()));
@@ -150,6 +178,14 @@ Status Fanout::ToUsers(const v1::Event& event, const std::vector<v1::Target>& ta
   return batch.lookup_status();
 }
 
+Status Fanout::ToUsers(const v1::Event& event, google::protobuf::RepeatedPtrField<v1::Target>&& targets,
+                       const std::string& key) {
+  FanoutBatch batch(*this);
+  batch.AddEvent(event, std::move(targets), {});
+  IM_RETURN_IF_ERROR(batch.Publish(key));
+  return batch.lookup_status();
+}
+
 Status Fanout::ToGroup(const Group& group, const v1::Event& event, UserId exclude_user,
                        const std::string& exclude_device) {
   FanoutBatch batch(*this);
@@ -161,21 +197,22 @@ Status Fanout::ToGroup(const Group& group, const v1::Event& event, UserId exclud
 TaskOutcome Fanout::Process(const Task& task) {
   v1::FanoutTask f;
   if (!f.ParseFromString(task.payload)) return Status::InvalidArgument("malformed im.fanout payload");
-  std::vector<v1::Target> targets;
+  google::protobuf::RepeatedPtrField<v1::Target> targets;
   IM_ASSIGN_OR_RETURN(UserId last, MemberTargets(GroupId(f.group_id()), UserId(f.exclude_user_id()), f.exclude_device(),
                                                  UserId(f.after_user_id()), batch_size_, &targets));
-  IM_RETURN_IF_ERROR(ToUsers(f.event(), targets, task.key));
+  IM_RETURN_IF_ERROR(ToUsers(f.event(), std::move(targets), task.key));
   if (!last.valid()) return Status::Ok();
   f.set_after_user_id(last.value);
   return EnqueueTask(*bus_, Task{task.type, task.key, f.SerializeAsString(), task.trace_id});
 }
 
 Result<UserId> Fanout::MemberTargets(GroupId group, UserId exclude_user, const std::string& exclude_device,
-                                     UserId after, uint32_t limit, std::vector<v1::Target>* targets) {
+                                     UserId after, uint32_t limit,
+                                     google::protobuf::RepeatedPtrField<v1::Target>* targets) {
   IM_ASSIGN_OR_RETURN(std::vector<GroupMember> members, store_->ListGroupMembers(group, after, limit));
-  targets->reserve(targets->size() + members.size());
+  targets->Reserve(targets->size() + static_cast<int>(members.size()));
   for (const GroupMember& m : members) {
-    v1::Target& t = targets->emplace_back();
+    v1::Target& t = *targets->Add();
     t.set_user_id(m.user.value);
     if (m.user == exclude_user) t.set_exclude_device(exclude_device);
   }

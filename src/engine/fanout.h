@@ -30,6 +30,8 @@ class FanoutBatch {
 
   // `event` for every online session of `targets` (each may exclude one device).
   void AddEvent(const v1::Event& event, std::vector<v1::Target> targets, const std::string& trace_id);
+  void AddEvent(const v1::Event& event, google::protobuf::RepeatedPtrField<v1::Target>&& targets,
+                const std::string& trace_id);
   // `event` for the members of `group`: added here when it has at most realtime_max_members
   // members, else published at once as an im.fanout task (processed in batches by Fanout).
   Status AddGroup(const Group& group, const v1::Event& event, UserId exclude_user, const std::string& exclude_device,
@@ -66,6 +68,8 @@ class Fanout final : public TaskProcessor {
 
   // Sends `event` to every online session of `targets` (each may exclude one device).
   Status ToUsers(const v1::Event& event, const std::vector<v1::Target>& targets, const std::string& key);
+  Status ToUsers(const v1::Event& event, google::protobuf::RepeatedPtrField<v1::Target>&& targets,
+                 const std::string& key);
 
   // Sends `event` to the members of `group`: directly when it has at most realtime_max_members
   // members, else as an im.fanout task processed in batches by Process.
@@ -80,7 +84,7 @@ class Fanout final : public TaskProcessor {
   // Targets for the members of `group` after `after` (at most `limit`); returns the last member
   // seen (invalid when the page was the last).
   Result<UserId> MemberTargets(GroupId group, UserId exclude_user, const std::string& exclude_device, UserId after,
-                               uint32_t limit, std::vector<v1::Target>* targets);
+                               uint32_t limit, google::protobuf::RepeatedPtrField<v1::Target>* targets);
 
   std::shared_ptr<Store> store_;
   std::shared_ptr<Bus> bus_;
