@@ -6,6 +6,7 @@
 //
 // Threading: every method is thread-safe and blocks (on the Store, on password hashing, on the
 // network for a remote implementation): call it from worker threads, not from a network thread.
+// The one exception is TryAuthenticate, which never blocks.
 //
 // Authorization: methods that take an `actor` act as that user and check that the user may do
 // it (membership, role). They trust `actor`: a host either authenticates the user itself or
@@ -19,6 +20,7 @@
 #define IM_LOGIC_API_H_
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -119,6 +121,14 @@ class LogicApi {
   // Verifies an access token: signature, alg (HS256 only), kid, issuer, expiry, and that its
   // family was not revoked.
   virtual Result<AuthContext> Authenticate(const std::string& access_token) = 0;
+  // Authenticate when that needs no I/O, else nullopt. The only method here that never blocks:
+  // a network thread may call it (a WebSocket upgrade) and hand the call to a worker only when it
+  // returns nullopt. The answer is Authenticate's: an invalid or expired token fails, a login seen
+  // live within Options::login_cache_ms passes. The default knows nothing and returns nullopt.
+  virtual std::optional<Result<AuthContext>> TryAuthenticate(const std::string& access_token) {
+    (void)access_token;
+    return std::nullopt;
+  }
 
   // ---- users ----
   virtual Result<User> GetUser(UserId id) = 0;

@@ -46,6 +46,13 @@ struct Options {
   std::string jwt_issuer = "libim";
   int64_t access_token_ttl_ms = 15 * 60 * 1000;
   int64_t refresh_token_ttl_ms = 30LL * 24 * 3600 * 1000;
+  // How long a login this process has seen live (at login, or at an access-token check that read
+  // the store) is trusted without reading the store again, so that LogicApi::TryAuthenticate can
+  // accept its access tokens on the caller's thread. A logout, password change or refresh-token
+  // reuse handled by this process takes effect at once; one handled by another process sharing
+  // the store (several im-logic instances) reaches this one's new checks after at most this long
+  // (its open sessions are closed by the LoginRevokedEvent within seconds). 0: always read.
+  int64_t login_cache_ms = 10'000;
   // PBKDF2-HMAC-SHA256 iterations for new password hashes (OWASP 2023: 600,000). Existing hashes
   // keep the count they were made with.
   int password_iterations = 600'000;

@@ -226,28 +226,38 @@ void HttpSession<Stream>::ServeStatic(std::string_view path, bool keep_alive, bo
 
 template <class Stream>
 void HttpSession<Stream>::Upgrade(Request request, std::string accept_key) {
-  asio::post(state_->workers, [self = this->shared_from_this(), token = UpgradeToken(request),
-                               accept_key = std::move(accept_key)]() mutable {
-    auto who = self->state_->engine.Authenticate(token);
-    asio::post(self->stream_.get_executor(), [self, who = std::move(who), accept_key = std::move(accept_key)]() mutable {
-      if (!who.ok()) {
-        RestResponse err = ErrorResponse(who.status());
-        return self->Respond(401, std::move(err.body), false);
-      }
-      log::Info("http", {{"request_id", self->request_id_},
-                         {"method", self->method_},
-                         {"path", self->path_},
-                         {"status", 101},
-                         {"user", static_cast<int64_t>(who->user.value)}});
-      beast::get_lowest_layer(self->stream_).expires_never();  // the WebSocket has its own timeouts
-      // Bytes past the request (frames a client sent before seeing the 101) belong to the session.
-      std::string leftover = beast::buffers_to_string(self->buffer_.data());
-      self->buffer_ = {};
-      std::make_shared<WebsocketSession<Stream>>(std::move(self->stream_), self->state_, std::move(who).value(),
-                                                 self->request_id_, std::move(leftover))
-          ->Run(accept_key);
-    });
-  });
+  std::string token = UpgradeToken(request);
+  // A login seen live recently (or a token that fails on its own) is answered here; only the
+  // rest costs the hop to a worker for the store read (LogicApi::TryAuthenticate).
+  if (auto who = state_->engine.TryAuthenticate(token)) return FinishUpgrade(std::move(*who), std::move(accept_key));
+  asio::post(state_->workers,
+             [self = this->shared_from_this(), token = std::move(token), accept_key = std::move(accept_key)]() mutable {
+               auto who = self->state_->engine.Authenticate(token);
+               asio::post(self->stream_.get_executor(),
+                          [self, who = std::move(who), accept_key = std::move(accept_key)]() mutable {
+                            self->FinishUpgrade(std::move(who), std::move(accept_key));
+                          });
+             });
+}
+
+template <class Stream>
+void HttpSession<Stream>::FinishUpgrade(Result<AuthContext> who, std::string accept_key) {
+  if (!who.ok()) {
+    RestResponse err = ErrorResponse(who.status());
+    return Respond(401, std::move(err.body), false);
+  }
+  log::Info("http", {{"request_id", request_id_},
+                     {"method", method_},
+                     {"path", path_},
+                     {"status", 101},
+                     {"user", static_cast<int64_t>(who->user.value)}});
+  beast::get_lowest_layer(stream_).expires_never();  // the WebSocket has its own timeouts
+  // Bytes past the request (frames a client sent before seeing the 101) belong to the session.
+  std::string leftover = beast::buffers_to_string(buffer_.data());
+  buffer_ = {};
+  std::make_shared<WebsocketSession<Stream>>(std::move(stream_), state_, std::move(who).value(), request_id_,
+                                             std::move(leftover))
+      ->Run(accept_key);
 }
 
 template <class Stream>

@@ -30,6 +30,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   void DoRead();
   void OnRead(boost::beast::error_code ec, std::size_t bytes);
   void Upgrade(Request request, std::string accept_key);
+  // On the network thread, once the token is checked: 101 and the WebSocket session, or 401.
+  void FinishUpgrade(Result<AuthContext> who, std::string accept_key);
   // An auth route: throttled, then run on the auth pool (beast/auth_gate.h).
   void RunAuth(AuthRoute route, Request request);
   void Refuse(const Refusal& refusal, bool keep_alive);

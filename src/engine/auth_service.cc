@@ -19,7 +19,8 @@ AuthService::AuthService(std::shared_ptr<Store> store, const Options& options, O
       options_(options),
       on_revoked_(std::move(on_revoked)),
       keys_{{options.jwt_key_id, options.jwt_secret}},
-      dummy_hash_(crypto::DummyPasswordHash(options.password_iterations)) {}
+      dummy_hash_(crypto::DummyPasswordHash(options.password_iterations)),
+      live_logins_(options.login_cache_ms) {}
 
 Result<User> AuthService::Register(const std::string& username, const std::string& password,
                                    const std::string& display_name) {
@@ -47,7 +48,12 @@ Result<AuthTokens> AuthService::Login(const std::string& username, const std::st
     (void)store_->UpdatePasswordHash(creds->id, crypto::HashPassword(password, options_.password_iterations));
   }
   std::string family = crypto::RandomToken(16);
-  return Issue(creds->id, device, family, [&](const RefreshTokenRecord& r) { return store_->PutRefreshToken(r); });
+  // A new login is live: its first WebSocket upgrade needs no store read (see LoginCache).
+  const uint64_t epoch = live_logins_.Epoch();
+  auto tokens =
+      Issue(creds->id, device, family, [&](const RefreshTokenRecord& r) { return store_->PutRefreshToken(r); });
+  if (tokens.ok()) live_logins_.Remember(family, creds->id, epoch, options_.clock());
+  return tokens;
 }
 
 Status AuthService::ChangePassword(UserId actor, const std::string& current_password, const std::string& new_password,
@@ -65,19 +71,24 @@ Status AuthService::ChangePassword(UserId actor, const std::string& current_pass
   }
   IM_RETURN_IF_ERROR(
       store_->UpdatePasswordHash(actor, crypto::HashPassword(new_password, options_.password_iterations)));
-  IM_RETURN_IF_ERROR(store_->RevokeUserRefreshFamilies(actor, keep_family));
+  Status revoked = store_->RevokeUserRefreshFamilies(actor, keep_family);
+  live_logins_.RevokedAllOf(actor, keep_family);  // after the store: see LoginCache
+  IM_RETURN_IF_ERROR(revoked);
   if (on_revoked_) on_revoked_(actor, LoginRevokedEvent{keep_family, true});
   return Status::Ok();
 }
 
 Status AuthService::RevokeFamily(UserId user, const std::string& family) {
-  IM_RETURN_IF_ERROR(store_->RevokeRefreshFamily(family));
+  Status revoked = store_->RevokeRefreshFamily(family);
+  live_logins_.Revoked(family);  // after the store: see LoginCache
+  IM_RETURN_IF_ERROR(revoked);
   if (on_revoked_) on_revoked_(user, LoginRevokedEvent{family, false});
   return Status::Ok();
 }
 
 Result<AuthTokens> AuthService::Refresh(const std::string& refresh_token) {
   if (refresh_token.empty() || refresh_token.size() > 256) return kBadRefresh;
+  const uint64_t epoch = live_logins_.Epoch();  // before the store says the login is live
   std::string hash = crypto::Sha256Hex(refresh_token);
   auto rec = store_->GetRefreshToken(hash);
   if (!rec.ok()) return rec.status().code() == StatusCode::kNotFound ? kBadRefresh : rec.status();
@@ -90,6 +101,8 @@ Result<AuthTokens> AuthService::Refresh(const std::string& refresh_token) {
   auto tokens = Issue(rec->user, rec->device, rec->family_id,
                       [&](const RefreshTokenRecord& next) { return store_->RotateRefreshToken(hash, next); });
   if (!tokens.ok() && tokens.status().code() == StatusCode::kFailedPrecondition) return reuse();  // lost a race
+  // A client that refreshes reconnects next: its upgrade needs no store read.
+  if (tokens.ok()) live_logins_.Remember(rec->family_id, rec->user, epoch, options_.clock());
   return tokens;
 }
 
@@ -103,13 +116,23 @@ Status AuthService::Logout(const std::string& refresh_token) {
 Result<AuthContext> AuthService::Authenticate(const std::string& access_token) {
   IM_ASSIGN_OR_RETURN(crypto::JwtClaims claims,
                       crypto::VerifyJwt(access_token, keys_, options_.jwt_issuer, options_.clock() / 1000));
+  const uint64_t epoch = live_logins_.Epoch();
   auto revoked = store_->IsRefreshFamilyRevoked(claims.fam);
   if (!revoked.ok()) {
     if (revoked.status().code() == StatusCode::kNotFound) return Status::Unauthenticated("unknown session");
     return revoked.status();
   }
   if (*revoked) return Status::Unauthenticated("session was revoked");
+  live_logins_.Remember(claims.fam, UserId(claims.sub), epoch, options_.clock());
   return AuthContext{UserId(claims.sub), claims.dev, claims.fam, claims.exp * 1000};
+}
+
+std::optional<Result<AuthContext>> AuthService::TryAuthenticate(const std::string& access_token) {
+  const TimestampMs now = options_.clock();
+  auto claims = crypto::VerifyJwt(access_token, keys_, options_.jwt_issuer, now / 1000);
+  if (!claims.ok()) return Result<AuthContext>(claims.status());
+  if (!live_logins_.Live(claims->fam, now)) return std::nullopt;
+  return Result<AuthContext>(AuthContext{UserId(claims->sub), claims->dev, claims->fam, claims->exp * 1000});
 }
 
 Result<AuthTokens> AuthService::Issue(UserId user, const DeviceId& device, const std::string& family,

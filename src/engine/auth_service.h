@@ -5,8 +5,10 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "engine/login_cache.h"
 #include "im/engine.h"
 #include "im/store.h"
 
@@ -26,6 +28,9 @@ class AuthService {
   Result<AuthTokens> Refresh(const std::string& refresh_token);
   Status Logout(const std::string& refresh_token);
   Result<AuthContext> Authenticate(const std::string& access_token);
+  // Authenticate without blocking: the answer when the token fails verification or its login is
+  // in the LoginCache, nullopt when only Authenticate (a store read) can tell.
+  std::optional<Result<AuthContext>> TryAuthenticate(const std::string& access_token);
 
  private:
   // Issues an access token and a new refresh token of `family`; stores the refresh token through
@@ -41,6 +46,7 @@ class AuthService {
   const OnRevoked on_revoked_;
   std::map<std::string, std::string, std::less<>> keys_;  // kid -> HS256 secret
   std::string dummy_hash_;  // verified against for unknown users, so timing reveals nothing
+  LoginCache live_logins_;
 };
 
 }  // namespace im

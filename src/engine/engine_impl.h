@@ -36,6 +36,9 @@ class EngineImpl final : public Engine {
   }
   Result<AuthTokens> Refresh(const std::string& refresh_token) override { return logic_->Refresh(refresh_token); }
   Status Logout(const std::string& refresh_token) override { return logic_->Logout(refresh_token); }
+  std::optional<Result<AuthContext>> TryAuthenticate(const std::string& access_token) override {
+    return logic_->TryAuthenticate(access_token);
+  }
   Result<AuthContext> Authenticate(const std::string& access_token) override {
     return logic_->Authenticate(access_token);
   }

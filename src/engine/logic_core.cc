@@ -38,6 +38,9 @@ Status LogicCore::ChangePassword(UserId actor, const std::string& current_passwo
 Result<AuthTokens> LogicCore::Refresh(const std::string& token) { return auth_->Refresh(token); }
 Status LogicCore::Logout(const std::string& token) { return auth_->Logout(token); }
 Result<AuthContext> LogicCore::Authenticate(const std::string& token) { return auth_->Authenticate(token); }
+std::optional<Result<AuthContext>> LogicCore::TryAuthenticate(const std::string& token) {
+  return auth_->TryAuthenticate(token);
+}
 
 Result<User> LogicCore::GetUser(UserId id) { return store_->GetUser(id); }
 

@@ -30,6 +30,7 @@ class LogicCore final : public LogicApi {
   Result<AuthTokens> Refresh(const std::string& refresh_token) override;
   Status Logout(const std::string& refresh_token) override;
   Result<AuthContext> Authenticate(const std::string& access_token) override;
+  std::optional<Result<AuthContext>> TryAuthenticate(const std::string& access_token) override;
 
   Result<User> GetUser(UserId id) override;
   Result<std::vector<User>> GetUsers(std::span<const UserId> ids) override;

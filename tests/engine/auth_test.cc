@@ -214,3 +214,89 @@ TEST_CASE("auth: changing the password revokes the other logins and upgrades old
   CHECK(after.find("$2000$") != std::string::npos);
   CHECK(stronger->Login("alice", "second password", "x").ok());
 }
+
+TEST_CASE("auth: TryAuthenticate answers a fresh login's token and a bad token without the store") {
+  Clocked c;
+  Engine& e = *c.engine;
+  (void)e.Register("alice", "correct horse", "");
+  auto a = e.Login("alice", "correct horse", "phone").value();
+  auto quick = e.TryAuthenticate(a.access_token);
+  REQUIRE(quick.has_value());
+  REQUIRE(quick->ok());
+  auto full = e.Authenticate(a.access_token).value();
+  CHECK(quick->value().user == full.user);
+  CHECK(quick->value().device == "phone");
+  CHECK(quick->value().family_id == full.family_id);
+  CHECK(quick->value().expires_at_ms == full.expires_at_ms);
+
+  auto forged = e.TryAuthenticate(a.access_token.substr(0, a.access_token.size() - 2) + "xx");
+  REQUIRE(forged.has_value());  // a failed signature needs no store read either
+  CHECK(forged->status().code() == StatusCode::kUnauthenticated);
+  c.now += 16 * 60 * 1000;  // past the access token's 15 minutes
+  auto expired = e.TryAuthenticate(a.access_token);
+  REQUIRE(expired.has_value());
+  CHECK(expired->status().code() == StatusCode::kUnauthenticated);
+}
+
+TEST_CASE("auth: a login revoked through this engine is never answered from the cache") {
+  Clocked c;
+  Engine& e = *c.engine;
+  UserId alice = e.Register("alice", "first password", "").value().id;
+  auto phone = e.Login("alice", "first password", "phone").value();
+  auto laptop = e.Login("alice", "first password", "laptop").value();
+  auto tablet = e.Login("alice", "first password", "tablet").value();
+  REQUIRE(e.Logout(phone.refresh_token).ok());
+  CHECK_FALSE(e.TryAuthenticate(phone.access_token).has_value());  // only the store can tell now
+  CHECK(e.Authenticate(phone.access_token).status().code() == StatusCode::kUnauthenticated);
+  CHECK_FALSE(e.TryAuthenticate(phone.access_token).has_value());  // a failed check is not cached
+
+  REQUIRE(e.ChangePassword(alice, "first password", "second password", laptop.refresh_token).ok());
+  CHECK_FALSE(e.TryAuthenticate(tablet.access_token).has_value());
+  CHECK(e.Authenticate(tablet.access_token).status().code() == StatusCode::kUnauthenticated);
+  auto kept = e.TryAuthenticate(laptop.access_token);  // the login that changed the password stays
+  REQUIRE(kept.has_value());
+  CHECK(kept->ok());
+}
+
+TEST_CASE("auth: a login revoked by another engine on the same store is refused within login_cache_ms") {
+  Options o = FastOptions();
+  o.store = NewMemoryStore();
+  o.login_cache_ms = 10'000;
+  TimestampMs now = 1'800'000'000'000;
+  o.clock = [&now] { return now; };
+  auto a = Engine::Open(o).value();
+  auto b = Engine::Open(o).value();  // a second logic instance (im-logic x2 on one database)
+  (void)a->Register("alice", "correct horse", "");
+  auto login = a->Login("alice", "correct horse", "phone").value();
+  REQUIRE(b->Logout(login.refresh_token).ok());
+  auto stale = a->TryAuthenticate(login.access_token);  // `a` has not heard of it: bounded staleness
+  REQUIRE(stale.has_value());
+  CHECK(stale->ok());
+  now += 10'001;
+  CHECK_FALSE(a->TryAuthenticate(login.access_token).has_value());
+  CHECK(a->Authenticate(login.access_token).status().code() == StatusCode::kUnauthenticated);
+}
+
+TEST_CASE("auth: with login_cache_ms 0 every valid token needs the store") {
+  Options o = FastOptions();
+  o.login_cache_ms = 0;
+  auto e = Engine::Open(o).value();
+  (void)e->Register("alice", "correct horse", "");
+  auto login = e->Login("alice", "correct horse", "phone").value();
+  CHECK_FALSE(e->TryAuthenticate(login.access_token).has_value());
+  CHECK(e->Authenticate(login.access_token).ok());
+  CHECK_FALSE(e->TryAuthenticate(login.access_token).has_value());
+}
+
+TEST_CASE("auth: a store check remembers a live login until login_cache_ms passes") {
+  Clocked c;
+  Engine& e = *c.engine;
+  (void)e.Register("alice", "correct horse", "");
+  auto login = e.Login("alice", "correct horse", "phone").value();
+  c.now += 10'001;  // the default login_cache_ms is 10 s
+  CHECK_FALSE(e.TryAuthenticate(login.access_token).has_value());
+  REQUIRE(e.Authenticate(login.access_token).ok());
+  auto again = e.TryAuthenticate(login.access_token);
+  REQUIRE(again.has_value());
+  CHECK(again->ok());
+}
