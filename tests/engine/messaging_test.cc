@@ -200,6 +200,23 @@ TEST_CASE("sync: returns exactly the missing messages, paged, and says when hist
   CHECK(!none.conversations[0].has_more);
 }
 
+TEST_CASE("sync: limit 0 is the default, not one message; unknown conversations are off by default, as on the wire") {
+  World w;
+  auto group = w.engine->CreateGroup(w.bob, "g").value();
+  REQUIRE(w.engine->JoinGroup(w.alice, group.id).ok());
+  for (int i = 1; i <= 5; ++i) REQUIRE(w.engine->Send(w.bob, "p", Text(w.ab, "d" + std::to_string(i))).ok());
+
+  SyncRequest defaults;
+  CHECK_FALSE(defaults.include_unknown_conversations);
+  CHECK(defaults.limit_per_conversation == SyncRequest::kDefaultSyncLimit);
+  defaults.positions.push_back(SyncPosition{w.ab, 0});
+  defaults.limit_per_conversation = 0;
+  auto r = w.engine->Sync(w.alice, defaults).value();
+  REQUIRE(r.conversations.size() == 1);  // the group is not mentioned, so not answered
+  CHECK(r.conversations[0].messages.size() == 5);
+  CHECK_FALSE(r.conversations[0].has_more);
+}
+
 TEST_CASE("history and sync: a reply stops at max_reply_bytes with has_more, and paging still reaches every message") {
   // 200 KiB: four 50 KB messages a page; 40 KiB: less than one, so one a page (progress).
   for (uint32_t budget : {200u * 1024, 40u * 1024}) {
