@@ -42,9 +42,12 @@ Result<AuthContext> LogicCore::Authenticate(const std::string& token) { return a
 Result<User> LogicCore::GetUser(UserId id) { return store_->GetUser(id); }
 
 Result<User> LogicCore::FindUser(const std::string& username) {
-  auto credentials = store_->GetCredentials(username);
+  // Folded as register and login fold it ("Bob" is "bob"); a name that could not exist is not found.
+  auto name = NormalizeUsername(username);
+  if (!name.ok()) return Status::NotFound("no such user");
+  auto credentials = store_->GetCredentials(*name);
   if (!credentials.ok()) {
-    if (credentials.status().code() == StatusCode::kNotFound) return Status::NotFound("no user named " + username);
+    if (credentials.status().code() == StatusCode::kNotFound) return Status::NotFound("no user named " + *name);
     return credentials.status();
   }
   return store_->GetUser(credentials->id);
