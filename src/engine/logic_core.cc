@@ -146,6 +146,10 @@ void LogicCore::AnnouncePresence(UserId user, bool online) {
   std::vector<v1::Target> targets;
   for (const auto& c : *list) {
     if (!c.id.is_direct()) continue;
+    // Only to peers the user has answered: their read pointer in the chat moved (a send moves it,
+    // and so does reading, which a read receipt already tells the peer). One unsolicited message
+    // does not buy its sender the recipient's online status.
+    if (c.read_seq == 0) continue;
     v1::Target t;
     t.set_user_id(c.id.PeerOf(user).value);
     targets.push_back(std::move(t));

@@ -437,6 +437,42 @@ TEST_CASE("presence: direct-chat peers see a user come online and go offline, an
   CHECK(typing[0].user == w.alice);
 }
 
+TEST_CASE("presence: an unsolicited message does not show its sender the recipient's presence; a reply or a read does") {
+  World w;
+  auto ac = ConversationId::Direct(w.alice, w.carol);
+  REQUIRE(w.engine->Send(w.carol, "p", Text(ac, "spam", "hello stranger")).ok());
+  auto carol = w.Attach(w.carol, "phone");
+  auto session = w.engine->Attach(w.alice, "phone", std::make_shared<RecordingSink>());
+  REQUIRE(session.ok());
+  REQUIRE(w.engine->Drain().ok());
+  CHECK(carol->Of<PresenceEvent>().empty());  // alice never answered carol
+  w.engine->Detach(*session);
+  REQUIRE(w.engine->Drain().ok());
+  CHECK(carol->Of<PresenceEvent>().empty());
+
+  // Alice reads carol's message: the read receipt tells carol as much, so presence follows.
+  REQUIRE(w.engine->MarkRead(w.alice, "phone", ac, 1).ok());
+  session = w.engine->Attach(w.alice, "phone", std::make_shared<RecordingSink>());
+  REQUIRE(session.ok());
+  REQUIRE(w.engine->Drain().ok());
+  auto ev = carol->Of<PresenceEvent>();
+  REQUIRE(ev.size() == 1);
+  CHECK(ev[0].user == w.alice);
+  CHECK(ev[0].online);
+  w.engine->Detach(*session);
+
+  // A reply does too, in the other direction as well: bob wrote first, alice answered.
+  auto bob = w.Attach(w.bob, "phone");
+  REQUIRE(w.engine->Send(w.bob, "p", Text(w.ab, "b1", "hi alice")).ok());
+  REQUIRE(w.engine->Send(w.alice, "p", Text(w.ab, "a1", "hi bob")).ok());
+  REQUIRE(w.engine->Drain().ok());
+  bob->Clear();
+  session = w.engine->Attach(w.alice, "laptop", std::make_shared<RecordingSink>());
+  REQUIRE(session.ok());
+  REQUIRE(w.engine->Drain().ok());
+  CHECK(bob->Of<PresenceEvent>().size() == 1);
+}
+
 TEST_CASE("send async: the callback gets the ack once the message is durable") {
   World w;
   std::promise<Result<SendAck>> done;
