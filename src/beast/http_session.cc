@@ -207,6 +207,9 @@ void HttpSession<Stream>::Dispatch(Request req) {
     metrics::Default().http_requests.Add();
     return Respond(200, R"({"status":"ok"})", req.keep_alive());
   }
+  if (path == "/metrics" && !state_->options.serve_metrics) {
+    return Respond(404, R"({"code":"not_found","message":"no route for /metrics"})", req.keep_alive());
+  }
   if (req.method() == http::verb::get && path == "/metrics") {
     metrics::Default().http_requests.Add();
     return Respond(200, metrics::Default().RenderPrometheus(), req.keep_alive(), "text/plain; version=0.0.4");
