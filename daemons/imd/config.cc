@@ -15,7 +15,8 @@ namespace {
 
 using im::Status;
 
-Status SetListen(Config& c, const std::string& value, const std::string& where) {
+// HOST:PORT into `host` and `port`.
+Status ParseHostPort(const std::string& value, const std::string& where, std::string* host, uint16_t* port_out) {
   size_t colon = value.rfind(':');
   int port = -1;
   if (colon != std::string::npos) {
@@ -25,8 +26,18 @@ Status SetListen(Config& c, const std::string& value, const std::string& where) 
   if (colon == std::string::npos || colon == 0 || port < 0 || port > 65535) {
     return Status::InvalidArgument(where + ": listen wants HOST:PORT, got \"" + value + "\"");
   }
-  c.listen_host = value.substr(0, colon);
-  c.listen_port = static_cast<uint16_t>(port);
+  *host = value.substr(0, colon);
+  *port_out = static_cast<uint16_t>(port);
+  return Status::Ok();
+}
+
+Status SetListen(Config& c, const std::string& value, const std::string& where) {
+  return ParseHostPort(value, where, &c.listen_host, &c.listen_port);
+}
+
+Status SetAdminListen(Config& c, const std::string& value, const std::string& where) {
+  IM_RETURN_IF_ERROR(ParseHostPort(value, where, &c.admin_host, &c.admin_port));
+  c.admin_listen = true;
   return Status::Ok();
 }
 
@@ -173,6 +184,16 @@ Status ApplyTomlTable(Config& c, const toml::table& t, const std::string& path) 
       if (!v) return Status::InvalidArgument(where + " must be an integer");
       IM_RETURN_IF_ERROR(SetInt(out, *v, 1000, 10'000'000, where));
       c.password_iterations = static_cast<int>(out);
+    } else if (k == "admin") {
+      const toml::table* admin = node.as_table();
+      if (!admin) return Status::InvalidArgument(where + " must be a table");
+      for (auto&& [akey, anode] : *admin) {
+        const std::string awhere = where + "." + std::string(akey.str());
+        if (akey.str() != "listen") return Status::InvalidArgument(awhere + " is not a known setting");
+        auto v = anode.value_exact<std::string>();
+        if (!v) return Status::InvalidArgument(awhere + " must be a string");
+        IM_RETURN_IF_ERROR(SetAdminListen(c, *v, awhere));
+      }
     } else if (k == "search" || k == "push" || k == "tasks") {
       const toml::table* table = node.as_table();
       if (!table) return Status::InvalidArgument(where + " must be a table");
@@ -267,7 +288,7 @@ Status ApplyTomlText(Config& c, std::string_view text, const std::string& source
 
 const char* Usage() {
   return "usage: imd [--config FILE] [--listen HOST:PORT] [--data-dir DIR] [--store sqlite|rocksdb]\n"
-         "           [--web-root DIR]\n"
+         "           [--web-root DIR] [--admin-listen HOST:PORT]\n"
          "           [--tls-cert PEM --tls-key PEM]\n"
          "  --config    TOML file (docs/imd.md): listen, data_dir, store, web_root, log_level,\n"
          "              password_iterations, access_token_ttl_seconds, allowed_origins,\n"
@@ -277,22 +298,25 @@ const char* Usage() {
          "              user_frames_per_second, auth_requests_per_minute_per_ip, auth_burst_per_ip,\n"
          "              login_failures_per_minute_per_account, login_failure_burst_per_account,\n"
          "              auth_threads, max_queued_auth_requests, max_connections, max_connections_per_ip,\n"
-         "              trusted_proxies, admin_token, [search] backend (sqlite, elasticsearch,\n"
+         "              trusted_proxies, admin_token, [admin] listen, [search] backend (sqlite, elasticsearch,\n"
          "              none) and elasticsearch_*, [push] enabled, apns_*, fcm_*, [tasks] max_attempts,\n"
          "              initial_backoff_ms, max_backoff_ms, consumers (docs/search-and-push.md)\n"
          "  --listen    address for HTTP and WebSocket (default 127.0.0.1:8080; port 0 = any free port)\n"
          "  --data-dir  database and JWT key (default ./data)\n"
          "  --store     embedded store: sqlite (default; DIR/im.db) or rocksdb (DIR/rocksdb)\n"
          "  --web-root  serve the web page from this directory instead of the built-in copy\n"
+         "  --admin-listen  a separate plaintext listener for /healthz, /readyz, /metrics and /admin/\n"
+         "              (then not served on --listen; default: none, all on --listen)\n"
          "  --tls-cert, --tls-key  serve https and wss with this certificate chain and key\n"
          "Environment (between the file and the flags): IMD_LISTEN, IMD_DATA_DIR, IMD_STORE, IMD_LOG_LEVEL,\n"
-         "IM_PASSWORD_ITERATIONS, IMD_ADMIN_TOKEN.\n";
+         "IM_PASSWORD_ITERATIONS, IMD_ADMIN_TOKEN, IMD_ADMIN_LISTEN.\n";
 }
 
 im::Result<Config> LoadConfig(const std::vector<std::string>& args) {
   Config c;
   c.features.search_backend = "sqlite";
-  std::string config_file, listen_flag, data_dir_flag, web_root_flag, tls_cert_flag, tls_key_flag, store_flag;
+  std::string config_file, listen_flag, data_dir_flag, web_root_flag, tls_cert_flag, tls_key_flag, store_flag,
+      admin_listen_flag;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     auto value = [&](std::string& out) -> Status {
@@ -312,6 +336,8 @@ im::Result<Config> LoadConfig(const std::vector<std::string>& args) {
       IM_RETURN_IF_ERROR(value(store_flag));
     } else if (a == "--web-root") {
       IM_RETURN_IF_ERROR(value(web_root_flag));
+    } else if (a == "--admin-listen") {
+      IM_RETURN_IF_ERROR(value(admin_listen_flag));
     } else if (a == "--tls-cert") {
       IM_RETURN_IF_ERROR(value(tls_cert_flag));
     } else if (a == "--tls-key") {
@@ -335,6 +361,9 @@ im::Result<Config> LoadConfig(const std::vector<std::string>& args) {
     if (std::strlen(v) < 16) return Status::InvalidArgument("IMD_ADMIN_TOKEN must be at least 16 characters");
     c.gateway.admin_token = v;
   }
+  if (const char* v = std::getenv("IMD_ADMIN_LISTEN"); v && *v) {
+    IM_RETURN_IF_ERROR(SetAdminListen(c, v, "IMD_ADMIN_LISTEN"));
+  }
   if (const char* v = std::getenv("IMD_STORE"); v && *v) IM_RETURN_IF_ERROR(SetStore(c, v, "IMD_STORE"));
   if (const char* v = std::getenv("IMD_LOG_LEVEL"); v && *v && !im::ParseLogLevel(v, &c.log_level)) {
     return Status::InvalidArgument("IMD_LOG_LEVEL must be one of debug, info, warn, error");
@@ -349,6 +378,9 @@ im::Result<Config> LoadConfig(const std::vector<std::string>& args) {
   if (!data_dir_flag.empty()) c.data_dir = data_dir_flag;
   if (!web_root_flag.empty()) c.gateway.web_root = web_root_flag;
   if (!store_flag.empty()) IM_RETURN_IF_ERROR(SetStore(c, store_flag, "--store"));
+  if (!admin_listen_flag.empty()) IM_RETURN_IF_ERROR(SetAdminListen(c, admin_listen_flag, "--admin-listen"));
+  // The operators' endpoints move to the admin listener: the public port no longer shows them.
+  c.gateway.serve_metrics = !c.admin_listen;
   c.gateway.listen_host = c.listen_host;
   c.gateway.listen_port = c.listen_port;
   return c;

@@ -28,6 +28,12 @@ struct Config {
     g.network_threads = 0;
     return g;
   }();
+  // [admin] listen / IMD_ADMIN_LISTEN / --admin-listen: a second, plaintext listener for
+  // operators (/healthz, /readyz, /metrics and, with admin_token, /admin/dead-letters). When
+  // set, /metrics and /admin/ are no longer served on the public port. Unset by default.
+  bool admin_listen = false;
+  std::string admin_host;
+  uint16_t admin_port = 0;
   // [search], [push], [tasks]. search.backend defaults to "sqlite" (data_dir/search.db).
   im::daemon::FeaturesConfig features;
   bool help = false;

@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "crypto/random.h"
+#include "im/admin_server.h"
 #include "im/engine.h"
 #include "im/gateway.h"
 #include "im/sqlite_store.h"
@@ -103,7 +104,24 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "imd: %s\n", engine.status().ToString().c_str());
     return 1;
   }
-  const im::GatewayOptions& gateway_options = config->gateway;
+  im::GatewayOptions gateway_options = config->gateway;
+  std::unique_ptr<im::AdminServer> admin;
+  if (config->admin_listen) {
+    // /metrics, the probes and the dead-letter API on their own port; the public port keeps the
+    // probes (load balancers use them) but not the rest.
+    im::AdminServerOptions admin_options;
+    admin_options.listen_host = config->admin_host;
+    admin_options.listen_port = config->admin_port;
+    admin_options.admin_token = gateway_options.admin_token;
+    if (!admin_options.admin_token.empty()) admin_options.dead_letters = engine->get();
+    gateway_options.admin_token.clear();
+    auto started = im::StartAdminServer(std::move(admin_options));
+    if (!started.ok()) {
+      std::fprintf(stderr, "imd: admin listener: %s\n", started.status().ToString().c_str());
+      return 1;
+    }
+    admin = std::move(started).value();
+  }
   auto gateway = im::Gateway::Start(**engine, gateway_options);
   if (!gateway.ok()) {
     std::fprintf(stderr, "imd: %s\n", gateway.status().ToString().c_str());
@@ -112,12 +130,14 @@ int main(int argc, char** argv) {
   std::printf("imd listening on %s://%s:%u/ (data in %s)\n",
               gateway_options.tls_certificate_file.empty() ? "http" : "https", gateway_options.listen_host.c_str(),
               (*gateway)->port(), data_dir.c_str());
+  if (admin) std::printf("imd admin listening on http://%s:%u/\n", config->admin_host.c_str(), admin->port());
   std::fflush(stdout);
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   (*gateway)->Stop();  // stop accepting, close sessions with going-away
   gateway->reset();
+  admin.reset();
   engine->reset();  // drains the bus and flushes the store
   std::printf("imd stopped\n");
   return 0;

@@ -94,6 +94,10 @@ struct GatewayOptions {
   // Proxies whose X-Forwarded-For header names the client, as addresses ("10.0.0.7") or networks
   // ("10.0.0.0/8", "fd00::/8"). From any other peer the header is ignored. Empty: trust none.
   std::vector<std::string> trusted_proxies;
+  // GET /metrics on this port. A host that serves its metrics elsewhere (imd with `[admin]
+  // listen`: an AdminServer, include/im/admin_server.h) turns it off, and /metrics is then 404
+  // here, so the public port does not show its counters to everyone.
+  bool serve_metrics = true;
   // Bearer token of the dead-letter admin endpoints (/admin/dead-letters, needs an engine that
   // runs the task half). Empty: those paths are 404.
   std::string admin_token;

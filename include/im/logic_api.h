@@ -70,8 +70,12 @@ struct SyncPosition {
 struct SyncRequest {
   std::vector<SyncPosition> positions;
   // Also report conversations of the user that `positions` does not mention (as if last_seq 0).
-  bool include_unknown_conversations = true;
-  uint32_t limit_per_conversation = 100;
+  // Off by default, as on the wire (a proto3 bool): a sync answers what it asks about.
+  bool include_unknown_conversations = false;
+  // Messages per conversation; 0 means the default (kDefaultSyncLimit), more than
+  // 5 × Options::max_page is clamped.
+  uint32_t limit_per_conversation = kDefaultSyncLimit;
+  static constexpr uint32_t kDefaultSyncLimit = 100;
 };
 
 struct SyncConversation {

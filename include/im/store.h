@@ -139,6 +139,12 @@ class Store {
   virtual Status RevokeUserRefreshFamilies(UserId user, const std::string& except_family) = 0;
   // True when the family was revoked (logout or detected reuse). Unknown family -> not_found.
   virtual Result<bool> IsRefreshFamilyRevoked(const std::string& family_id) = 0;
+  // Deletes every refresh token (used, revoked or not) that expired before `expired_before`, and
+  // every family left without a token; returns how many tokens went. A spent token must stay
+  // until it expires (presenting it again is reuse, which revokes its family), and a family
+  // until its access tokens have expired (the engine passes now less the access token lifetime).
+  // Added after 1.0: not_supported by default (nothing is pruned).
+  virtual Result<uint64_t> PruneRefreshTokens(TimestampMs expired_before);
 
   // ---- groups ----
   // Creates the group with its owner as the only member (role owner), in one write.
@@ -256,6 +262,7 @@ class StoreWrapper : public Store {
     return target_->RevokeUserRefreshFamilies(u, except);
   }
   Result<bool> IsRefreshFamilyRevoked(const std::string& f) override { return target_->IsRefreshFamilyRevoked(f); }
+  Result<uint64_t> PruneRefreshTokens(TimestampMs before) override { return target_->PruneRefreshTokens(before); }
   Result<Group> CreateGroup(const NewGroup& g) override { return target_->CreateGroup(g); }
   Result<Group> GetGroup(GroupId id) override { return target_->GetGroup(id); }
   Status AddGroupMember(GroupId g, const GroupMember& m) override { return target_->AddGroupMember(g, m); }

@@ -20,6 +20,8 @@
 #include "beast/gateway_state.h"
 #include "beast/http_session.h"
 #include "beast/websocket_session.h"
+#include "common/fault_injection.h"
+#include "common/log.h"
 #include "common/metrics.h"
 #include "im/gateway.h"
 
@@ -165,6 +167,21 @@ std::chrono::milliseconds TickPeriod(const GatewayOptions& options) {
                     std::chrono::milliseconds(1000));
 }
 
+// Runs a network thread's loop until it is stopped. A handler that throws (every handler of a
+// connection catches what it can; this is the backstop) loses only its own connection: the
+// exception leaves run(), the handler and the shared_ptr it held to its session are gone, and the
+// loop runs again for every other connection (Asio's documented way to go on after a throw).
+void RunLoop(asio::io_context& ioc) {
+  for (;;) {
+    try {
+      ioc.run();
+      return;
+    } catch (...) {
+      log::Error("gateway.handler_threw", {{"error", CurrentExceptionMessage()}});
+    }
+  }
+}
+
 class GatewayImpl final : public Gateway {
  public:
   GatewayImpl(Engine& engine, GatewayOptions options)
@@ -199,7 +216,7 @@ class GatewayImpl final : public Gateway {
     port_ = listener_->port();
     listener_->Run();
     for (auto& loop : state_->loops) loop->ticker.Start();
-    for (auto& ioc : iocs_) threads_.emplace_back([ioc = ioc.get()] { ioc->run(); });
+    for (auto& ioc : iocs_) threads_.emplace_back([ioc = ioc.get()] { RunLoop(*ioc); });
     return Status::Ok();
   }
 

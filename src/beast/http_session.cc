@@ -9,6 +9,7 @@
 #include "beast/rest_api.h"
 #include "beast/static_files.h"
 #include "beast/websocket_session.h"
+#include "common/fault_injection.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "wire/websocket.h"
@@ -65,6 +66,32 @@ std::string ForwardedFor(const http::request<http::string_body>& req) {
   return out;
 }
 
+// Runs a REST call off the network thread (worker or auth pool): an exception is answered 500
+// instead of ending the pool's thread, and with it the process.
+template <class F>
+RestResponse Guarded(std::string_view where, const std::string& request_id, F&& call) {
+  try {
+    FaultPoint(where);
+    return call();
+  } catch (...) {
+    log::Error("http.handler_threw",
+               {{"request_id", request_id}, {"where", where}, {"error", CurrentExceptionMessage()}});
+  }
+  return ErrorResponse(Status::Internal("internal error"));
+}
+
+// The headers of every static file.
+template <class Response>
+void SetStaticHeaders(Response& res, std::string_view content_type) {
+  namespace http = boost::beast::http;
+  res.set(http::field::content_type, content_type);
+  res.set(http::field::cache_control, "no-cache");
+  res.set("X-Content-Type-Options", "nosniff");
+  res.set("Referrer-Policy", "no-referrer");
+  res.set("Content-Security-Policy",
+          "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; frame-ancestors 'none'");
+}
+
 }  // namespace
 
 template <class Stream>
@@ -99,10 +126,15 @@ void HttpSession<Stream>::DoRead() {
 template <class Stream>
 void HttpSession<Stream>::OnRead(beast::error_code ec, std::size_t) {
   started_ = std::chrono::steady_clock::now();
-  if (ec == http::error::body_limit) {
+  responded_ = false;
+  if (ec == http::error::body_limit || ec == http::error::header_limit) {
     request_id_ = log::NewTraceId();
     method_ = "?";
     path_ = "?";
+    // Headers over the parser's 8 KiB (request line included) get 431, not a silent close.
+    if (ec == http::error::header_limit) {
+      return Respond(431, R"({"code":"resource_exhausted","message":"request headers too large"})", false);
+    }
     return Respond(413, R"({"code":"resource_exhausted","message":"body too large"})", false);
   }
   if (ec) return Shutdown();
@@ -111,6 +143,26 @@ void HttpSession<Stream>::OnRead(beast::error_code ec, std::size_t) {
   request_id_ = RequestId(req);
   method_ = std::string(req.method_string());
   path_ = std::string(path);  // never the query: it may hold a token
+  // Nothing may escape a handler of the network thread: the request that failed gets 500 (or,
+  // when its answer was already being written, loses its connection); the others go on.
+  try {
+    Dispatch(std::move(req));
+  } catch (...) {
+    log::Error("http.handler_threw",
+               {{"request_id", request_id_}, {"where", "http.request"}, {"error", CurrentExceptionMessage()}});
+    if (responded_) {
+      beast::error_code ignored;
+      beast::get_lowest_layer(stream_).socket().close(ignored);
+    } else {
+      Respond(500, R"({"code":"internal","message":"internal error"})", false);
+    }
+  }
+}
+
+template <class Stream>
+void HttpSession<Stream>::Dispatch(Request req) {
+  FaultPoint("http.request");
+  std::string_view path = req.target().substr(0, req.target().find('?'));
   if (beast::websocket::is_upgrade(req)) {
     if (path != "/ws") return Respond(404, R"({"code":"not_found","message":"WebSocket endpoint is /ws"})", false);
     if (!OriginAllowed(state_->options, req[http::field::origin])) {
@@ -155,6 +207,9 @@ void HttpSession<Stream>::OnRead(beast::error_code ec, std::size_t) {
     metrics::Default().http_requests.Add();
     return Respond(200, R"({"status":"ok"})", req.keep_alive());
   }
+  if (path == "/metrics" && !state_->options.serve_metrics) {
+    return Respond(404, R"({"code":"not_found","message":"no route for /metrics"})", req.keep_alive());
+  }
   if (req.method() == http::verb::get && path == "/metrics") {
     metrics::Default().http_requests.Add();
     return Respond(200, metrics::Default().RenderPrometheus(), req.keep_alive(), "text/plain; version=0.0.4");
@@ -169,9 +224,11 @@ void HttpSession<Stream>::OnRead(beast::error_code ec, std::size_t) {
   // REST calls block on the engine (store, password hashing): run them on the worker pool and
   // come back to this connection's strand to write.
   asio::post(state_->workers, [self = this->shared_from_this(), req = std::move(req)] {
-    RestRequest r{std::string_view(req.method_string()), std::string_view(req.target()),
-                  std::string_view(req[http::field::authorization]), req.body()};
-    RestResponse out = HandleRest(self->state_->engine, r, self->state_->options.admin_token);
+    RestResponse out = Guarded("http.rest", self->request_id_, [&] {
+      RestRequest r{std::string_view(req.method_string()), std::string_view(req.target()),
+                    std::string_view(req[http::field::authorization]), req.body()};
+      return HandleRest(self->state_->engine, r, self->state_->options.admin_token);
+    });
     bool keep_alive = req.keep_alive();
     asio::post(self->stream_.get_executor(), [self, out = std::move(out), keep_alive]() mutable {
       self->Respond(out.status, std::move(out.body), keep_alive, std::move(out.content_type));
@@ -186,9 +243,11 @@ void HttpSession<Stream>::RunAuth(AuthRoute route, Request req) {
   std::string account = route == AuthRoute::kLogin ? LoginAccount(req.body()) : std::string();
   if (auto refusal = state_->auth.Admit(route, client, account)) return Refuse(*refusal, keep_alive);
   bool queued = state_->auth.TryRun([self = this->shared_from_this(), req = std::move(req), route, account] {
-    RestRequest r{std::string_view(req.method_string()), std::string_view(req.target()),
-                  std::string_view(req[http::field::authorization]), req.body()};
-    RestResponse out = HandleRest(self->state_->engine, r, self->state_->options.admin_token);
+    RestResponse out = Guarded("http.auth", self->request_id_, [&] {
+      RestRequest r{std::string_view(req.method_string()), std::string_view(req.target()),
+                    std::string_view(req[http::field::authorization]), req.body()};
+      return HandleRest(self->state_->engine, r, self->state_->options.admin_token);
+    });
     self->state_->auth.Finished(route, account, out.status);
     asio::post(self->stream_.get_executor(), [self, out = std::move(out), keep_alive = req.keep_alive()]() mutable {
       self->Respond(out.status, std::move(out.body), keep_alive, std::move(out.content_type));
@@ -209,18 +268,38 @@ void HttpSession<Stream>::Refuse(const Refusal& refusal, bool keep_alive) {
 
 template <class Stream>
 void HttpSession<Stream>::ServeStatic(std::string_view path, bool keep_alive, bool head_only) {
+  FaultPoint("http.static");
   auto file = FindStaticFile(path, state_->options.web_root);
   if (!file) return Respond(404, R"({"code":"not_found","message":"no such page"})", keep_alive);
+  if (file->file.get() >= 0 && !head_only) {
+    // A file under the web root, of any size: Beast's file_body reads it in chunks of a few KiB
+    // as the socket takes them, so memory stays bounded whatever the file and however slow the
+    // client (a regular file's read does not wait for the network).
+    beast::file body;
+    body.native_handle(file->file.release());
+    beast::error_code ec;
+    auto res = std::make_shared<FileResponse>(http::status::ok, 11);
+    res->body().reset(std::move(body), ec);
+    if (ec) return Respond(500, R"({"code":"internal","message":"cannot read the file"})", false);
+    res->set(http::field::server, "libim");
+    res->set("X-Request-Id", request_id_);
+    res->keep_alive(keep_alive);
+    SetStaticHeaders(*res, file->content_type);
+    res->prepare_payload();
+    file_response_ = std::move(res);
+    LogResponse(200);
+    responded_ = true;
+    return http::async_write(stream_, *file_response_,
+                             beast::bind_front_handler(&HttpSession::OnWrite, this->shared_from_this(), keep_alive));
+  }
   auto& res = NewResponse(200, keep_alive);
-  res.set(http::field::content_type, file->content_type);
-  res.set(http::field::cache_control, "no-cache");
-  res.set("X-Content-Type-Options", "nosniff");
-  res.set("Referrer-Policy", "no-referrer");
-  res.set("Content-Security-Policy",
-          "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; frame-ancestors 'none'");
+  SetStaticHeaders(res, file->content_type);
   res.body() = std::move(file->bytes);
   res.prepare_payload();
-  if (head_only) res.body().clear();  // HEAD: the length of the GET, no body
+  if (head_only) {  // HEAD: the length of the GET, no body
+    res.body().clear();
+    res.content_length(file->size);
+  }
   Write(keep_alive);
 }
 
@@ -229,10 +308,26 @@ void HttpSession<Stream>::Upgrade(Request request, std::string accept_key) {
   std::string token = UpgradeToken(request);
   // A login seen live recently (or a token that fails on its own) is answered here; only the
   // rest costs the hop to a worker for the store read (LogicApi::TryAuthenticate).
-  if (auto who = state_->engine.TryAuthenticate(token)) return FinishUpgrade(std::move(*who), std::move(accept_key));
+  std::optional<Result<AuthContext>> quick;
+  try {
+    FaultPoint("ws.upgrade");
+    quick = state_->engine.TryAuthenticate(token);
+  } catch (...) {
+    log::Error("http.handler_threw",
+               {{"request_id", request_id_}, {"where", "ws.upgrade"}, {"error", CurrentExceptionMessage()}});
+    quick = Result<AuthContext>(Status::Internal("internal error"));
+  }
+  if (quick) return FinishUpgrade(std::move(*quick), std::move(accept_key));
   asio::post(state_->workers,
              [self = this->shared_from_this(), token = std::move(token), accept_key = std::move(accept_key)]() mutable {
-               auto who = self->state_->engine.Authenticate(token);
+               Result<AuthContext> who = Status::Internal("internal error");
+               try {
+                 who = self->state_->engine.Authenticate(token);
+               } catch (...) {
+                 log::Error("http.handler_threw", {{"request_id", self->request_id_},
+                                                   {"where", "ws.upgrade"},
+                                                   {"error", CurrentExceptionMessage()}});
+               }
                asio::post(self->stream_.get_executor(),
                           [self, who = std::move(who), accept_key = std::move(accept_key)]() mutable {
                             self->FinishUpgrade(std::move(who), std::move(accept_key));
@@ -244,7 +339,7 @@ template <class Stream>
 void HttpSession<Stream>::FinishUpgrade(Result<AuthContext> who, std::string accept_key) {
   if (!who.ok()) {
     RestResponse err = ErrorResponse(who.status());
-    return Respond(401, std::move(err.body), false);
+    return Respond(who.status().code() == StatusCode::kInternal ? 500 : 401, std::move(err.body), false);
   }
   log::Info("http", {{"request_id", request_id_},
                      {"method", method_},
@@ -280,7 +375,14 @@ void HttpSession<Stream>::Respond(int status, std::string body, bool keep_alive,
 
 template <class Stream>
 void HttpSession<Stream>::Write(bool keep_alive) {
-  int status = static_cast<int>(response_->result_int());
+  LogResponse(static_cast<int>(response_->result_int()));
+  responded_ = true;
+  http::async_write(stream_, *response_,
+                    beast::bind_front_handler(&HttpSession::OnWrite, this->shared_from_this(), keep_alive));
+}
+
+template <class Stream>
+void HttpSession<Stream>::LogResponse(int status) {
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_).count();
   if (status >= 500) {
     log::Warn("http",
@@ -289,12 +391,14 @@ void HttpSession<Stream>::Write(bool keep_alive) {
     log::Info("http",
               {{"request_id", request_id_}, {"method", method_}, {"path", path_}, {"status", status}, {"ms", ms}});
   }
-  http::async_write(stream_, *response_,
-                    beast::bind_front_handler(&HttpSession::OnWrite, this->shared_from_this(), keep_alive));
 }
 
 template <class Stream>
 void HttpSession<Stream>::OnWrite(bool keep_alive, beast::error_code ec, std::size_t) {
+  file_response_.reset();  // closes a static file
+  // Not caught here: the network thread's run loop is the backstop (gateway.cc), and a test
+  // throws here to prove it.
+  FaultPoint("http.write");
   if (ec) return;
   if (!keep_alive) return Shutdown();
   DoRead();

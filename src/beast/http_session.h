@@ -7,6 +7,7 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/http/file_body.hpp>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -27,8 +28,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
  private:
   using Request = boost::beast::http::request<boost::beast::http::string_body>;
   using Response = boost::beast::http::response<boost::beast::http::string_body>;
+  // A file under the web root, written in chunks of a few KiB as the socket takes them.
+  using FileResponse = boost::beast::http::response<boost::beast::http::file_body>;
   void DoRead();
   void OnRead(boost::beast::error_code ec, std::size_t bytes);
+  // Routes one request; may throw (OnRead answers 500 then).
+  void Dispatch(Request req);
   void Upgrade(Request request, std::string accept_key);
   // On the network thread, once the token is checked: 101 and the WebSocket session, or 401.
   void FinishUpgrade(Result<AuthContext> who, std::string accept_key);
@@ -39,6 +44,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   Response& NewResponse(int status, bool keep_alive);
   void Respond(int status, std::string body, bool keep_alive, std::string content_type = "application/json");
   void Write(bool keep_alive);
+  void LogResponse(int status);
   void OnWrite(bool keep_alive, boost::beast::error_code ec, std::size_t bytes);
   void Shutdown();
 
@@ -48,6 +54,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   const boost::asio::ip::address peer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   std::shared_ptr<Response> response_;
+  std::shared_ptr<FileResponse> file_response_;
+  bool responded_ = false;  // a response to the current request is being written
   // The request being answered, for its log line.
   std::string request_id_;
   std::string method_;

@@ -114,6 +114,20 @@ Result<int64_t> IdField(const json::object& o, std::string_view name) {
   return Status::InvalidArgument("\"" + std::string(name) + "\" must be a positive id");
 }
 
+// A seq member (0 or more) given as a JSON number or a decimal string.
+Result<Seq> SeqField(const json::object& o, std::string_view name) {
+  auto it = o.find(name);
+  if (it != o.end() && it->value().is_int64() && it->value().get_int64() >= 0) return it->value().get_int64();
+  if (it != o.end() && it->value().is_uint64()) return it->value().get_uint64();
+  if (it != o.end() && it->value().is_string()) {
+    std::string_view v = it->value().get_string();
+    uint64_t n = 0;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (!v.empty() && ec == std::errc() && end == v.data() + v.size()) return n;
+  }
+  return Status::InvalidArgument("\"" + std::string(name) + "\" must be a seq (0 or more)");
+}
+
 json::object MessageJson(const Message& m) {
   return {{"id", std::to_string(m.id.value)},
           {"conversation_id", m.conversation.str()},
@@ -275,8 +289,9 @@ Result<RestResponse> Route(Engine& engine, const RestRequest& r) {
     }
     if (action == "read" && post) {
       IM_ASSIGN_OR_RETURN(json::object body, ParseBody(r.body));
-      IM_ASSIGN_OR_RETURN(int64_t seq, IdField(body, "seq"));
-      IM_ASSIGN_OR_RETURN(Seq read, engine.MarkRead(who.user, who.device, *conversation, static_cast<Seq>(seq)));
+      // 0 is "nothing read": it moves nothing and answers the current pointer, as on the WebSocket.
+      IM_ASSIGN_OR_RETURN(Seq seq, SeqField(body, "seq"));
+      IM_ASSIGN_OR_RETURN(Seq read, engine.MarkRead(who.user, who.device, *conversation, seq));
       return Json(200, json::object{{"read_seq", std::to_string(read)}});
     }
   }

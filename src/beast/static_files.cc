@@ -4,14 +4,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
 
 namespace im::gateway {
-namespace {
 
-// The web page's files are small; a larger file under the web root is not served (it would be
-// read whole on the network thread).
-constexpr off_t kMaxStaticFileBytes = 8 * 1024 * 1024;
+FileDescriptor& FileDescriptor::operator=(FileDescriptor&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = other.release();
+  }
+  return *this;
+}
+
+FileDescriptor::~FileDescriptor() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+namespace {
 
 std::string_view ContentType(std::string_view path) {
   auto ends_with = [&](std::string_view ext) {
@@ -37,32 +45,16 @@ bool SafePath(std::string_view path) {
   return path.find("/.") == std::string_view::npos && path.find("//") == std::string_view::npos;
 }
 
-// The whole file when `path` names a regular file of at most kMaxStaticFileBytes; nullopt for
-// anything else (a directory, a FIFO, a device, a file that cannot be read). Never throws and
-// never blocks on a special file (O_NONBLOCK: opening a FIFO with no writer would wait).
-std::optional<std::string> ReadRegularFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
+// `path` opened for reading when it names a regular file; nullopt for anything else (a
+// directory, a FIFO, a device, a file that cannot be opened). Never throws and never blocks on a
+// special file (O_NONBLOCK: opening a FIFO with no writer would wait).
+std::optional<FileDescriptor> OpenRegularFile(const std::string& path, uint64_t* size) {
+  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  if (fd.get() < 0) return std::nullopt;
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > kMaxStaticFileBytes) return std::nullopt;
-  std::string bytes;
-  try {
-    bytes.resize(static_cast<size_t>(st.st_size));
-  } catch (...) {
-    return std::nullopt;
-  }
-  size_t got = 0;
-  while (got < bytes.size()) {
-    ssize_t n = ::read(fd, bytes.data() + got, bytes.size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return std::nullopt;  // an error, or the file shrank under us
-    got += static_cast<size_t>(n);
-  }
-  return bytes;
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  *size = static_cast<uint64_t>(st.st_size);
+  return fd;
 }
 
 }  // namespace
@@ -71,12 +63,21 @@ std::optional<StaticFile> FindStaticFile(std::string_view path, const std::strin
   if (path == "/") path = "/index.html";
   if (!SafePath(path)) return std::nullopt;
   if (!web_root.empty()) {
-    std::optional<std::string> bytes = ReadRegularFile(web_root + std::string(path));
-    if (!bytes) return std::nullopt;
-    return StaticFile{std::string(ContentType(path)), std::move(*bytes)};
+    StaticFile out;
+    std::optional<FileDescriptor> fd = OpenRegularFile(web_root + std::string(path), &out.size);
+    if (!fd) return std::nullopt;
+    out.content_type = ContentType(path);
+    out.file = std::move(*fd);
+    return out;
   }
   for (const auto& file : EmbeddedWebFiles()) {
-    if (file.path == path) return StaticFile{std::string(ContentType(path)), std::string(file.bytes)};
+    if (file.path == path) {
+      StaticFile out;
+      out.content_type = ContentType(path);
+      out.size = file.bytes.size();
+      out.bytes = file.bytes;
+      return out;
+    }
   }
   return std::nullopt;
 }

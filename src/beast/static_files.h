@@ -3,6 +3,7 @@
 #ifndef IM_SRC_BEAST_STATIC_FILES_H_
 #define IM_SRC_BEAST_STATIC_FILES_H_
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,15 +19,38 @@ struct EmbeddedFile {
 // Generated from web/ by cmake/EmbedFiles.cmake.
 const std::vector<EmbeddedFile>& EmbeddedWebFiles();
 
+// An open file descriptor, closed on destruction (moves only).
+class FileDescriptor {
+ public:
+  FileDescriptor() = default;
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  FileDescriptor(FileDescriptor&& other) noexcept : fd_(other.release()) {}
+  FileDescriptor& operator=(FileDescriptor&& other) noexcept;
+  ~FileDescriptor();
+  int get() const { return fd_; }
+  int release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
 struct StaticFile {
   std::string content_type;
+  uint64_t size = 0;
+  // An embedded file: its bytes. A file under the web root: `bytes` is empty and `file` is open
+  // for reading, so that it is written in chunks (any size) instead of being read whole.
   std::string bytes;
+  FileDescriptor file;
 };
 
 // The file for a request path ("/" is "/index.html"); nullopt when there is none. Paths with
 // "..", backslashes or hidden segments never match, so nothing outside the web root is served.
-// Under a web root only regular files of at most 8 MiB are served (a directory, a FIFO or a
-// device is not found); it never throws.
+// Under a web root only regular files are served, of any size (a directory, a FIFO or a device is
+// not found); it never throws.
 std::optional<StaticFile> FindStaticFile(std::string_view path, const std::string& web_root);
 
 }  // namespace im::gateway

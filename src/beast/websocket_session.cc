@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "common/fault_injection.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "wire/frame_codec.h"
@@ -129,7 +130,13 @@ void WebsocketSession<Stream>::Run(const std::string& accept_key) {
       accept_key + "\r\n\r\n";
   Flush();
   auto sink = std::make_shared<WebsocketSink>(this->weak_from_this(), state_, who_.family_id);
-  auto attached = state_->engine.Attach(who_.user, who_.device, sink);
+  Result<SessionId> attached = Status::Internal("internal error");
+  try {
+    FaultPoint("ws.attach");
+    attached = state_->engine.Attach(who_.user, who_.device, sink);
+  } catch (...) {
+    log::Error("ws.handler_threw", {{"conn", conn_id_}, {"where", "ws.attach"}, {"error", CurrentExceptionMessage()}});
+  }
   if (!attached.ok()) {
     log::Error("ws.attach_failed", {{"conn", conn_id_}, {"error", attached.status().ToString()}});
     return StartClose(wire::ws::kCloseInternalError, "cannot attach session", true);
@@ -526,7 +533,13 @@ void WebsocketSession<Stream>::Finish(std::string_view why) {
                          {"reason", std::string(why)},
                          {"code", static_cast<int64_t>(close_code_)}});
   if (engine_session_ != 0) {
-    asio::post(state_->workers, [state = state_, id = engine_session_] { state->engine.Detach(id); });
+    asio::post(state_->workers, [state = state_, id = engine_session_] {
+      try {
+        state->engine.Detach(id);
+      } catch (...) {  // a pool thread must not end (std::terminate)
+        log::Error("ws.handler_threw", {{"where", "ws.detach"}, {"error", CurrentExceptionMessage()}});
+      }
+    });
   }
 }
 

@@ -1,8 +1,11 @@
 #include "engine/auth_service.h"
 
+#include <algorithm>
+
 #include "crypto/jwt.h"
 #include "crypto/password_hash.h"
 #include "crypto/random.h"
+#include "common/log.h"
 #include "crypto/sha256.h"
 #include "engine/validation.h"
 
@@ -47,6 +50,7 @@ Result<AuthTokens> AuthService::Login(const std::string& username, const std::st
     // The configured cost changed since this hash was made: upgrade it while we know the password.
     (void)store_->UpdatePasswordHash(creds->id, crypto::HashPassword(password, options_.password_iterations));
   }
+  MaybePrune();
   std::string family = crypto::RandomToken(16);
   // A new login is live: its first WebSocket upgrade needs no store read (see LoginCache).
   const uint64_t epoch = live_logins_.Epoch();
@@ -54,6 +58,19 @@ Result<AuthTokens> AuthService::Login(const std::string& username, const std::st
       Issue(creds->id, device, family, [&](const RefreshTokenRecord& r) { return store_->PutRefreshToken(r); });
   if (tokens.ok()) live_logins_.Remember(family, creds->id, epoch, options_.clock());
   return tokens;
+}
+
+void AuthService::MaybePrune() {
+  const TimestampMs now = options_.clock();
+  TimestampMs due = next_prune_ms_.load();
+  // One caller per interval wins the exchange and prunes; the others go on at once.
+  if (now < due || !next_prune_ms_.compare_exchange_strong(due, now + kPruneIntervalMs)) return;
+  auto pruned = store_->PruneRefreshTokens(now - std::max<int64_t>(0, options_.access_token_ttl_ms));
+  if (pruned.ok()) {
+    if (*pruned > 0) log::Info("auth.pruned_refresh_tokens", {{"tokens", *pruned}});
+  } else if (pruned.status().code() != StatusCode::kNotSupported) {
+    log::Warn("auth.prune_failed", {{"error", pruned.status().ToString()}});
+  }
 }
 
 Status AuthService::ChangePassword(UserId actor, const std::string& current_password, const std::string& new_password,
@@ -88,6 +105,7 @@ Status AuthService::RevokeFamily(UserId user, const std::string& family) {
 
 Result<AuthTokens> AuthService::Refresh(const std::string& refresh_token) {
   if (refresh_token.empty() || refresh_token.size() > 256) return kBadRefresh;
+  MaybePrune();
   const uint64_t epoch = live_logins_.Epoch();  // before the store says the login is live
   std::string hash = crypto::Sha256Hex(refresh_token);
   auto rec = store_->GetRefreshToken(hash);

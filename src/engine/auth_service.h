@@ -2,6 +2,7 @@
 #ifndef IM_SRC_ENGINE_AUTH_SERVICE_H_
 #define IM_SRC_ENGINE_AUTH_SERVICE_H_
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -40,13 +41,22 @@ class AuthService {
 
   // Revokes one login and reports it.
   Status RevokeFamily(UserId user, const std::string& family);
+  // At most once per kPruneIntervalMs (by the options' clock), on a login or refresh: deletes the
+  // refresh tokens that expired more than an access token's lifetime ago and the families left
+  // without one (Store::PruneRefreshTokens). Failures are logged and retried next time.
+  void MaybePrune();
 
+ public:
+  static constexpr TimestampMs kPruneIntervalMs = 60 * 60 * 1000;
+
+ private:
   std::shared_ptr<Store> store_;
   const Options& options_;
   const OnRevoked on_revoked_;
   std::map<std::string, std::string, std::less<>> keys_;  // kid -> HS256 secret
   std::string dummy_hash_;  // verified against for unknown users, so timing reveals nothing
   LoginCache live_logins_;
+  std::atomic<TimestampMs> next_prune_ms_{0};
 };
 
 }  // namespace im

@@ -45,9 +45,12 @@ std::optional<Result<AuthContext>> LogicCore::TryAuthenticate(const std::string&
 Result<User> LogicCore::GetUser(UserId id) { return store_->GetUser(id); }
 
 Result<User> LogicCore::FindUser(const std::string& username) {
-  auto credentials = store_->GetCredentials(username);
+  // Folded as register and login fold it ("Bob" is "bob"); a name that could not exist is not found.
+  auto name = NormalizeUsername(username);
+  if (!name.ok()) return Status::NotFound("no such user");
+  auto credentials = store_->GetCredentials(*name);
   if (!credentials.ok()) {
-    if (credentials.status().code() == StatusCode::kNotFound) return Status::NotFound("no user named " + username);
+    if (credentials.status().code() == StatusCode::kNotFound) return Status::NotFound("no user named " + *name);
     return credentials.status();
   }
   return store_->GetUser(credentials->id);
@@ -146,6 +149,10 @@ void LogicCore::AnnouncePresence(UserId user, bool online) {
   std::vector<v1::Target> targets;
   for (const auto& c : *list) {
     if (!c.id.is_direct()) continue;
+    // Only to peers the user has answered: their read pointer in the chat moved (a send moves it,
+    // and so does reading, which a read receipt already tells the peer). One unsolicited message
+    // does not buy its sender the recipient's online status.
+    if (c.read_seq == 0) continue;
     v1::Target t;
     t.set_user_id(c.id.PeerOf(user).value);
     targets.push_back(std::move(t));

@@ -172,7 +172,10 @@ Status LogicCore::Typing(UserId actor, const DeviceId& device, const Conversatio
 
 Result<SyncResult> LogicCore::Sync(UserId actor, const SyncRequest& request) {
   if (request.positions.size() > 10'000) return Status::InvalidArgument("at most 10000 positions per sync");
-  const uint32_t limit = std::clamp<uint32_t>(request.limit_per_conversation, 1, options_.max_page * 5);
+  // 0 is the default, as on the wire (an absent proto3 field), not "one message".
+  const uint32_t limit = std::min<uint32_t>(
+      request.limit_per_conversation == 0 ? SyncRequest::kDefaultSyncLimit : request.limit_per_conversation,
+      options_.max_page * 5);
 
   std::map<ConversationId, Seq> known;
   for (const auto& p : request.positions) {

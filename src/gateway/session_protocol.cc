@@ -1,6 +1,11 @@
 #include "gateway/session_protocol.h"
 
+#include <atomic>
+#include <memory>
+
 #include "common/clock.h"
+#include "common/fault_injection.h"
+#include "common/log.h"
 #include "engine/records.h"
 
 namespace im::gateway {
@@ -70,50 +75,82 @@ Result<v1::ServerFrame> Read(Engine& engine, UserId user, const DeviceId& device
 
 void SessionProtocol::Handle(const v1::ClientFrame& frame, Reply reply_to) {
   Result<v1::ServerFrame> reply = Status::InvalidArgument("frame has no body");
-  switch (frame.body_case()) {
-    case v1::ClientFrame::kSendMessage: {
-      const auto& in = frame.send_message();
-      auto conversation = ParseConversation(in.conversation_id());
-      auto type = ParseContentType(in.content_type());
-      if (!conversation.ok() || !type.ok()) {
-        reply = !conversation.ok() ? conversation.status() : type.status();
+  bool no_reply = false;
+  // An engine call that throws (a store or network failure surfacing as an exception) answers
+  // internal for this frame: the exception must not reach the caller's thread, and the reply
+  // still runs exactly once.
+  try {
+    FaultPoint("ws.frame");
+    switch (frame.body_case()) {
+      case v1::ClientFrame::kSendMessage: {
+        const auto& in = frame.send_message();
+        auto conversation = ParseConversation(in.conversation_id());
+        auto type = ParseContentType(in.content_type());
+        if (!conversation.ok() || !type.ok()) {
+          reply = !conversation.ok() ? conversation.status() : type.status();
+          break;
+        }
+        // Shared with the callback, so that whichever of it and a throwing SendAsync comes first
+        // answers, and only once.
+        struct Once {
+          explicit Once(Reply r) : reply(std::move(r)) {}
+          void Run(v1::ServerFrame out) {
+            if (!done.exchange(true)) reply(std::move(out));
+          }
+          Reply reply;
+          std::atomic<bool> done{false};
+        };
+        auto once = std::make_shared<Once>(std::move(reply_to));
+        try {
+          engine_.SendAsync(user_, device_, SendRequest{*conversation, in.client_msg_id(), *type, in.content()},
+                            [id = frame.id(), in, once](Result<SendAck> ack) {
+                              v1::ServerFrame out = ack.ok() ? AckFrame(*ack, in) : ErrorFrame("", ack.status());
+                              out.set_id(id);
+                              once->Run(std::move(out));
+                            });
+        } catch (...) {
+          log::Error("ws.frame_threw", {{"frame", "send_message"}, {"error", CurrentExceptionMessage()}});
+          once->Run(ErrorFrame(frame.id(), Status::Internal("internal error")));
+        }
+        return;
+      }
+      case v1::ClientFrame::kSync:
+        reply = Sync(engine_, user_, frame.sync());
+        break;
+      case v1::ClientFrame::kRead:
+        reply = Read(engine_, user_, device_, frame.read());
+        break;
+      case v1::ClientFrame::kTyping: {
+        auto conversation = ParseConversation(frame.typing().conversation_id());
+        Status s = conversation.ok() ? engine_.Typing(user_, device_, *conversation) : conversation.status();
+        if (s.ok()) {
+          no_reply = true;
+        } else {
+          reply = s;
+        }
         break;
       }
-      engine_.SendAsync(user_, device_, SendRequest{*conversation, in.client_msg_id(), *type, in.content()},
-                        [id = frame.id(), in, reply_to = std::move(reply_to)](Result<SendAck> ack) {
-                          v1::ServerFrame out = ack.ok() ? AckFrame(*ack, in) : ErrorFrame("", ack.status());
-                          out.set_id(id);
-                          reply_to(std::move(out));
-                        });
-      return;
+      case v1::ClientFrame::kAck:
+        // Delivery receipts are accepted and not yet recorded (at-least-once delivery is
+        // reconciled by sync; see docs/protocol.md).
+        no_reply = true;
+        break;
+      case v1::ClientFrame::kPing: {
+        v1::ServerFrame pong;
+        pong.mutable_pong()->set_client_time_ms(frame.ping().client_time_ms());
+        pong.mutable_pong()->set_server_time_ms(SystemNowMs());
+        reply = std::move(pong);
+        break;
+      }
+      case v1::ClientFrame::BODY_NOT_SET:
+        break;
     }
-    case v1::ClientFrame::kSync:
-      reply = Sync(engine_, user_, frame.sync());
-      break;
-    case v1::ClientFrame::kRead:
-      reply = Read(engine_, user_, device_, frame.read());
-      break;
-    case v1::ClientFrame::kTyping: {
-      auto conversation = ParseConversation(frame.typing().conversation_id());
-      Status s = conversation.ok() ? engine_.Typing(user_, device_, *conversation) : conversation.status();
-      if (s.ok()) return reply_to(std::nullopt);
-      reply = s;
-      break;
-    }
-    case v1::ClientFrame::kAck:
-      // Delivery receipts are accepted and not yet recorded (at-least-once delivery is
-      // reconciled by sync; see docs/protocol.md).
-      return reply_to(std::nullopt);
-    case v1::ClientFrame::kPing: {
-      v1::ServerFrame pong;
-      pong.mutable_pong()->set_client_time_ms(frame.ping().client_time_ms());
-      pong.mutable_pong()->set_server_time_ms(SystemNowMs());
-      reply = std::move(pong);
-      break;
-    }
-    case v1::ClientFrame::BODY_NOT_SET:
-      break;
+  } catch (...) {
+    log::Error("ws.frame_threw", {{"error", CurrentExceptionMessage()}});
+    reply = Status::Internal("internal error");
+    no_reply = false;
   }
+  if (no_reply) return reply_to(std::nullopt);
   v1::ServerFrame out = reply.ok() ? std::move(reply).value() : ErrorFrame("", reply.status());
   out.set_id(frame.id());
   reply_to(std::move(out));

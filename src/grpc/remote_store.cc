@@ -132,6 +132,14 @@ class RemoteStore final : public Store {
                             [this](auto* c, auto& q, auto* r) { return users_->IsRefreshFamilyRevoked(c, q, r); }));
     return resp.revoked();
   }
+  Result<uint64_t> PruneRefreshTokens(TimestampMs expired_before) override {
+    pb::PruneRefreshTokensRequest req;
+    req.set_expired_before_ms(expired_before);
+    pb::PruneRefreshTokensResponse resp;
+    IM_RETURN_IF_ERROR(Call(Retry::kOnUnavailable, req, &resp,
+                            [this](auto* c, auto& q, auto* r) { return users_->PruneRefreshTokens(c, q, r); }));
+    return resp.pruned();
+  }
 
   // ---- device tokens and push settings (puts and deletes are idempotent: safe to repeat) ----
   Status PutDeviceToken(const DeviceToken& token) override {

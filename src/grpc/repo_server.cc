@@ -73,6 +73,10 @@ class UserServiceImpl final : public pb::UserService::Service {
                                         pb::IsRefreshFamilyRevokedResponse* out) override {
     return Reply(store_.IsRefreshFamilyRevoked(r->family_id()), [&](bool revoked) { out->set_revoked(revoked); });
   }
+  ::grpc::Status PruneRefreshTokens(ServerContext*, const pb::PruneRefreshTokensRequest* r,
+                                    pb::PruneRefreshTokensResponse* out) override {
+    return Reply(store_.PruneRefreshTokens(r->expired_before_ms()), [&](uint64_t n) { out->set_pruned(n); });
+  }
   ::grpc::Status PutDeviceToken(ServerContext*, const pb::DeviceToken* r, pb::Empty*) override {
     IM_GRPC_ASSIGN(DeviceToken token, FromProto(*r));
     return ToGrpcStatus(store_.PutDeviceToken(token));

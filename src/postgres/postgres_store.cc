@@ -261,6 +261,19 @@ Result<bool> PostgresStore::IsRefreshFamilyRevoked(const std::string& family_id)
   });
 }
 
+Result<uint64_t> PostgresStore::PruneRefreshTokens(TimestampMs expired_before) {
+  uint64_t pruned = 0;
+  IM_RETURN_IF_ERROR(Write("postgres store: prune refresh tokens", [&](Tx& tx) -> Status {
+    pruned = tx.Exec("DELETE FROM refresh_tokens WHERE expires_at_ms < $1", static_cast<int64_t>(expired_before))
+                 .affected_rows();
+    tx.Exec(
+        "DELETE FROM refresh_families f WHERE NOT EXISTS "
+        "(SELECT 1 FROM refresh_tokens t WHERE t.family_id = f.family_id)");
+    return Status::Ok();
+  }));
+  return pruned;
+}
+
 // ---- messages ----
 
 Result<AppendResult> PostgresStore::AppendMessage(const NewMessage& message) {

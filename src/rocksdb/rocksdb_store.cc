@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <system_error>
+#include <unordered_set>
 
 #include "rocksdb/rocksdb_store_impl.h"
 
@@ -366,6 +367,54 @@ Result<bool> RocksDbStore::IsRefreshFamilyRevoked(const std::string& family_id) 
   bool revoked = false;
   if (!DecodeFamily(value, &revoked)) return CorruptValue(Cf::kAuth, key);
   return revoked;
+}
+
+Result<uint64_t> RocksDbStore::PruneRefreshTokens(TimestampMs expired_before) {
+  uint64_t pruned = 0;
+  IM_RETURN_IF_ERROR(Write([&]() -> Status {
+    // One pass over the tokens (once an hour, from AuthService), then over the families and the
+    // users' family index, deleting what no remaining token belongs to.
+    std::vector<std::string> expired;
+    std::unordered_set<std::string> live;
+    {
+      PrefixScan scan(std::string(1, 't'));
+      w().Start(scan, Cf::kAuth);
+      for (; scan.Valid(); scan.Next()) {
+        TokenRecord t;
+        if (!DecodeToken(scan.value(), &t)) return CorruptValue(Cf::kAuth, std::string(scan.key()));
+        if (t.expires_at_ms < expired_before) {
+          expired.emplace_back(scan.key());
+        } else {
+          live.insert(std::move(t.family_id));
+        }
+      }
+      if (!scan.status().ok()) return FromRocks(scan.status(), "rocksdb store: scan refresh tokens");
+    }
+    std::vector<std::string> orphans;
+    {
+      PrefixScan scan(std::string(1, 'f'));
+      w().Start(scan, Cf::kAuth);
+      for (; scan.Valid(); scan.Next()) {
+        if (!live.contains(std::string(scan.suffix()))) orphans.emplace_back(scan.key());
+      }
+      if (!scan.status().ok()) return FromRocks(scan.status(), "rocksdb store: scan login families");
+    }
+    {
+      PrefixScan scan(std::string(1, 'u'));  // 'u' U64(user) family_id
+      w().Start(scan, Cf::kAuth);
+      for (; scan.Valid(); scan.Next()) {
+        if (scan.suffix().size() >= 8 && !live.contains(std::string(scan.suffix().substr(8)))) {
+          orphans.emplace_back(scan.key());
+        }
+      }
+      if (!scan.status().ok()) return FromRocks(scan.status(), "rocksdb store: scan user families");
+    }
+    for (const std::string& key : expired) IM_RETURN_IF_ERROR(w().Delete(Cf::kAuth, key));
+    for (const std::string& key : orphans) IM_RETURN_IF_ERROR(w().Delete(Cf::kAuth, key));
+    pruned = expired.size();
+    return Status::Ok();
+  }));
+  return pruned;
 }
 
 }  // namespace im::rocks

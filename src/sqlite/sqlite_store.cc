@@ -297,6 +297,24 @@ Result<bool> SqliteStore::IsRefreshFamilyRevoked(const std::string& family_id) {
   });
 }
 
+Result<uint64_t> SqliteStore::PruneRefreshTokens(TimestampMs expired_before) {
+  uint64_t pruned = 0;
+  // Once an hour (AuthService): a scan of the tokens, then of the families by the family index.
+  IM_RETURN_IF_ERROR(Write([&]() -> Status {
+    {
+      StatementScope q(w(), "DELETE FROM refresh_tokens WHERE expires_at_ms < ?");
+      q->bind(1, static_cast<int64_t>(expired_before));
+      pruned = static_cast<uint64_t>(q->exec());
+    }
+    StatementScope q(w(),
+                     "DELETE FROM refresh_families WHERE NOT EXISTS "
+                     "(SELECT 1 FROM refresh_tokens t WHERE t.family_id = refresh_families.family_id)");
+    q->exec();
+    return Status::Ok();
+  }));
+  return pruned;
+}
+
 // ---- messages ----
 
 Result<AppendResult> SqliteStore::AppendMessage(const NewMessage& message) {

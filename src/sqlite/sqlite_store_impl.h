@@ -60,6 +60,7 @@ class SqliteStore final : public Store {
   Status RevokeRefreshFamily(const std::string& family_id) override;
   Status RevokeUserRefreshFamilies(UserId user, const std::string& except_family) override;
   Result<bool> IsRefreshFamilyRevoked(const std::string& family_id) override;
+  Result<uint64_t> PruneRefreshTokens(TimestampMs expired_before) override;
 
   Result<Group> CreateGroup(const NewGroup& group) override;
   Result<Group> GetGroup(GroupId id) override;

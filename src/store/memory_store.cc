@@ -4,6 +4,7 @@
 #include <map>
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "im/store.h"
 #include "store/append_batch.h"
@@ -150,6 +151,23 @@ class MemoryStore final : public Store {
     auto it = families_.find(family);
     if (it == families_.end()) return Status::NotFound("unknown token family");
     return it->second;
+  }
+
+  Result<uint64_t> PruneRefreshTokens(TimestampMs expired_before) override {
+    std::lock_guard lock(mu_);
+    uint64_t pruned = 0;
+    std::unordered_set<std::string> live;
+    for (auto it = refresh_.begin(); it != refresh_.end();) {
+      if (it->second.expires_at_ms < expired_before) {
+        it = refresh_.erase(it);
+        ++pruned;
+      } else {
+        live.insert(it->second.family_id);
+        ++it;
+      }
+    }
+    std::erase_if(families_, [&](const auto& f) { return !live.contains(f.first); });
+    return pruned;
   }
 
   Result<Group> CreateGroup(const NewGroup& ng) override {

@@ -17,6 +17,7 @@ Result<int64_t> Store::AddDeadLetter(const DeadLetter&) { return Unsupported("de
 Result<std::vector<DeadLetter>> Store::ListDeadLetters(int64_t, uint32_t) { return Unsupported("dead letters"); }
 Result<DeadLetter> Store::GetDeadLetter(int64_t) { return Unsupported("dead letters"); }
 Status Store::DeleteDeadLetter(int64_t) { return Unsupported("dead letters"); }
+Result<uint64_t> Store::PruneRefreshTokens(TimestampMs) { return Unsupported("expired refresh tokens to prune"); }
 
 std::vector<Result<AppendResult>> Store::AppendMessages(std::span<const NewMessage> messages) {
   std::vector<Result<AppendResult>> results;

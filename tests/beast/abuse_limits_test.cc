@@ -12,6 +12,7 @@
 #include "beast/client_address.h"
 #include "beast/connection_limits.h"
 #include "beast/keyed_limiter.h"
+#include "beast/rate_limiter.h"
 
 namespace im::test {
 namespace {
@@ -169,6 +170,18 @@ TEST_CASE("connection limits: without a configured total the cap follows RLIMIT_
     CHECK(derived <= soft - std::min<uint32_t>(256, soft / 2));  // room for the stores
   }
   CHECK(gateway::ConnectionLimits(0, 0).max_total() == derived);
+}
+
+TEST_CASE("per-user frame limiter: buckets that have refilled are forgotten, so many users do not grow it without bound") {
+  gateway::PerUserLimiter limiter(10, 1);  // refills in 0.1 s
+  auto t = std::chrono::steady_clock::now();
+  for (int64_t i = 1; i <= 100'000; ++i) {
+    t += std::chrono::milliseconds(1);
+    CHECK(limiter.TryTake(UserId{i}, t));
+  }
+  CHECK(limiter.size() < 2 * gateway::PerUserLimiter::kMinPruneAt);
+  // A user who spent their burst is still limited: pruning forgets only full buckets.
+  CHECK_FALSE(limiter.TryTake(UserId{100'000}, t));
 }
 
 }  // namespace

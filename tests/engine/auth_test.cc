@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include "crypto/sha256.h"
+#include "engine/auth_service.h"
 #include "im/engine.h"
 #include "support/engine_fixture.h"
 
@@ -299,4 +301,40 @@ TEST_CASE("auth: a store check remembers a live login until login_cache_ms passe
   auto again = e.TryAuthenticate(login.access_token);
   REQUIRE(again.has_value());
   CHECK(again->ok());
+
+TEST_CASE("auth: refresh tokens and logins are pruned once expired, but a spent token stays until then for reuse detection") {
+  std::shared_ptr<Store> store = NewMemoryStore();
+  Options o = FastOptions();
+  o.store = store;
+  Clocked c(o);
+  Engine& e = *c.engine;
+  REQUIRE(e.Register("alice", "correct horse", "").ok());
+  auto a = e.Login("alice", "correct horse", "phone").value();
+  auto a2 = e.Refresh(a.refresh_token).value();  // a is spent
+  auto b = e.Login("alice", "correct horse", "laptop").value();
+  const std::string b_family = e.Authenticate(b.access_token).value().family_id;
+  REQUIRE(e.Logout(b.refresh_token).ok());
+  auto Stored = [&](const std::string& token) { return store->GetRefreshToken(crypto::Sha256Hex(token)).ok(); };
+  REQUIRE(Stored(a.refresh_token));
+  REQUIRE(Stored(b.refresh_token));
+
+  // Past the 30-day lifetime and one access token lifetime more: the next login prunes.
+  c.now += 30LL * 24 * 3600 * 1000 + 16 * 60 * 1000;
+  auto fresh = e.Login("alice", "correct horse", "tablet").value();
+  CHECK_FALSE(Stored(a.refresh_token));
+  CHECK_FALSE(Stored(a2.refresh_token));
+  CHECK_FALSE(Stored(b.refresh_token));
+  CHECK(store->IsRefreshFamilyRevoked(b_family).status().code() == StatusCode::kNotFound);
+  CHECK(Stored(fresh.refresh_token));
+  CHECK(e.Authenticate(fresh.access_token).ok());
+  CHECK(e.Authenticate(b.access_token).status().code() == StatusCode::kUnauthenticated);
+
+  // A spent token within its lifetime survives the next prune: replaying it still revokes.
+  auto d = e.Login("alice", "correct horse", "watch").value();
+  auto d2 = e.Refresh(d.refresh_token).value();
+  c.now += 2 * AuthService::kPruneIntervalMs;
+  REQUIRE(e.Login("alice", "correct horse", "desk").ok());  // prunes again: nothing of d's
+  CHECK(Stored(d.refresh_token));
+  CHECK(e.Refresh(d.refresh_token).status().message().find("reuse") != std::string::npos);
+  CHECK(e.Authenticate(d2.access_token).status().code() == StatusCode::kUnauthenticated);
 }

@@ -200,6 +200,23 @@ TEST_CASE("sync: returns exactly the missing messages, paged, and says when hist
   CHECK(!none.conversations[0].has_more);
 }
 
+TEST_CASE("sync: limit 0 is the default, not one message; unknown conversations are off by default, as on the wire") {
+  World w;
+  auto group = w.engine->CreateGroup(w.bob, "g").value();
+  REQUIRE(w.engine->JoinGroup(w.alice, group.id).ok());
+  for (int i = 1; i <= 5; ++i) REQUIRE(w.engine->Send(w.bob, "p", Text(w.ab, "d" + std::to_string(i))).ok());
+
+  SyncRequest defaults;
+  CHECK_FALSE(defaults.include_unknown_conversations);
+  CHECK(defaults.limit_per_conversation == SyncRequest::kDefaultSyncLimit);
+  defaults.positions.push_back(SyncPosition{w.ab, 0});
+  defaults.limit_per_conversation = 0;
+  auto r = w.engine->Sync(w.alice, defaults).value();
+  REQUIRE(r.conversations.size() == 1);  // the group is not mentioned, so not answered
+  CHECK(r.conversations[0].messages.size() == 5);
+  CHECK_FALSE(r.conversations[0].has_more);
+}
+
 TEST_CASE("history and sync: a reply stops at max_reply_bytes with has_more, and paging still reaches every message") {
   // 200 KiB: four 50 KB messages a page; 40 KiB: less than one, so one a page (progress).
   for (uint32_t budget : {200u * 1024, 40u * 1024}) {
@@ -418,6 +435,42 @@ TEST_CASE("presence: direct-chat peers see a user come online and go offline, an
   auto typing = bob->Of<TypingEvent>();
   REQUIRE(typing.size() == 1);
   CHECK(typing[0].user == w.alice);
+}
+
+TEST_CASE("presence: an unsolicited message does not show its sender the recipient's presence; a reply or a read does") {
+  World w;
+  auto ac = ConversationId::Direct(w.alice, w.carol);
+  REQUIRE(w.engine->Send(w.carol, "p", Text(ac, "spam", "hello stranger")).ok());
+  auto carol = w.Attach(w.carol, "phone");
+  auto session = w.engine->Attach(w.alice, "phone", std::make_shared<RecordingSink>());
+  REQUIRE(session.ok());
+  REQUIRE(w.engine->Drain().ok());
+  CHECK(carol->Of<PresenceEvent>().empty());  // alice never answered carol
+  w.engine->Detach(*session);
+  REQUIRE(w.engine->Drain().ok());
+  CHECK(carol->Of<PresenceEvent>().empty());
+
+  // Alice reads carol's message: the read receipt tells carol as much, so presence follows.
+  REQUIRE(w.engine->MarkRead(w.alice, "phone", ac, 1).ok());
+  session = w.engine->Attach(w.alice, "phone", std::make_shared<RecordingSink>());
+  REQUIRE(session.ok());
+  REQUIRE(w.engine->Drain().ok());
+  auto ev = carol->Of<PresenceEvent>();
+  REQUIRE(ev.size() == 1);
+  CHECK(ev[0].user == w.alice);
+  CHECK(ev[0].online);
+  w.engine->Detach(*session);
+
+  // A reply does too, in the other direction as well: bob wrote first, alice answered.
+  auto bob = w.Attach(w.bob, "phone");
+  REQUIRE(w.engine->Send(w.bob, "p", Text(w.ab, "b1", "hi alice")).ok());
+  REQUIRE(w.engine->Send(w.alice, "p", Text(w.ab, "a1", "hi bob")).ok());
+  REQUIRE(w.engine->Drain().ok());
+  bob->Clear();
+  session = w.engine->Attach(w.alice, "laptop", std::make_shared<RecordingSink>());
+  REQUIRE(session.ok());
+  REQUIRE(w.engine->Drain().ok());
+  CHECK(bob->Of<PresenceEvent>().size() == 1);
 }
 
 TEST_CASE("send async: the callback gets the ack once the message is durable") {

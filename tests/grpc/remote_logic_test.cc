@@ -144,6 +144,14 @@ TEST_CASE("remote logic: auth, users, groups, messages and sync through LogicSer
       CHECK(c.last_seq == 3);
     }
   }
+  // Limit 0 crosses gRPC as 0 (an absent proto3 field) and means the default, not one message.
+  bob_sync.positions = {SyncPosition{ab, 0}};
+  bob_sync.limit_per_conversation = 0;
+  auto bob_all = gw.Sync(bob, bob_sync);
+  REQUIRE(bob_all.ok());
+  REQUIRE(bob_all->conversations.size() == 1);
+  CHECK(bob_all->conversations[0].messages.size() == 3);
+  CHECK_FALSE(bob_all->conversations[0].has_more);
   REQUIRE(gw.TransferOwnership(alice, group->id, bob).ok());
   CHECK(gw.DismissGroup(alice, group->id).code() == StatusCode::kPermissionDenied);
   REQUIRE(gw.DismissGroup(bob, group->id).ok());
