@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
+#include "conformance_check.h"
 #include "im/status.h"
 #include "im/store.h"
 #include "im/testing/store_conformance.h"
-#include "conformance_check.h"
 
 namespace im::testing::conformance {
 
@@ -21,6 +21,9 @@ inline Result<User> MakeUser(Store& s, const std::string& name) {
 
 // The cases of store_conformance_push.cc: device tokens, push settings, dead letters.
 std::vector<StoreConformanceCase> PushAndDeadLetterCases();
+// The cases of store_conformance_group_policy.cc: group settings, joined seqs, invitations, join
+// requests, bans.
+std::vector<StoreConformanceCase> GroupPolicyCases();
 
 }  // namespace im::testing::conformance
 
