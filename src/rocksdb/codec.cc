@@ -159,6 +159,8 @@ void EncodeGroup(const GroupRecord& r, std::string* out) {
   e.Var(r.max_members);
   e.U8(r.dismissed ? 1 : 0);
   e.I64(r.created_at_ms);
+  e.U8(static_cast<uint8_t>(r.join_policy));
+  e.U8(static_cast<uint8_t>(r.history_visibility));
 }
 
 bool DecodeGroup(std::string_view in, GroupRecord* r) {
@@ -169,6 +171,19 @@ bool DecodeGroup(std::string_view in, GroupRecord* r) {
   r->max_members = d.U32();
   r->dismissed = d.Bool();
   r->created_at_ms = d.I64();
+  // Values written before schema version 3 end here: open, full history.
+  r->join_policy = JoinPolicy::kOpen;
+  r->history_visibility = HistoryVisibility::kFull;
+  if (d.ok() && !d.Done()) {
+    uint8_t policy = d.U8();
+    uint8_t history = d.U8();
+    if (policy > static_cast<uint8_t>(JoinPolicy::kApproval) ||
+        history > static_cast<uint8_t>(HistoryVisibility::kJoined)) {
+      return false;
+    }
+    r->join_policy = static_cast<JoinPolicy>(policy);
+    r->history_visibility = static_cast<HistoryVisibility>(history);
+  }
   return d.Done();
 }
 
@@ -176,6 +191,7 @@ void EncodeMember(const MemberRecord& r, std::string* out) {
   Encoder e(out);
   e.U8(static_cast<uint8_t>(r.role));
   e.I64(r.joined_at_ms);
+  e.Var(r.joined_seq);
 }
 
 bool DecodeMember(std::string_view in, MemberRecord* r) {
@@ -183,7 +199,21 @@ bool DecodeMember(std::string_view in, MemberRecord* r) {
   uint8_t role = d.U8();
   r->role = static_cast<GroupRole>(role);
   r->joined_at_ms = d.I64();
+  r->joined_seq = d.ok() && !d.Done() ? d.Var() : 0;  // absent before schema version 3
   return d.Done() && ValidRole(role);
+}
+
+void EncodeRelation(const RelationRecord& r, std::string* out) {
+  Encoder e(out);
+  e.I64(r.actor.value);
+  e.I64(r.created_at_ms);
+}
+
+bool DecodeRelation(std::string_view in, RelationRecord* r) {
+  Decoder d(in);
+  r->actor = UserId(d.Id());
+  r->created_at_ms = d.I64();
+  return d.Done();
 }
 
 void EncodeHead(const HeadRecord& r, std::string* out) {

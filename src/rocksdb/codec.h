@@ -44,11 +44,21 @@ struct GroupRecord {
   uint32_t max_members = 0;
   bool dismissed = false;
   TimestampMs created_at_ms = 0;
+  // Since schema version 3; a value written before decodes as open with full history.
+  JoinPolicy join_policy = JoinPolicy::kOpen;
+  HistoryVisibility history_visibility = HistoryVisibility::kFull;
 };
 
 struct MemberRecord {
   GroupRole role = GroupRole::kMember;
   TimestampMs joined_at_ms = 0;
+  Seq joined_seq = 0;  // since schema version 3; 0 in a value written before
+};
+
+// An invitation, join request or ban (the key holds the group, the kind and the user).
+struct RelationRecord {
+  UserId actor;
+  TimestampMs created_at_ms = 0;
 };
 
 struct HeadRecord {
@@ -95,6 +105,9 @@ bool DecodeGroup(std::string_view in, GroupRecord* r);
 
 void EncodeMember(const MemberRecord& r, std::string* out);
 bool DecodeMember(std::string_view in, MemberRecord* r);
+
+void EncodeRelation(const RelationRecord& r, std::string* out);
+bool DecodeRelation(std::string_view in, RelationRecord* r);
 
 void EncodeHead(const HeadRecord& r, std::string* out);
 bool DecodeHead(std::string_view in, HeadRecord* r);
