@@ -30,8 +30,22 @@ bool IsBidiControl(char32_t c) { return (c >= 0x202A && c <= 0x202E) || (c >= 0x
 // these looks blank (or like nobody) in every client.
 bool IsInvisible(char32_t c) {
   switch (c) {
-    case 0x20: case 0xA0: case 0xAD: case 0x034F: case 0x115F: case 0x1160: case 0x1680: case 0x180E:
-    case 0x2028: case 0x2029: case 0x202F: case 0x205F: case 0x2060: case 0x3000: case 0x3164: case 0xFEFF:
+    case 0x20:
+    case 0xA0:
+    case 0xAD:
+    case 0x034F:
+    case 0x115F:
+    case 0x1160:
+    case 0x1680:
+    case 0x180E:
+    case 0x2028:
+    case 0x2029:
+    case 0x202F:
+    case 0x205F:
+    case 0x2060:
+    case 0x3000:
+    case 0x3164:
+    case 0xFEFF:
     case 0xFFA0:
       return true;
     default:
@@ -85,6 +99,23 @@ Status ValidatePassword(std::string_view password) {
 Status ValidateDisplayName(std::string_view name) { return ValidateName("display name", name, 64); }
 
 Status ValidateGroupName(std::string_view name) { return ValidateName("group name", name, 128); }
+
+Status ValidateGroupSettings(const GroupSettings& settings) {
+  switch (settings.join_policy) {
+    case JoinPolicy::kOpen:
+    case JoinPolicy::kInvite:
+    case JoinPolicy::kApproval:
+      break;
+    default:
+      return Status::InvalidArgument("join_policy must be open, invite or approval");
+  }
+  switch (settings.history_visibility) {
+    case HistoryVisibility::kFull:
+    case HistoryVisibility::kJoined:
+      return Status::Ok();
+  }
+  return Status::InvalidArgument("history_visibility must be joined or full");
+}
 
 Status ValidateDevice(std::string_view device) {
   if (device.empty() || device.size() > 64) return Status::InvalidArgument("device id must be 1 to 64 bytes");
