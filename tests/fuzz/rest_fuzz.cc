@@ -58,11 +58,12 @@ std::unique_ptr<World> NewWorld() {
   SETUP_OK(b);
   w->alice_token = a->access_token;
   w->bob_token = b->access_token;
-  SETUP_OK(e.Send(alice->id, "phone", {im::ConversationId::Direct(alice->id, bob->id), "m1", im::ContentType::kText,
-                                       "hello bob"}));
+  SETUP_OK(e.Send(alice->id, "phone",
+                  {im::ConversationId::Direct(alice->id, bob->id), "m1", im::ContentType::kText, "hello bob"}));
   auto group = e.CreateGroup(alice->id, "fuzzers");
   SETUP_OK(group);
   // Best effort from here: the fuzzing does not depend on these (join rules may change).
+  (void)e.InviteMember(alice->id, group->id, bob->id);
   (void)e.JoinGroup(bob->id, group->id);
   (void)e.RegisterDeviceToken(alice->id, {alice->id, im::PushPlatform::kApns, "apns-token-1", "phone", 0});
   return w;
