@@ -20,8 +20,14 @@ Result<std::vector<ConversationSummary>> LogicCore::ListConversations(UserId act
   // at the joined seq and never goes below it), so only those rows cost a membership lookup.
   for (ConversationSummary& row : list) {
     if (!row.id.is_group() || !row.last_message || row.read_seq < row.last_seq) continue;
-    IM_ASSIGN_OR_RETURN(Seq hidden, HiddenThrough(actor, row.id));
-    if (row.last_message->seq <= hidden) row.last_message.reset();
+    auto hidden = HiddenThrough(actor, row.id);
+    if (!hidden.ok()) {
+      const StatusCode code = hidden.status().code();
+      if (code != StatusCode::kPermissionDenied && code != StatusCode::kNotFound) return hidden.status();
+      row.last_message.reset();  // removed since the list was read: show nothing of it
+      continue;
+    }
+    if (row.last_message->seq <= *hidden) row.last_message.reset();
   }
   return list;
 }
