@@ -21,6 +21,10 @@ namespace im::rocks {
 
 // First byte of every value; bumped (with kSchemaVersion) if a record changes shape.
 constexpr uint8_t kRecordFormat = 1;
+// The format of group and member values since schema version 3 (join policy, history visibility,
+// joined seq appended). Values of format 1 still decode, as what they meant before; a value of
+// format 2 must carry every field, so a truncated one never decodes.
+constexpr uint8_t kGroupRecordFormatV3 = 2;
 
 struct UserRecord {
   std::string username;
@@ -44,7 +48,8 @@ struct GroupRecord {
   uint32_t max_members = 0;
   bool dismissed = false;
   TimestampMs created_at_ms = 0;
-  // Since schema version 3; a value written before decodes as open with full history.
+  // Since schema version 3 (kGroupRecordFormatV3); a format-1 value decodes as open with full
+  // history.
   JoinPolicy join_policy = JoinPolicy::kOpen;
   HistoryVisibility history_visibility = HistoryVisibility::kFull;
 };
@@ -52,7 +57,7 @@ struct GroupRecord {
 struct MemberRecord {
   GroupRole role = GroupRole::kMember;
   TimestampMs joined_at_ms = 0;
-  Seq joined_seq = 0;  // since schema version 3; 0 in a value written before
+  Seq joined_seq = 0;  // since schema version 3 (kGroupRecordFormatV3); 0 in a format-1 value
 };
 
 // An invitation, join request or ban (the key holds the group, the kind and the user).

@@ -55,9 +55,9 @@
 //    tokens is a prefix scan of their 'u' rows (few per user), sorted by update time in memory.
 //  - Dead-letter ids come from a counter kept next to the others, so they are never reused, even
 //    after the highest is deleted or the process restarts; the U64 keys list them in id order.
-//  - Version 3 added fields at the end of group and member values instead of rewriting them: a
-//    value without them means what it meant before (an open group with its whole history
-//    visible, a member who sees it all). Group relations live next to the memberships they
+//  - Version 3 writes group and member values in record format 2 (kGroupRecordFormatV3), with
+//    its fields appended, instead of rewriting the stored ones: a format-1 value means what it
+//    meant before (an open group with its whole history visible, a member who sees it all). Group relations live next to the memberships they
 //    change, so a ban and the membership it removes are one batch in one column family; the
 //    version bump alone keeps an older libim from opening (and misreading) a newer database.
 //
