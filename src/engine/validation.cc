@@ -30,22 +30,8 @@ bool IsBidiControl(char32_t c) { return (c >= 0x202A && c <= 0x202E) || (c >= 0x
 // these looks blank (or like nobody) in every client.
 bool IsInvisible(char32_t c) {
   switch (c) {
-    case 0x20:
-    case 0xA0:
-    case 0xAD:
-    case 0x034F:
-    case 0x115F:
-    case 0x1160:
-    case 0x1680:
-    case 0x180E:
-    case 0x2028:
-    case 0x2029:
-    case 0x202F:
-    case 0x205F:
-    case 0x2060:
-    case 0x3000:
-    case 0x3164:
-    case 0xFEFF:
+    case 0x20: case 0xA0: case 0xAD: case 0x034F: case 0x115F: case 0x1160: case 0x1680: case 0x180E:
+    case 0x2028: case 0x2029: case 0x202F: case 0x205F: case 0x2060: case 0x3000: case 0x3164: case 0xFEFF:
     case 0xFFA0:
       return true;
     default:

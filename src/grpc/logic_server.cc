@@ -254,7 +254,7 @@ class GroupServiceImpl final : public pb::GroupService::Service {
 
 PushPlatform FromProto(pb::PushPlatform p) {
   // An unknown value stays unknown (0), which validation refuses with invalid_argument.
-  return p == pb::PUSH_PLATFORM_FCM    ? PushPlatform::kFcm
+  return p == pb::PUSH_PLATFORM_FCM ? PushPlatform::kFcm
          : p == pb::PUSH_PLATFORM_APNS ? PushPlatform::kApns
                                        : PushPlatform{};
 }

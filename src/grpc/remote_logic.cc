@@ -368,8 +368,8 @@ class RemoteLogic final : public LogicApi {
     for (const auto& h : resp.hits()) {
       auto id = ConversationId::Parse(h.conversation_id());
       if (!id) return Status::Internal("im-logic answered a search with a malformed conversation id");
-      page.hits.push_back(
-          SearchHit{MessageId(h.message_id()), *id, h.seq(), UserId(h.sender_id()), h.sent_at_ms(), h.highlight()});
+      page.hits.push_back(SearchHit{MessageId(h.message_id()), *id, h.seq(), UserId(h.sender_id()), h.sent_at_ms(),
+                                    h.highlight()});
     }
     page.next_before = MessageId(resp.next_before_message_id());
     return page;
@@ -395,8 +395,7 @@ class RemoteLogic final : public LogicApi {
                             [this](auto* c, auto& q, auto* r) { return push_->ListDeviceTokens(c, q, r); }));
     std::vector<DeviceToken> tokens;
     for (const auto& t : resp.tokens()) {
-      tokens.push_back(DeviceToken{actor,
-                                   t.platform() == pb::PUSH_PLATFORM_FCM ? PushPlatform::kFcm : PushPlatform::kApns,
+      tokens.push_back(DeviceToken{actor, t.platform() == pb::PUSH_PLATFORM_FCM ? PushPlatform::kFcm : PushPlatform::kApns,
                                    t.token(), t.device_id(), t.updated_at_ms()});
     }
     return tokens;
@@ -423,7 +422,7 @@ class RemoteLogic final : public LogicApi {
   static pb::DeviceTokenRequest TokenRequest(UserId actor, PushPlatform platform, const std::string& token) {
     pb::DeviceTokenRequest req;
     req.set_user_id(actor.value);
-    req.mutable_token()->set_platform(platform == PushPlatform::kFcm    ? pb::PUSH_PLATFORM_FCM
+    req.mutable_token()->set_platform(platform == PushPlatform::kFcm   ? pb::PUSH_PLATFORM_FCM
                                       : platform == PushPlatform::kApns ? pb::PUSH_PLATFORM_APNS
                                                                         : pb::PUSH_PLATFORM_UNSPECIFIED);
     req.mutable_token()->set_token(token);

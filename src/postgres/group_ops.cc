@@ -13,8 +13,8 @@ std::string UserName(UserId u) { return "user " + std::to_string(u.value); }
 }  // namespace
 
 Status PostgresStore::LockGroup(Tx& tx, GroupId group, GroupRow* row) {
-  pqxx::result r = tx.Exec("SELECT owner_id, member_count, max_members, dismissed FROM groups WHERE id = $1 FOR UPDATE",
-                           group.value);
+  pqxx::result r =
+      tx.Exec("SELECT owner_id, member_count, max_members, dismissed FROM groups WHERE id = $1 FOR UPDATE", group.value);
   if (r.empty()) return Status::NotFound(GroupName(group) + " does not exist");
   row->owner = r[0][0].as<int64_t>();
   row->member_count = r[0][1].as<int64_t>();

@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "conformance_check.h"
 #include "im/status.h"
 #include "im/store.h"
 #include "im/testing/store_conformance.h"
+#include "conformance_check.h"
 
 namespace im::testing::conformance {
 

@@ -147,7 +147,7 @@ TEST_CASE("a token the service calls invalid is forgotten, a 429 is retried") {
   uint64_t retries_before = metrics::Default().push_retries.value();
   w.fcm->Then(PushResult{PushResult::Kind::kRetry, 429, "QUOTA_EXCEEDED", 50});
   w.Send(w.alice, direct, "two");
-  CHECK(w.fcm->sent().size() == 2);   // the 429, then the retry that got through
+  CHECK(w.fcm->sent().size() == 2);  // the 429, then the retry that got through
   CHECK(w.apns->sent().size() == 1);  // the retry went only to the device that failed
   CHECK(metrics::Default().push_retries.value() == retries_before + 1);
   CHECK(w.engine->ListDeviceTokens(w.bob)->size() == 2);
@@ -176,8 +176,7 @@ TEST_CASE("device tokens: validation, ownership, moving between users, at most 2
   CHECK(w.engine->ListDeviceTokens(w.alice)->empty());
 
   for (int i = 0; i < 22; ++i) {
-    REQUIRE(
-        w.engine->RegisterDeviceToken(w.bob, DeviceToken{{}, PushPlatform::kFcm, "t" + std::to_string(i), ""}).ok());
+    REQUIRE(w.engine->RegisterDeviceToken(w.bob, DeviceToken{{}, PushPlatform::kFcm, "t" + std::to_string(i), ""}).ok());
   }
   auto tokens = w.engine->ListDeviceTokens(w.bob).value();
   CHECK(tokens.size() == 20);

@@ -58,8 +58,8 @@ std::unique_ptr<World> NewWorld() {
   SETUP_OK(b);
   w->alice_token = a->access_token;
   w->bob_token = b->access_token;
-  SETUP_OK(e.Send(alice->id, "phone",
-                  {im::ConversationId::Direct(alice->id, bob->id), "m1", im::ContentType::kText, "hello bob"}));
+  SETUP_OK(e.Send(alice->id, "phone", {im::ConversationId::Direct(alice->id, bob->id), "m1", im::ContentType::kText,
+                                       "hello bob"}));
   auto group = e.CreateGroup(alice->id, "fuzzers");
   SETUP_OK(group);
   // Best effort from here: the fuzzing does not depend on these (join rules may change).

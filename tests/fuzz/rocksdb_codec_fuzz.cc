@@ -34,11 +34,10 @@ void Values(std::string_view in) {
   RoundTrip<rocks::TokenRecord>(in, rocks::DecodeToken, rocks::EncodeToken, [](const auto& r) {
     return std::tie(r.user.value, r.family_id, r.device, r.expires_at_ms, r.used, r.revoked);
   });
-  RoundTrip<bool>(
-      in, rocks::DecodeFamily, [](bool r, std::string* out) { rocks::EncodeFamily(r, out); },
-      [](const bool& r) { return r; });
-  // Version 3 appended a group's join policy and history visibility (2 bytes) and a member's
-  // joined seq (1 byte at 0).
+  RoundTrip<bool>(in, rocks::DecodeFamily, [](bool r, std::string* out) { rocks::EncodeFamily(r, out); },
+                  [](const bool& r) { return r; });
+  // Version 3 (record format 2) appended a group's join policy and history visibility (2 bytes)
+  // and a member's joined seq (1 byte at 0): a format-1 value grows by those when encoded again.
   RoundTrip<rocks::GroupRecord>(
       in, rocks::DecodeGroup, rocks::EncodeGroup,
       [](const auto& r) {
@@ -53,14 +52,14 @@ void Values(std::string_view in) {
                                    [](const auto& r) { return std::tie(r.actor.value, r.created_at_ms); });
   RoundTrip<rocks::HeadRecord>(in, rocks::DecodeHead, rocks::EncodeHead,
                                [](const auto& r) { return std::tie(r.first_seq, r.last_seq, r.last_activity_ms); });
-  RoundTrip<im::Seq>(
-      in, rocks::DecodeReadSeq, [](im::Seq r, std::string* out) { rocks::EncodeReadSeq(r, out); },
-      [](const im::Seq& r) { return r; });
+  RoundTrip<im::Seq>(in, rocks::DecodeReadSeq, [](im::Seq r, std::string* out) { rocks::EncodeReadSeq(r, out); },
+                     [](const im::Seq& r) { return r; });
   RoundTrip<rocks::MessageRecord>(in, rocks::DecodeMessage, rocks::EncodeMessage, [](const auto& r) {
     return std::tie(r.id.value, r.sender.value, r.type, r.client_msg_id, r.content, r.sent_at_ms);
   });
-  RoundTrip<rocks::IdemRecord>(in, rocks::DecodeIdem, rocks::EncodeIdem,
-                               [](const auto& r) { return std::tie(r.conversation, r.seq, r.id.value, r.sent_at_ms); });
+  RoundTrip<rocks::IdemRecord>(in, rocks::DecodeIdem, rocks::EncodeIdem, [](const auto& r) {
+    return std::tie(r.conversation, r.seq, r.id.value, r.sent_at_ms);
+  });
   RoundTrip<rocks::DeviceRecord>(in, rocks::DecodeDevice, rocks::EncodeDevice,
                                  [](const auto& r) { return std::tie(r.user.value, r.device, r.updated_at_ms); });
   RoundTrip<im::PushSettings>(in, rocks::DecodePushSettings, rocks::EncodePushSettings,
