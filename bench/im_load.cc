@@ -451,7 +451,10 @@ std::string Credentials(const std::string& username, bool with_device) {
   return json::serialize(o);
 }
 
-std::string GroupBody(const std::string& name) { return json::serialize(json::object{{"name", name}}); }
+// Open: the members join it by id (new groups are invite-only by default).
+std::string GroupBody(const std::string& name) {
+  return json::serialize(json::object{{"name", name}, {"join_policy", "open"}});
+}
 
 // Registers (409: already there from a retried request) and logs in users [next..) until done.
 asio::awaitable<void> RegisterWorker(std::shared_ptr<std::atomic<int>> next) {

@@ -761,7 +761,9 @@
   }
 
   async function createGroup(name) {
-    const g = await api('POST', '/api/v1/groups', { name });
+    // Open, with the history visible to new members: the page's groups are shared by id (the
+    // server's default is invite-only, with history from each member's join).
+    const g = await api('POST', '/api/v1/groups', { name, join_policy: 'open', history_visibility: 'full' });
     groups.set(String(g.id), g);
     const c = conv('g:' + g.id);
     c.lastActivity = Math.max(c.lastActivity, Number(g.created_at_ms) || Date.now());

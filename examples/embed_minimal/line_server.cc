@@ -242,7 +242,9 @@ void LineServer::Handle(const std::shared_ptr<Connection>& c, const std::string&
   } else if (cmd == "GROUP") {
     std::string name;
     std::getline(in >> std::ws, name);
-    auto g = engine_.CreateGroup(c->user, name);
+    // Open: this protocol's JOIN is by id (new groups are invite-only by default).
+    auto g =
+        engine_.CreateGroup(c->user, name, 0, im::GroupSettings{im::JoinPolicy::kOpen, im::HistoryVisibility::kFull});
     c->Write(g.ok() ? "OK group " + std::to_string(g->id.value) : Err(g.status()));
   } else if (cmd == "JOIN") {
     long long id = 0;

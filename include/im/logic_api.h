@@ -144,20 +144,52 @@ class LogicApi {
   virtual Status DeleteUser(UserId actor) = 0;
 
   // ---- groups ----
-  // The actor becomes owner. max_members 0: Options::default_max_group_members.
-  virtual Result<Group> CreateGroup(UserId actor, const std::string& name, uint32_t max_members = 0) = 0;
+  // Who may do what: docs/architecture.md "Group policy" and docs/security.md "Authorization".
+  //
+  // The actor becomes owner. max_members 0: Options::default_max_group_members. New groups are
+  // invite-only with history from each member's join unless `settings` says otherwise.
+  virtual Result<Group> CreateGroup(UserId actor, const std::string& name, uint32_t max_members = 0,
+                                    const GroupSettings& settings = {}) = 0;
+  // The group's profile, for its members, users it invited, and anyone when it is open or takes
+  // join requests. Everyone else gets not_found, the same answer as for an id that does not
+  // exist or a dismissed group.
   virtual Result<Group> GetGroup(UserId actor, GroupId group) = 0;
+  // Joins an open group, or any group that invited the actor (accepting the invitation).
+  // not_found as for GetGroup; permission_denied for a banned user of a visible group, or an
+  // approval group without an invitation (ask with RequestToJoin); already_exists for a member;
+  // resource_exhausted when the group is full.
   virtual Status JoinGroup(UserId actor, GroupId group) = 0;
   // The owner cannot leave (transfer ownership or dismiss first).
   virtual Status LeaveGroup(UserId actor, GroupId group) = 0;
-  // Owner kicks anyone else; an admin kicks plain members.
-  virtual Status KickMember(UserId actor, GroupId group, UserId target) = 0;
+  // Owner kicks anyone else; an admin kicks plain members. With `ban`, the target also goes on
+  // the group's ban list (also when not a member: owner or admin, never the owner).
+  virtual Status KickMember(UserId actor, GroupId group, UserId target, bool ban = false) = 0;
   // Owner only; role is member or admin.
   virtual Status SetMemberRole(UserId actor, GroupId group, UserId target, GroupRole role) = 0;
   virtual Status TransferOwnership(UserId actor, GroupId group, UserId new_owner) = 0;
   virtual Status DismissGroup(UserId actor, GroupId group) = 0;
   // Members only. Paged by user id: pass the last user of the previous page as `after`.
   virtual Result<std::vector<GroupMember>> ListMembers(UserId actor, GroupId group, UserId after, uint32_t limit) = 0;
+  // Owner only: the join policy and history visibility. Returns the group after the change.
+  virtual Result<Group> UpdateGroupSettings(UserId actor, GroupId group, const GroupSettings& settings) = 0;
+  // Owner or admin: invites an existing user who is neither a member nor banned (inviting again
+  // renews the invitation). The invitee accepts with JoinGroup, declines with RemoveGroupRelation.
+  virtual Status InviteMember(UserId actor, GroupId group, UserId invitee) = 0;
+  // Asks to join an approval group (asking again changes nothing). not_found as for GetGroup;
+  // permission_denied when banned; already_exists for a member; failed_precondition for an open
+  // group (join it) or when the actor holds an invitation (join to accept it).
+  virtual Status RequestToJoin(UserId actor, GroupId group) = 0;
+  // Owner or admin: the requester becomes a member. not_found when there is no such request.
+  virtual Status ApproveJoinRequest(UserId actor, GroupId group, UserId requester) = 0;
+  // Deletes `user`'s invitation (the invitee declines, an owner or admin revokes), join request
+  // (the requester withdraws, an owner or admin rejects) or ban (an owner or admin unbans).
+  // not_found when there is none.
+  virtual Status RemoveGroupRelation(UserId actor, GroupId group, UserId user, GroupRelationKind kind) = 0;
+  // Owner or admin: the group's pending invitations, join requests or bans, by user id.
+  virtual Result<std::vector<GroupRelation>> ListGroupRelations(UserId actor, GroupId group, GroupRelationKind kind,
+                                                                UserId after, uint32_t limit) = 0;
+  // The actor's own pending invitations to live groups, by group id.
+  virtual Result<std::vector<GroupRelation>> ListInvitations(UserId actor, GroupId after, uint32_t limit) = 0;
 
   // ---- conversations and messages ----
   // Most recent activity first; pass the last row of a page as `after` for the next one.

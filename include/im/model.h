@@ -39,6 +39,25 @@ struct Message {
 
 enum class GroupRole : uint8_t { kMember = 0, kAdmin = 1, kOwner = 2 };
 
+// Who may become a member (docs/architecture.md "Group policy"). The numeric values are stored:
+// 0 is what groups created before join policies existed read as (they were open).
+enum class JoinPolicy : uint8_t {
+  kOpen = 0,      // anyone who knows the id may look the group up and join
+  kInvite = 1,    // only users an owner or admin invited (the default for new groups)
+  kApproval = 2,  // anyone may ask to join; an owner or admin approves or rejects
+};
+
+// Which messages a member may read. 0 is what older groups read as (everything).
+enum class HistoryVisibility : uint8_t {
+  kFull = 0,    // every stored message, also from before the member joined
+  kJoined = 1,  // only messages sent after the member (last) joined (the default for new groups)
+};
+
+struct GroupSettings {
+  JoinPolicy join_policy = JoinPolicy::kInvite;
+  HistoryVisibility history_visibility = HistoryVisibility::kJoined;
+};
+
 struct Group {
   GroupId id;
   std::string name;
@@ -47,12 +66,33 @@ struct Group {
   uint32_t max_members = 0;
   bool dismissed = false;
   TimestampMs created_at_ms = 0;
+  JoinPolicy join_policy = JoinPolicy::kInvite;
+  HistoryVisibility history_visibility = HistoryVisibility::kJoined;
 };
 
 struct GroupMember {
   UserId user;
   GroupRole role = GroupRole::kMember;
   TimestampMs joined_at_ms = 0;
+  // The conversation's last seq when the member (last) joined, set by the store: with
+  // HistoryVisibility::kJoined the member reads only seqs above it. 0 for the owner and for
+  // members of stores written before it existed.
+  Seq joined_seq = 0;
+};
+
+// A pending relation between a user and a group that is not membership.
+enum class GroupRelationKind : uint8_t {
+  kInvitation = 1,   // an owner or admin (`actor`) invited `user`; `user` accepts by joining
+  kJoinRequest = 2,  // `user` asked to join an approval group (`actor` is `user`)
+  kBan = 3,          // `actor` banned `user`: they cannot join, be invited or ask to join
+};
+
+struct GroupRelation {
+  GroupId group;
+  UserId user;
+  GroupRelationKind kind = GroupRelationKind::kInvitation;
+  UserId actor;  // who created it
+  TimestampMs created_at_ms = 0;
 };
 
 // One row of a user's conversation list.

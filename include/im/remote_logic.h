@@ -8,10 +8,11 @@
 //    retried.
 //  - unavailable is retried with exponential backoff and jitter, up to max_attempts, for calls
 //    that are safe to repeat: reads (Authenticate, users, groups, conversations, history, sync)
-//    and idempotent writes (MarkRead, UpdateProfile, Logout, SetMemberRole, DismissGroup). The
-//    others (Register, Login, Refresh — a repeat would look like token reuse —, ChangePassword,
-//    DeleteUser, CreateGroup, Join, Leave, Kick, Transfer, Typing) are sent once, after waiting
-//    up to deadline_ms for a connection.
+//    and idempotent writes (MarkRead, UpdateProfile, Logout, SetMemberRole, DismissGroup,
+//    UpdateGroupSettings, InviteMember, RequestToJoin). The others (Register, Login, Refresh — a
+//    repeat would look like token reuse —, ChangePassword, DeleteUser, CreateGroup, Join, Leave,
+//    Kick, Transfer, ApproveJoinRequest, RemoveGroupRelation, Typing) are sent once, after
+//    waiting up to deadline_ms for a connection.
 //  - Several addresses are balanced round-robin, call by call.
 //
 // Thread-safe; calls block. Opening does not wait for a server.

@@ -53,6 +53,8 @@ struct NewGroup {
   UserId owner;
   uint32_t max_members = 0;
   TimestampMs created_at_ms = 0;
+  JoinPolicy join_policy = JoinPolicy::kInvite;
+  HistoryVisibility history_visibility = HistoryVisibility::kJoined;
 };
 
 struct NewMessage {
@@ -151,9 +153,11 @@ class Store {
   virtual Result<Group> CreateGroup(const NewGroup& group) = 0;
   virtual Result<Group> GetGroup(GroupId id) = 0;
   // Adds a member and puts the group conversation on their list with the read pointer at the
-  // conversation's current last seq (nothing is unread on joining). already_exists when a
-  // member, resource_exhausted when the group is full (member_count >= max_members),
-  // failed_precondition when dismissed, invalid_argument for role owner.
+  // conversation's current last seq (nothing is unread on joining); the member's joined_seq is
+  // that seq too (member.joined_seq is ignored). In the same write it deletes the user's
+  // invitation and join request of the group, if any. already_exists when a member,
+  // resource_exhausted when the group is full (member_count >= max_members), failed_precondition
+  // when dismissed or when the user is banned from the group, invalid_argument for role owner.
   virtual Status AddGroupMember(GroupId group, const GroupMember& member) = 0;
   // not_found when not a member, failed_precondition for the owner. The conversation leaves the
   // user's list.
@@ -169,6 +173,27 @@ class Store {
   virtual Status DismissGroup(GroupId group) = 0;
   // Members ordered by user id, starting after `after` (UserId{} for the first page).
   virtual Result<std::vector<GroupMember>> ListGroupMembers(GroupId group, UserId after, uint32_t limit) = 0;
+
+  // ---- group policy (added after 1.0: not_supported by default) ----
+  // Sets the group's join policy and history visibility. not_found for an unknown group,
+  // failed_precondition when it was dismissed.
+  virtual Status UpdateGroupSettings(GroupId group, const GroupSettings& settings);
+  // Inserts or replaces the relation keyed by (group, user, kind). The store does not check that
+  // the group or the user exists (the engine does). An invitation or join request of a banned
+  // user is failed_precondition. A ban also removes the user's membership (member count, list
+  // row), invitation and join request of the group in the same write; failed_precondition for
+  // the group's owner (nothing changes).
+  virtual Status PutGroupRelation(const GroupRelation& relation);
+  // not_found when there is none.
+  virtual Result<GroupRelation> GetGroupRelation(GroupId group, UserId user, GroupRelationKind kind);
+  // not_found when there is none.
+  virtual Status DeleteGroupRelation(GroupId group, UserId user, GroupRelationKind kind);
+  // The group's relations of one kind ordered by user id, starting after `after`.
+  virtual Result<std::vector<GroupRelation>> ListGroupRelations(GroupId group, GroupRelationKind kind, UserId after,
+                                                                uint32_t limit);
+  // The user's relations of one kind ordered by group id, starting after `after`.
+  virtual Result<std::vector<GroupRelation>> ListUserGroupRelations(UserId user, GroupRelationKind kind, GroupId after,
+                                                                    uint32_t limit);
 
   // ---- messages ----
   // Persists a message: in one durable write, assigns the conversation's next seq (gapless),
@@ -275,6 +300,21 @@ class StoreWrapper : public Store {
   Status DismissGroup(GroupId g) override { return target_->DismissGroup(g); }
   Result<std::vector<GroupMember>> ListGroupMembers(GroupId g, UserId a, uint32_t l) override {
     return target_->ListGroupMembers(g, a, l);
+  }
+  Status UpdateGroupSettings(GroupId g, const GroupSettings& s) override { return target_->UpdateGroupSettings(g, s); }
+  Status PutGroupRelation(const GroupRelation& r) override { return target_->PutGroupRelation(r); }
+  Result<GroupRelation> GetGroupRelation(GroupId g, UserId u, GroupRelationKind k) override {
+    return target_->GetGroupRelation(g, u, k);
+  }
+  Status DeleteGroupRelation(GroupId g, UserId u, GroupRelationKind k) override {
+    return target_->DeleteGroupRelation(g, u, k);
+  }
+  Result<std::vector<GroupRelation>> ListGroupRelations(GroupId g, GroupRelationKind k, UserId a, uint32_t l) override {
+    return target_->ListGroupRelations(g, k, a, l);
+  }
+  Result<std::vector<GroupRelation>> ListUserGroupRelations(UserId u, GroupRelationKind k, GroupId a,
+                                                            uint32_t l) override {
+    return target_->ListUserGroupRelations(u, k, a, l);
   }
   Result<AppendResult> AppendMessage(const NewMessage& m) override { return target_->AppendMessage(m); }
   std::vector<Result<AppendResult>> AppendMessages(std::span<const NewMessage> m) override {

@@ -152,14 +152,6 @@ const char* RoleName(GroupRole r) {
   return r == GroupRole::kOwner ? "owner" : r == GroupRole::kAdmin ? "admin" : "member";
 }
 
-// "/api/v1/groups/42/join" with prefix "/api/v1/groups/" -> {"42", "join"}.
-std::pair<std::string_view, std::string_view> SplitResource(std::string_view path, std::string_view prefix) {
-  std::string_view rest = path.substr(prefix.size());
-  size_t slash = rest.find('/');
-  if (slash == std::string_view::npos) return {rest, ""};
-  return {rest.substr(0, slash), rest.substr(slash + 1)};
-}
-
 const char* PlatformName(PushPlatform p) { return p == PushPlatform::kFcm ? "fcm" : "apns"; }
 
 Result<PushPlatform> ParsePlatform(std::string_view name) {
@@ -184,237 +176,482 @@ Result<AuthContext> Bearer(Engine& engine, std::string_view authorization) {
   return engine.Authenticate(std::string(authorization.substr(kPrefix.size())));
 }
 
+const char* JoinPolicyName(JoinPolicy p) {
+  return p == JoinPolicy::kOpen ? "open" : p == JoinPolicy::kApproval ? "approval" : "invite";
+}
+const char* HistoryVisibilityName(HistoryVisibility v) { return v == HistoryVisibility::kFull ? "full" : "joined"; }
+
+// Reads `join_policy` and `history_visibility` when present; absent ones keep their value.
+Status SettingsFields(const json::object& body, GroupSettings& settings) {
+  IM_ASSIGN_OR_RETURN(std::string policy, StringField(body, "join_policy", false));
+  if (policy == "open")
+    settings.join_policy = JoinPolicy::kOpen;
+  else if (policy == "invite")
+    settings.join_policy = JoinPolicy::kInvite;
+  else if (policy == "approval")
+    settings.join_policy = JoinPolicy::kApproval;
+  else if (!policy.empty())
+    return Status::InvalidArgument("join_policy must be \"open\", \"invite\" or \"approval\"");
+  IM_ASSIGN_OR_RETURN(std::string history, StringField(body, "history_visibility", false));
+  if (history == "joined")
+    settings.history_visibility = HistoryVisibility::kJoined;
+  else if (history == "full")
+    settings.history_visibility = HistoryVisibility::kFull;
+  else if (!history.empty())
+    return Status::InvalidArgument("history_visibility must be \"joined\" or \"full\"");
+  return Status::Ok();
+}
+
+json::object GroupJsonWithPolicy(const Group& g) {
+  json::object o = GroupJson(g);
+  o["join_policy"] = JoinPolicyName(g.join_policy);
+  o["history_visibility"] = HistoryVisibilityName(g.history_visibility);
+  return o;
+}
+
+json::object RelationJson(const GroupRelation& r) {
+  return {{"group_id", std::to_string(r.group.value)},
+          {"user_id", std::to_string(r.user.value)},
+          {"by_id", std::to_string(r.actor.value)},
+          {"created_at_ms", r.created_at_ms}};
+}
+
+RestResponse NoContent() { return RestResponse{204, ""}; }
+
+// What a route handler gets: the request, the caller (routes with a token) and the path's
+// parameters by name ({id}, {user_id}, {conversation}, {platform}, {token}).
+struct RouteContext {
+  Engine& engine;
+  const RestRequest& r;
+  AuthContext who;
+  std::vector<std::pair<std::string_view, std::string_view>> params;
+
+  std::string_view Param(std::string_view name) const {
+    for (const auto& [k, v] : params) {
+      if (k == name) return v;
+    }
+    return {};
+  }
+  Result<GroupId> GroupParam() const {
+    auto id = ParseId(Param("id"));
+    if (!id) return Status::InvalidArgument("malformed group id");
+    return GroupId(*id);
+  }
+  Result<UserId> PathUser() const {
+    auto id = ParseId(Param("user_id"));
+    if (!id) return Status::InvalidArgument("malformed user id");
+    return UserId(*id);
+  }
+  Result<ConversationId> Conversation() const {
+    auto c = ConversationId::Parse(PercentDecode(Param("conversation")));  // "d%3A1%3A2" is "d:1:2"
+    if (!c) return Status::InvalidArgument("malformed conversation id");
+    return *c;
+  }
+  Result<uint32_t> Limit(uint64_t fallback) const {
+    IM_ASSIGN_OR_RETURN(uint64_t limit, NumberParam(r.target, "limit", fallback));
+    return static_cast<uint32_t>(std::min<uint64_t>(limit, 1000));
+  }
+};
+
+using Handler = Result<RestResponse> (*)(RouteContext&);
+
+struct RouteEntry {
+  RestRoute route;
+  Handler handle;
+};
+
+Result<RestResponse> ListRelations(RouteContext& c, GroupRelationKind kind, const char* key) {
+  IM_ASSIGN_OR_RETURN(GroupId group, c.GroupParam());
+  IM_ASSIGN_OR_RETURN(uint64_t after, NumberParam(c.r.target, "after", 0));
+  IM_ASSIGN_OR_RETURN(uint32_t limit, c.Limit(100));
+  IM_ASSIGN_OR_RETURN(auto rows,
+                      c.engine.ListGroupRelations(c.who.user, group, kind, UserId(static_cast<int64_t>(after)), limit));
+  json::array out;
+  for (const auto& row : rows) out.push_back(RelationJson(row));
+  return Json(200, json::object{{key, std::move(out)}});
+}
+
+Result<RestResponse> RemoveRelation(RouteContext& c, GroupRelationKind kind) {
+  IM_ASSIGN_OR_RETURN(GroupId group, c.GroupParam());
+  IM_ASSIGN_OR_RETURN(UserId user, c.PathUser());
+  IM_RETURN_IF_ERROR(c.engine.RemoveGroupRelation(c.who.user, group, user, kind));
+  return NoContent();
+}
+
+// Every route of the API, in one table: the router dispatches from it, docs/http-api.md lists
+// it, and tests/beast/authz_matrix_test.cc fails for a route that has no row of its own.
+const std::vector<RouteEntry>& RouteTable() {
+  static const std::vector<RouteEntry> table{
+      {{"GET", "/healthz", false},
+       [](RouteContext&) -> Result<RestResponse> {
+         return Json(200, json::object{{"status", "ok"}});
+       }},
+      {{"GET", "/metrics", false},
+       [](RouteContext&) -> Result<RestResponse> {
+         return RestResponse{200, metrics::Default().RenderPrometheus(), "text/plain; version=0.0.4"};
+       }},
+      {{"POST", "/api/v1/auth/register", false},
+       [](RouteContext& c) -> Result<RestResponse> {
+         IM_ASSIGN_OR_RETURN(json::object body, ParseBody(c.r.body));
+         IM_ASSIGN_OR_RETURN(std::string username, StringField(body, "username", true));
+         IM_ASSIGN_OR_RETURN(std::string password, StringField(body, "password", true));
+         IM_ASSIGN_OR_RETURN(std::string display_name, StringField(body, "display_name", false));
+         IM_ASSIGN_OR_RETURN(User user, c.engine.Register(username, password, display_name));
+         return Json(201, UserJson(user));
+       }},
+      {{"POST", "/api/v1/auth/login", false},
+       [](RouteContext& c) -> Result<RestResponse> {
+         IM_ASSIGN_OR_RETURN(json::object body, ParseBody(c.r.body));
+         IM_ASSIGN_OR_RETURN(std::string username, StringField(body, "username", true));
+         IM_ASSIGN_OR_RETURN(std::string password, StringField(body, "password", true));
+         IM_ASSIGN_OR_RETURN(std::string device, StringField(body, "device", true));
+         IM_ASSIGN_OR_RETURN(AuthTokens tokens, c.engine.Login(username, password, device));
+         return Json(200, TokensJson(tokens));
+       }},
+      {{"POST", "/api/v1/auth/refresh", false},
+       [](RouteContext& c) -> Result<RestResponse> {
+         IM_ASSIGN_OR_RETURN(json::object body, ParseBody(c.r.body));
+         IM_ASSIGN_OR_RETURN(std::string token, StringField(body, "refresh_token", true));
+         IM_ASSIGN_OR_RETURN(AuthTokens tokens, c.engine.Refresh(token));
+         return Json(200, TokensJson(tokens));
+       }},
+      {{"POST", "/api/v1/auth/logout", false},
+       [](RouteContext& c) -> Result<RestResponse> {
+         IM_ASSIGN_OR_RETURN(json::object body, ParseBody(c.r.body));
+         IM_ASSIGN_OR_RETURN(std::string token, StringField(body, "refresh_token", true));
+         IM_RETURN_IF_ERROR(c.engine.Logout(token));
+         return NoContent();
+       }},
+      {{"GET", "/api/v1/users/me", true},
+       [](RouteContext& c) -> Result<RestResponse> {
+         IM_ASSIGN_OR_RETURN(User user, c.engine.GetUser(c.who.user));
+         return Json(200, UserJson(user));
+       }},
+      {{"GET", "/api/v1/users", true},
+       [](RouteContext& c) -> Result<RestResponse> {
+         if (std::string name = QueryParam(c.r.target, "username"); !name.empty()) {
+           IM_ASSIGN_OR_RETURN(User user, c.engine.FindUser(PercentDecode(name)));
+           return Json(200, json::object{{"users", json::array{UserJson(user)}}});
+         }
+         std::vector<UserId> ids;
+         std::string list = QueryParam(c.r.target, "ids");
+         for (size_t pos = 0; pos < list.size();) {
+           size_t comma = list.find(',', pos);
+           auto id = ParseId(
+               std::string_view(list).substr(pos, comma == std::string::npos ? std::string::npos : comma - pos));
+           if (!id) return Status::InvalidArgument("ids must be a comma-separated list of user ids");
+           ids.emplace_back(*id);
+           if (comma == std::string::npos) break;
+           pos = comma + 1;
+         }
+         IM_ASSIGN_OR_RETURN(auto users, c.engine.GetUsers(ids));
+         json::array out;
+         for (const auto& u : users) out.push_back(UserJson(u));
+         return Json(200, json::object{{"users", std::move(out)}});
+       }},
+      {{"GET", "/api/v1/conversations", true},
+       [](RouteContext& c) -> Result<RestResponse> {
+         IM_ASSIGN_OR_RETURN(uint32_t limit, c.Limit(50));
+         IM_ASSIGN_OR_RETURN(uint64_t before, NumberParam(c.r.target, "cursor_activity_ms", 0));
+         ConversationCursor cursor;
+         // Clients that follow the URL rules send "d%3A1%3A4"; a cursor that does not parse is an
+         // error, not the first page again (a client would page forever).
+         if (std::string raw = QueryParam(c.r.target, "cursor_id"); !raw.empty()) {
+           auto id = ConversationId::Parse(PercentDecode(raw));
+           if (!id) return Status::InvalidArgument("malformed cursor_id");
+           cursor = ConversationCursor{static_cast<TimestampMs>(before), *id};
+         }
+         IM_ASSIGN_OR_RETURN(auto list, c.engine.ListConversations(c.who.user, cursor, limit));
+         json::array out;
+         for (const auto& row : list) {
+           json::object o{{"id", row.id.str()},
+                          {"last_seq", std::to_string(row.last_seq)},
+                          {"read_seq", std::to_string(row.read_seq)},
+                          {"unread", row.unread},
+                          {"last_activity_ms", row.last_activity_ms}};
+           if (row.last_message) o["last_message"] = MessageJson(*row.last_message);
+           out.push_back(std::move(o));
+         }
+         return Json(200, json::object{{"conversations", std::move(out)}});
+       }},
+      {{"GET", "/api/v1/conversations/{conversation}/messages", true},
+       [](RouteContext& c) -> Result<RestResponse> {
+         IM_ASSIGN_OR_RETURN(ConversationId conversation, c.Conversation());
+         IM_ASSIGN_OR_RETURN(uint64_t before, NumberParam(c.r.target, "before_seq", 0));
+         IM_ASSIGN_OR_RETURN(uint64_t after, NumberParam(c.r.target, "after_seq", 0));
+         IM_ASSIGN_OR_RETURN(uint32_t limit, c.Limit(50));
+         IM_ASSIGN_OR_RETURN(HistoryPage page,
+                             c.engine.GetHistory(c.who.user, conversation, HistoryQuery{after, before, limit}));
+         json::array out;
+         for (const auto& m : page.messages) out.push_back(MessageJson(m));
+         return Json(200, json::object{{"messages", std::move(out)}, {"has_more", page.has_more}});
+       }},
+      {{"POST", "/api/v1/conversations/{conversation}/read", true},
+       [](RouteContext& c) -> Result<RestResponse> {
+         IM_ASSIGN_OR_RETURN(ConversationId conversation, c.Conversation());
+         IM_ASSIGN_OR_RETURN(json::object body, ParseBody(c.r.body));
+         // 0 is "nothing read": it moves nothing and answers the current pointer, as on the WebSocket.
+         IM_ASSIGN_OR_RETURN(Seq seq, SeqField(body, "seq"));
+         IM_ASSIGN_OR_RETURN(Seq read, c.engine.MarkRead(c.who.user, c.who.device, conversation, seq));
+         return Json(200, json::object{{"read_seq", std::to_string(read)}});
+       }},
+      {{"GET", "/api/v1/search", true},
+       [](RouteContext& c) -> Result<RestResponse> {
+         SearchRequest q;
+         q.query = PercentDecode(QueryParam(c.r.target, "q"));
+         if (std::string id = PercentDecode(QueryParam(c.r.target, "conversation_id")); !id.empty()) {
+           auto conversation = ConversationId::Parse(id);
+           if (!conversation) return Status::InvalidArgument("malformed conversation_id");
+           q.conversation = *conversation;
+         }
+         IM_ASSIGN_OR_RETURN(q.limit, c.Limit(20));
+         IM_ASSIGN_OR_RETURN(uint64_t before, NumberParam(c.r.target, "before", 0));
+         q.before = MessageId(static_cast<int64_t>(before));
+         IM_ASSIGN_OR_RETURN(SearchPage page, c.engine.Search(c.who.user, q));
+         json::array hits;
+         for (const SearchHit& h : page.hits) {
+           hits.push_back(json::object{{"message_id", std::to_string(h.id.value)},
+                                       {"conversation_id", h.conversation.str()},
+                                       {"seq", std::to_string(h.seq)},
+                                       {"sender_id", std::to_string(h.sender.value)},
+                                       {"sent_at_ms", h.sent_at_ms},
+                                       {"highlight", h.highlight}});
+         }
+         json::value next = page.next_before.valid() ? json::value(std::to_string(page.next_before.value)) : nullptr;
+         return Json(200, json::object{{"hits", std::move(hits)}, {"next_before", next}});
+       }},
+      {{"GET", "/api/v1/push/devices", true},
+       [](RouteContext& c) -> Result<RestResponse> {
+         IM_ASSIGN_OR_RETURN(auto tokens, c.engine.ListDeviceTokens(c.who.user));
+         json::array out;
+         for (const DeviceToken& t : tokens) {
+           out.push_back(json::object{{"platform", PlatformName(t.platform)},
+                                      {"token", t.token},
+                                      {"device_id", t.device},
+                                      {"updated_at_ms", t.updated_at_ms}});
+         }
+         return Json(200, json::object{{"devices", std::move(out)}});
+       }},
+      {{"POST", "/api/v1/push/devices", true},
+       [](RouteContext& c) -> Result<RestResponse> {
+         IM_ASSIGN_OR_RETURN(json::object body, ParseBody(c.r.body));
+         IM_ASSIGN_OR_RETURN(std::string platform, StringField(body, "platform", true));
+         IM_ASSIGN_OR_RETURN(PushPlatform p, ParsePlatform(platform));
+         IM_ASSIGN_OR_RETURN(std::string token, StringField(body, "token", true));
+         IM_RETURN_IF_ERROR(c.engine.RegisterDeviceToken(c.who.user, DeviceToken{c.who.user, p, token, c.who.device}));
+         return NoContent();
+       }},
+      // The token is the rest of the path, percent-encoded.
+      {{"DELETE", "/api/v1/push/devices/{platform}/{token*}", true},
+       [](RouteContext& c) -> Result<RestResponse> {
+         IM_ASSIGN_OR_RETURN(PushPlatform p, ParsePlatform(c.Param("platform")));
+         IM_RETURN_IF_ERROR(c.engine.UnregisterDeviceToken(c.who.user, p, PercentDecode(c.Param("token"))));
+         return NoContent();
+       }},
+      {{"GET", "/api/v1/push/settings", true},
+       [](RouteContext& c) -> Result<RestResponse> {
+         IM_ASSIGN_OR_RETURN(PushSettings settings, c.engine.GetPushSettings(c.who.user));
+         return Json(200, json::object{{"muted", settings.muted}, {"show_preview", settings.show_preview}});
+       }},
+      {{"PUT", "/api/v1/push/settings", true},
+       [](RouteContext& c) -> Result<RestResponse> {
+         IM_ASSIGN_OR_RETURN(PushSettings settings, c.engine.GetPushSettings(c.who.user));
+         IM_ASSIGN_OR_RETURN(json::object body, ParseBody(c.r.body));
+         IM_ASSIGN_OR_RETURN(settings.muted, BoolField(body, "muted", settings.muted));
+         IM_ASSIGN_OR_RETURN(settings.show_preview, BoolField(body, "show_preview", settings.show_preview));
+         IM_RETURN_IF_ERROR(c.engine.SetPushSettings(c.who.user, settings));
+         return Json(200, json::object{{"muted", settings.muted}, {"show_preview", settings.show_preview}});
+       }},
+      {{"GET", "/api/v1/invitations", true},
+       [](RouteContext& c) -> Result<RestResponse> {
+         IM_ASSIGN_OR_RETURN(uint64_t after, NumberParam(c.r.target, "after", 0));
+         IM_ASSIGN_OR_RETURN(uint32_t limit, c.Limit(100));
+         IM_ASSIGN_OR_RETURN(auto rows,
+                             c.engine.ListInvitations(c.who.user, GroupId(static_cast<int64_t>(after)), limit));
+         json::array out;
+         for (const auto& row : rows) {
+           json::object o = RelationJson(row);
+           // The invitee may see the group's profile; one dismissed since has none (null).
+           auto g = c.engine.GetGroup(c.who.user, row.group);
+           if (!g.ok() && g.status().code() != StatusCode::kNotFound) return g.status();
+           o["group"] = g.ok() ? json::value(GroupJsonWithPolicy(*g)) : json::value(nullptr);
+           out.push_back(std::move(o));
+         }
+         return Json(200, json::object{{"invitations", std::move(out)}});
+       }},
+      {{"POST", "/api/v1/groups", true},
+       [](RouteContext& c) -> Result<RestResponse> {
+         IM_ASSIGN_OR_RETURN(json::object body, ParseBody(c.r.body));
+         IM_ASSIGN_OR_RETURN(std::string name, StringField(body, "name", true));
+         GroupSettings settings;
+         IM_RETURN_IF_ERROR(SettingsFields(body, settings));
+         IM_ASSIGN_OR_RETURN(Group g, c.engine.CreateGroup(c.who.user, name, 0, settings));
+         return Json(201, GroupJsonWithPolicy(g));
+       }},
+      {{"GET", "/api/v1/groups/{id}", true},
+       [](RouteContext& c) -> Result<RestResponse> {
+         IM_ASSIGN_OR_RETURN(GroupId group, c.GroupParam());
+         IM_ASSIGN_OR_RETURN(Group g, c.engine.GetGroup(c.who.user, group));
+         return Json(200, GroupJsonWithPolicy(g));
+       }},
+      {{"PATCH", "/api/v1/groups/{id}", true},
+       [](RouteContext& c) -> Result<RestResponse> {
+         IM_ASSIGN_OR_RETURN(GroupId group, c.GroupParam());
+         IM_ASSIGN_OR_RETURN(json::object body, ParseBody(c.r.body));
+         // Absent members keep their value: read the current ones first (members only).
+         IM_ASSIGN_OR_RETURN(Group current, c.engine.GetGroup(c.who.user, group));
+         GroupSettings settings{current.join_policy, current.history_visibility};
+         IM_RETURN_IF_ERROR(SettingsFields(body, settings));
+         IM_ASSIGN_OR_RETURN(Group g, c.engine.UpdateGroupSettings(c.who.user, group, settings));
+         return Json(200, GroupJsonWithPolicy(g));
+       }},
+      {{"DELETE", "/api/v1/groups/{id}", true},
+       [](RouteContext& c) -> Result<RestResponse> {
+         IM_ASSIGN_OR_RETURN(GroupId group, c.GroupParam());
+         IM_RETURN_IF_ERROR(c.engine.DismissGroup(c.who.user, group));
+         return NoContent();
+       }},
+      {{"POST", "/api/v1/groups/{id}/join", true},
+       [](RouteContext& c) -> Result<RestResponse> {
+         IM_ASSIGN_OR_RETURN(GroupId group, c.GroupParam());
+         IM_RETURN_IF_ERROR(c.engine.JoinGroup(c.who.user, group));
+         return NoContent();
+       }},
+      {{"POST", "/api/v1/groups/{id}/leave", true},
+       [](RouteContext& c) -> Result<RestResponse> {
+         IM_ASSIGN_OR_RETURN(GroupId group, c.GroupParam());
+         IM_RETURN_IF_ERROR(c.engine.LeaveGroup(c.who.user, group));
+         return NoContent();
+       }},
+      {{"GET", "/api/v1/groups/{id}/members", true},
+       [](RouteContext& c) -> Result<RestResponse> {
+         IM_ASSIGN_OR_RETURN(GroupId group, c.GroupParam());
+         IM_ASSIGN_OR_RETURN(uint64_t after, NumberParam(c.r.target, "after", 0));
+         IM_ASSIGN_OR_RETURN(uint32_t limit, c.Limit(100));
+         IM_ASSIGN_OR_RETURN(auto members,
+                             c.engine.ListMembers(c.who.user, group, UserId(static_cast<int64_t>(after)), limit));
+         json::array out;
+         for (const auto& m : members) {
+           out.push_back(json::object{{"user_id", std::to_string(m.user.value)},
+                                      {"role", RoleName(m.role)},
+                                      {"joined_at_ms", m.joined_at_ms}});
+         }
+         return Json(200, json::object{{"members", std::move(out)}});
+       }},
+      {{"POST", "/api/v1/groups/{id}/kick", true},
+       [](RouteContext& c) -> Result<RestResponse> {
+         IM_ASSIGN_OR_RETURN(GroupId group, c.GroupParam());
+         IM_ASSIGN_OR_RETURN(json::object body, ParseBody(c.r.body));
+         IM_ASSIGN_OR_RETURN(int64_t target, IdField(body, "user_id"));
+         IM_ASSIGN_OR_RETURN(bool ban, BoolField(body, "ban", false));
+         IM_RETURN_IF_ERROR(c.engine.KickMember(c.who.user, group, UserId(target), ban));
+         return NoContent();
+       }},
+      {{"POST", "/api/v1/groups/{id}/role", true},
+       [](RouteContext& c) -> Result<RestResponse> {
+         IM_ASSIGN_OR_RETURN(GroupId group, c.GroupParam());
+         IM_ASSIGN_OR_RETURN(json::object body, ParseBody(c.r.body));
+         IM_ASSIGN_OR_RETURN(int64_t target, IdField(body, "user_id"));
+         IM_ASSIGN_OR_RETURN(std::string role, StringField(body, "role", true));
+         if (role != "admin" && role != "member")
+           return Status::InvalidArgument("role must be \"admin\" or \"member\"");
+         IM_RETURN_IF_ERROR(c.engine.SetMemberRole(c.who.user, group, UserId(target),
+                                                   role == "admin" ? GroupRole::kAdmin : GroupRole::kMember));
+         return NoContent();
+       }},
+      {{"POST", "/api/v1/groups/{id}/transfer", true},
+       [](RouteContext& c) -> Result<RestResponse> {
+         IM_ASSIGN_OR_RETURN(GroupId group, c.GroupParam());
+         IM_ASSIGN_OR_RETURN(json::object body, ParseBody(c.r.body));
+         IM_ASSIGN_OR_RETURN(int64_t target, IdField(body, "user_id"));
+         IM_RETURN_IF_ERROR(c.engine.TransferOwnership(c.who.user, group, UserId(target)));
+         return NoContent();
+       }},
+      {{"POST", "/api/v1/groups/{id}/invitations", true},
+       [](RouteContext& c) -> Result<RestResponse> {
+         IM_ASSIGN_OR_RETURN(GroupId group, c.GroupParam());
+         IM_ASSIGN_OR_RETURN(json::object body, ParseBody(c.r.body));
+         IM_ASSIGN_OR_RETURN(int64_t invitee, IdField(body, "user_id"));
+         IM_RETURN_IF_ERROR(c.engine.InviteMember(c.who.user, group, UserId(invitee)));
+         return NoContent();
+       }},
+      {{"GET", "/api/v1/groups/{id}/invitations", true},
+       [](RouteContext& c) -> Result<RestResponse> {
+         return ListRelations(c, GroupRelationKind::kInvitation, "invitations");
+       }},
+      {{"DELETE", "/api/v1/groups/{id}/invitations/{user_id}", true},
+       [](RouteContext& c) -> Result<RestResponse> { return RemoveRelation(c, GroupRelationKind::kInvitation); }},
+      {{"POST", "/api/v1/groups/{id}/requests", true},
+       [](RouteContext& c) -> Result<RestResponse> {
+         IM_ASSIGN_OR_RETURN(GroupId group, c.GroupParam());
+         IM_RETURN_IF_ERROR(c.engine.RequestToJoin(c.who.user, group));
+         return NoContent();
+       }},
+      {{"GET", "/api/v1/groups/{id}/requests", true},
+       [](RouteContext& c) -> Result<RestResponse> {
+         return ListRelations(c, GroupRelationKind::kJoinRequest, "requests");
+       }},
+      {{"POST", "/api/v1/groups/{id}/requests/{user_id}/approve", true},
+       [](RouteContext& c) -> Result<RestResponse> {
+         IM_ASSIGN_OR_RETURN(GroupId group, c.GroupParam());
+         IM_ASSIGN_OR_RETURN(UserId user, c.PathUser());
+         IM_RETURN_IF_ERROR(c.engine.ApproveJoinRequest(c.who.user, group, user));
+         return NoContent();
+       }},
+      {{"DELETE", "/api/v1/groups/{id}/requests/{user_id}", true},
+       [](RouteContext& c) -> Result<RestResponse> { return RemoveRelation(c, GroupRelationKind::kJoinRequest); }},
+      {{"GET", "/api/v1/groups/{id}/bans", true},
+       [](RouteContext& c) -> Result<RestResponse> { return ListRelations(c, GroupRelationKind::kBan, "bans"); }},
+      {{"DELETE", "/api/v1/groups/{id}/bans/{user_id}", true},
+       [](RouteContext& c) -> Result<RestResponse> { return RemoveRelation(c, GroupRelationKind::kBan); }},
+  };
+  return table;
+}
+
+// True when `path` fits `pattern`; fills `params`. "{name}" takes one non-empty segment,
+// "{name*}" (last) the rest of the path.
+bool MatchPattern(std::string_view pattern, std::string_view path,
+                  std::vector<std::pair<std::string_view, std::string_view>>& params) {
+  params.clear();
+  while (!pattern.empty()) {
+    if (pattern.front() == '{') {
+      size_t close = pattern.find('}');
+      std::string_view name = pattern.substr(1, close - 1);
+      pattern.remove_prefix(close + 1);
+      if (!name.empty() && name.back() == '*') {
+        if (path.empty()) return false;
+        params.emplace_back(name.substr(0, name.size() - 1), path);
+        return pattern.empty();
+      }
+      size_t end = path.find('/');
+      std::string_view segment = path.substr(0, end);
+      if (segment.empty()) return false;
+      params.emplace_back(name, segment);
+      path.remove_prefix(segment.size());
+      continue;
+    }
+    if (path.empty() || path.front() != pattern.front()) return false;
+    pattern.remove_prefix(1);
+    path.remove_prefix(1);
+  }
+  return path.empty();
+}
+
 Result<RestResponse> Route(Engine& engine, const RestRequest& r) {
   std::string_view path = r.target.substr(0, r.target.find('?'));
-  const bool post = r.method == "POST";
   metrics::Default().http_requests.Add();
-  if (path == "/healthz" && r.method == "GET") return Json(200, json::object{{"status", "ok"}});
-  if (path == "/metrics" && r.method == "GET") {
-    return RestResponse{200, metrics::Default().RenderPrometheus(), "text/plain; version=0.0.4"};
-  }
-  if (path == "/api/v1/auth/register" && post) {
-    IM_ASSIGN_OR_RETURN(json::object body, ParseBody(r.body));
-    IM_ASSIGN_OR_RETURN(std::string username, StringField(body, "username", true));
-    IM_ASSIGN_OR_RETURN(std::string password, StringField(body, "password", true));
-    IM_ASSIGN_OR_RETURN(std::string display_name, StringField(body, "display_name", false));
-    IM_ASSIGN_OR_RETURN(User user, engine.Register(username, password, display_name));
-    return Json(201, UserJson(user));
-  }
-  if (path == "/api/v1/auth/login" && post) {
-    IM_ASSIGN_OR_RETURN(json::object body, ParseBody(r.body));
-    IM_ASSIGN_OR_RETURN(std::string username, StringField(body, "username", true));
-    IM_ASSIGN_OR_RETURN(std::string password, StringField(body, "password", true));
-    IM_ASSIGN_OR_RETURN(std::string device, StringField(body, "device", true));
-    IM_ASSIGN_OR_RETURN(AuthTokens tokens, engine.Login(username, password, device));
-    return Json(200, TokensJson(tokens));
-  }
-  if ((path == "/api/v1/auth/refresh" || path == "/api/v1/auth/logout") && post) {
-    IM_ASSIGN_OR_RETURN(json::object body, ParseBody(r.body));
-    IM_ASSIGN_OR_RETURN(std::string token, StringField(body, "refresh_token", true));
-    if (path == "/api/v1/auth/logout") {
-      IM_RETURN_IF_ERROR(engine.Logout(token));
-      return RestResponse{204, ""};
-    }
-    IM_ASSIGN_OR_RETURN(AuthTokens tokens, engine.Refresh(token));
-    return Json(200, TokensJson(tokens));
-  }
-  if (path == "/api/v1/users/me" && r.method == "GET") {
-    IM_ASSIGN_OR_RETURN(AuthContext who, Bearer(engine, r.authorization));
-    IM_ASSIGN_OR_RETURN(User user, engine.GetUser(who.user));
-    return Json(200, UserJson(user));
-  }
-  // Everything below acts as the bearer of the access token.
-  IM_ASSIGN_OR_RETURN(AuthContext who, Bearer(engine, r.authorization));
-  const bool get = r.method == "GET";
-  if (path == "/api/v1/users" && get && !QueryParam(r.target, "username").empty()) {
-    IM_ASSIGN_OR_RETURN(User user, engine.FindUser(PercentDecode(QueryParam(r.target, "username"))));
-    return Json(200, json::object{{"users", json::array{UserJson(user)}}});
-  }
-  if (path == "/api/v1/users" && get) {
-    std::vector<UserId> ids;
-    std::string list = QueryParam(r.target, "ids");
-    for (size_t pos = 0; pos < list.size();) {
-      size_t comma = list.find(',', pos);
-      auto id =
-          ParseId(std::string_view(list).substr(pos, comma == std::string::npos ? std::string::npos : comma - pos));
-      if (!id) return Status::InvalidArgument("ids must be a comma-separated list of user ids");
-      ids.emplace_back(*id);
-      if (comma == std::string::npos) break;
-      pos = comma + 1;
-    }
-    IM_ASSIGN_OR_RETURN(auto users, engine.GetUsers(ids));
-    json::array out;
-    for (const auto& u : users) out.push_back(UserJson(u));
-    return Json(200, json::object{{"users", std::move(out)}});
-  }
-  if (path == "/api/v1/conversations" && get) {
-    IM_ASSIGN_OR_RETURN(uint64_t limit, NumberParam(r.target, "limit", 50));
-    IM_ASSIGN_OR_RETURN(uint64_t before, NumberParam(r.target, "cursor_activity_ms", 0));
-    ConversationCursor cursor;
-    // Clients that follow the URL rules send "d%3A1%3A4"; a cursor that does not parse is an error,
-    // not the first page again (a client would page forever).
-    if (std::string raw = QueryParam(r.target, "cursor_id"); !raw.empty()) {
-      auto id = ConversationId::Parse(PercentDecode(raw));
-      if (!id) return Status::InvalidArgument("malformed cursor_id");
-      cursor = ConversationCursor{static_cast<TimestampMs>(before), *id};
-    }
-    IM_ASSIGN_OR_RETURN(
-        auto list, engine.ListConversations(who.user, cursor, static_cast<uint32_t>(std::min<uint64_t>(limit, 1000))));
-    json::array out;
-    for (const auto& c : list) {
-      json::object row{{"id", c.id.str()},
-                       {"last_seq", std::to_string(c.last_seq)},
-                       {"read_seq", std::to_string(c.read_seq)},
-                       {"unread", c.unread},
-                       {"last_activity_ms", c.last_activity_ms}};
-      if (c.last_message) row["last_message"] = MessageJson(*c.last_message);
-      out.push_back(std::move(row));
-    }
-    return Json(200, json::object{{"conversations", std::move(out)}});
-  }
-  constexpr std::string_view kConversations = "/api/v1/conversations/";
-  if (path.substr(0, kConversations.size()) == kConversations) {
-    auto [id_text, action] = SplitResource(path, kConversations);
-    auto conversation = ConversationId::Parse(PercentDecode(id_text));  // "d%3A1%3A2" is "d:1:2"
-    if (!conversation) return Status::InvalidArgument("malformed conversation id");
-    if (action == "messages" && get) {
-      IM_ASSIGN_OR_RETURN(uint64_t before, NumberParam(r.target, "before_seq", 0));
-      IM_ASSIGN_OR_RETURN(uint64_t after, NumberParam(r.target, "after_seq", 0));
-      IM_ASSIGN_OR_RETURN(uint64_t limit, NumberParam(r.target, "limit", 50));
-      HistoryQuery q{after, before, static_cast<uint32_t>(std::min<uint64_t>(limit, 1000))};
-      IM_ASSIGN_OR_RETURN(HistoryPage page, engine.GetHistory(who.user, *conversation, q));
-      json::array out;
-      for (const auto& m : page.messages) out.push_back(MessageJson(m));
-      return Json(200, json::object{{"messages", std::move(out)}, {"has_more", page.has_more}});
-    }
-    if (action == "read" && post) {
-      IM_ASSIGN_OR_RETURN(json::object body, ParseBody(r.body));
-      // 0 is "nothing read": it moves nothing and answers the current pointer, as on the WebSocket.
-      IM_ASSIGN_OR_RETURN(Seq seq, SeqField(body, "seq"));
-      IM_ASSIGN_OR_RETURN(Seq read, engine.MarkRead(who.user, who.device, *conversation, seq));
-      return Json(200, json::object{{"read_seq", std::to_string(read)}});
+  RouteContext c{engine, r, {}, {}};
+  // Routes without a token first; everything else acts as the bearer of the access token, and a
+  // path that matches nothing is 404 only after the token was checked.
+  for (const RouteEntry& e : RouteTable()) {
+    if (!e.route.needs_token && e.route.method == r.method && MatchPattern(e.route.pattern, path, c.params)) {
+      return e.handle(c);
     }
   }
-  if (path == "/api/v1/search" && get) {
-    SearchRequest q;
-    q.query = PercentDecode(QueryParam(r.target, "q"));
-    if (std::string c = PercentDecode(QueryParam(r.target, "conversation_id")); !c.empty()) {
-      auto conversation = ConversationId::Parse(c);
-      if (!conversation) return Status::InvalidArgument("malformed conversation_id");
-      q.conversation = *conversation;
-    }
-    IM_ASSIGN_OR_RETURN(uint64_t limit, NumberParam(r.target, "limit", 20));
-    IM_ASSIGN_OR_RETURN(uint64_t before, NumberParam(r.target, "before", 0));
-    q.limit = static_cast<uint32_t>(std::min<uint64_t>(limit, 1000));
-    q.before = MessageId(static_cast<int64_t>(before));
-    IM_ASSIGN_OR_RETURN(SearchPage page, engine.Search(who.user, q));
-    json::array hits;
-    for (const SearchHit& h : page.hits) {
-      hits.push_back(json::object{{"message_id", std::to_string(h.id.value)},
-                                  {"conversation_id", h.conversation.str()},
-                                  {"seq", std::to_string(h.seq)},
-                                  {"sender_id", std::to_string(h.sender.value)},
-                                  {"sent_at_ms", h.sent_at_ms},
-                                  {"highlight", h.highlight}});
-    }
-    json::value next = page.next_before.valid() ? json::value(std::to_string(page.next_before.value)) : nullptr;
-    return Json(200, json::object{{"hits", std::move(hits)}, {"next_before", next}});
-  }
-  if (path == "/api/v1/push/devices" && (post || get)) {
-    if (get) {
-      IM_ASSIGN_OR_RETURN(auto tokens, engine.ListDeviceTokens(who.user));
-      json::array out;
-      for (const DeviceToken& t : tokens) {
-        out.push_back(json::object{{"platform", PlatformName(t.platform)},
-                                   {"token", t.token},
-                                   {"device_id", t.device},
-                                   {"updated_at_ms", t.updated_at_ms}});
-      }
-      return Json(200, json::object{{"devices", std::move(out)}});
-    }
-    IM_ASSIGN_OR_RETURN(json::object body, ParseBody(r.body));
-    IM_ASSIGN_OR_RETURN(std::string platform, StringField(body, "platform", true));
-    IM_ASSIGN_OR_RETURN(PushPlatform p, ParsePlatform(platform));
-    IM_ASSIGN_OR_RETURN(std::string token, StringField(body, "token", true));
-    IM_RETURN_IF_ERROR(engine.RegisterDeviceToken(who.user, DeviceToken{who.user, p, token, who.device}));
-    return RestResponse{204, ""};
-  }
-  constexpr std::string_view kDevices = "/api/v1/push/devices/";
-  if (path.substr(0, kDevices.size()) == kDevices && r.method == "DELETE") {
-    // /api/v1/push/devices/<platform>/<percent-encoded token>
-    auto [platform, token] = SplitResource(path, kDevices);
-    IM_ASSIGN_OR_RETURN(PushPlatform p, ParsePlatform(platform));
-    IM_RETURN_IF_ERROR(engine.UnregisterDeviceToken(who.user, p, PercentDecode(token)));
-    return RestResponse{204, ""};
-  }
-  if (path == "/api/v1/push/settings" && (get || r.method == "PUT")) {
-    IM_ASSIGN_OR_RETURN(PushSettings settings, engine.GetPushSettings(who.user));
-    if (r.method == "PUT") {
-      IM_ASSIGN_OR_RETURN(json::object body, ParseBody(r.body));
-      IM_ASSIGN_OR_RETURN(settings.muted, BoolField(body, "muted", settings.muted));
-      IM_ASSIGN_OR_RETURN(settings.show_preview, BoolField(body, "show_preview", settings.show_preview));
-      IM_RETURN_IF_ERROR(engine.SetPushSettings(who.user, settings));
-    }
-    return Json(200, json::object{{"muted", settings.muted}, {"show_preview", settings.show_preview}});
-  }
-  if (path == "/api/v1/groups" && post) {
-    IM_ASSIGN_OR_RETURN(json::object body, ParseBody(r.body));
-    IM_ASSIGN_OR_RETURN(std::string name, StringField(body, "name", true));
-    IM_ASSIGN_OR_RETURN(Group g, engine.CreateGroup(who.user, name));
-    return Json(201, GroupJson(g));
-  }
-  constexpr std::string_view kGroups = "/api/v1/groups/";
-  if (path.substr(0, kGroups.size()) == kGroups) {
-    auto [id_text, action] = SplitResource(path, kGroups);
-    auto id = ParseId(id_text);
-    if (!id) return Status::InvalidArgument("malformed group id");
-    GroupId group(*id);
-    if (action.empty() && get) {
-      IM_ASSIGN_OR_RETURN(Group g, engine.GetGroup(who.user, group));
-      return Json(200, GroupJson(g));
-    }
-    if (action == "join" && post) {
-      IM_RETURN_IF_ERROR(engine.JoinGroup(who.user, group));
-      return RestResponse{204, ""};
-    }
-    if (action == "leave" && post) {
-      IM_RETURN_IF_ERROR(engine.LeaveGroup(who.user, group));
-      return RestResponse{204, ""};
-    }
-    if (action.empty() && r.method == "DELETE") {
-      IM_RETURN_IF_ERROR(engine.DismissGroup(who.user, group));
-      return RestResponse{204, ""};
-    }
-    if (action == "transfer" && post) {
-      IM_ASSIGN_OR_RETURN(json::object body, ParseBody(r.body));
-      IM_ASSIGN_OR_RETURN(int64_t target, IdField(body, "user_id"));
-      IM_RETURN_IF_ERROR(engine.TransferOwnership(who.user, group, UserId(target)));
-      return RestResponse{204, ""};
-    }
-    if (action == "members" && get) {
-      IM_ASSIGN_OR_RETURN(uint64_t after, NumberParam(r.target, "after", 0));
-      IM_ASSIGN_OR_RETURN(uint64_t limit, NumberParam(r.target, "limit", 100));
-      IM_ASSIGN_OR_RETURN(auto members, engine.ListMembers(who.user, group, UserId(static_cast<int64_t>(after)),
-                                                           static_cast<uint32_t>(std::min<uint64_t>(limit, 1000))));
-      json::array out;
-      for (const auto& m : members) {
-        out.push_back(json::object{
-            {"user_id", std::to_string(m.user.value)}, {"role", RoleName(m.role)}, {"joined_at_ms", m.joined_at_ms}});
-      }
-      return Json(200, json::object{{"members", std::move(out)}});
-    }
-    if ((action == "kick" || action == "role") && post) {
-      IM_ASSIGN_OR_RETURN(json::object body, ParseBody(r.body));
-      IM_ASSIGN_OR_RETURN(int64_t target, IdField(body, "user_id"));
-      if (action == "kick") {
-        IM_RETURN_IF_ERROR(engine.KickMember(who.user, group, UserId(target)));
-        return RestResponse{204, ""};
-      }
-      IM_ASSIGN_OR_RETURN(std::string role, StringField(body, "role", true));
-      if (role != "admin" && role != "member") return Status::InvalidArgument("role must be \"admin\" or \"member\"");
-      IM_RETURN_IF_ERROR(engine.SetMemberRole(who.user, group, UserId(target),
-                                              role == "admin" ? GroupRole::kAdmin : GroupRole::kMember));
-      return RestResponse{204, ""};
+  IM_ASSIGN_OR_RETURN(c.who, Bearer(engine, r.authorization));
+  for (const RouteEntry& e : RouteTable()) {
+    if (e.route.needs_token && e.route.method == r.method && MatchPattern(e.route.pattern, path, c.params)) {
+      return e.handle(c);
     }
   }
   return Status::NotFound("no route for " + std::string(r.method) + " " + std::string(path));
@@ -456,6 +693,12 @@ RestResponse ErrorResponse(const Status& status) {
   // A message may quote the request ("no route for GET <path>"), whose bytes need not be UTF-8.
   return Json(HttpStatusFor(status.code()),
               json::object{{"code", StatusCodeName(status.code())}, {"message", ToValidUtf8(status.message())}});
+}
+
+std::vector<RestRoute> RestRoutes() {
+  std::vector<RestRoute> out;
+  for (const RouteEntry& e : RouteTable()) out.push_back(e.route);
+  return out;
 }
 
 RestResponse HandleRest(Engine& engine, const RestRequest& request, std::string_view admin_token) {

@@ -5,6 +5,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "im/engine.h"
 
@@ -32,6 +33,17 @@ RestResponse ErrorResponse(const Status& status);
 std::string QueryParam(std::string_view target, std::string_view name);
 // %XX and '+' decoded; malformed escapes are kept as they are.
 std::string PercentDecode(std::string_view in);
+
+// One route of the API (src/beast/rest_api.cc dispatches from a table of them).
+struct RestRoute {
+  std::string_view method;   // "GET", "POST", "PUT", "PATCH", "DELETE"
+  std::string_view pattern;  // "/api/v1/groups/{id}/join": {name} is one path segment, {name*} the rest
+  bool needs_token = true;   // Authorization: Bearer <access token>
+};
+
+// Every route the router serves, in the order it tries them (not /admin/*, /readyz or static
+// files, which the HTTP session answers before the router).
+std::vector<RestRoute> RestRoutes();
 
 // `admin_token`: enables the dead-letter admin endpoints (beast/dead_letter_admin.h) when set.
 RestResponse HandleRest(Engine& engine, const RestRequest& request, std::string_view admin_token = {});

@@ -25,6 +25,13 @@ enum class AccessMode { kRead, kWrite };
 Result<ConversationAccess> CheckConversationAccess(Store& store, UserId actor, const ConversationId& conversation,
                                                    AccessMode mode, KnownUsers* known_users = nullptr);
 
+// The highest seq the member of `access` may not read: their joined seq in a group whose history
+// is visible from the join (HistoryVisibility::kJoined), else 0 (nothing hidden).
+inline Seq HiddenSeqs(const ConversationAccess& access) {
+  if (!access.group || !access.member) return 0;
+  return access.group->history_visibility == HistoryVisibility::kJoined ? access.member->joined_seq : 0;
+}
+
 }  // namespace im
 
 #endif  // IM_SRC_ENGINE_ACCESS_H_

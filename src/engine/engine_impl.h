@@ -51,14 +51,15 @@ class EngineImpl final : public Engine {
   }
   Status DeleteUser(UserId actor) override { return logic_->DeleteUser(actor); }
 
-  Result<Group> CreateGroup(UserId actor, const std::string& name, uint32_t max_members) override {
-    return logic_->CreateGroup(actor, name, max_members);
+  Result<Group> CreateGroup(UserId actor, const std::string& name, uint32_t max_members,
+                            const GroupSettings& settings) override {
+    return logic_->CreateGroup(actor, name, max_members, settings);
   }
   Result<Group> GetGroup(UserId actor, GroupId group) override { return logic_->GetGroup(actor, group); }
   Status JoinGroup(UserId actor, GroupId group) override { return logic_->JoinGroup(actor, group); }
   Status LeaveGroup(UserId actor, GroupId group) override { return logic_->LeaveGroup(actor, group); }
-  Status KickMember(UserId actor, GroupId group, UserId target) override {
-    return logic_->KickMember(actor, group, target);
+  Status KickMember(UserId actor, GroupId group, UserId target, bool ban) override {
+    return logic_->KickMember(actor, group, target, ban);
   }
   Status SetMemberRole(UserId actor, GroupId group, UserId target, GroupRole role) override {
     return logic_->SetMemberRole(actor, group, target, role);
@@ -69,6 +70,26 @@ class EngineImpl final : public Engine {
   Status DismissGroup(UserId actor, GroupId group) override { return logic_->DismissGroup(actor, group); }
   Result<std::vector<GroupMember>> ListMembers(UserId actor, GroupId group, UserId after, uint32_t limit) override {
     return logic_->ListMembers(actor, group, after, limit);
+  }
+  Result<Group> UpdateGroupSettings(UserId actor, GroupId group, const GroupSettings& settings) override {
+    return logic_->UpdateGroupSettings(actor, group, settings);
+  }
+  Status InviteMember(UserId actor, GroupId group, UserId invitee) override {
+    return logic_->InviteMember(actor, group, invitee);
+  }
+  Status RequestToJoin(UserId actor, GroupId group) override { return logic_->RequestToJoin(actor, group); }
+  Status ApproveJoinRequest(UserId actor, GroupId group, UserId requester) override {
+    return logic_->ApproveJoinRequest(actor, group, requester);
+  }
+  Status RemoveGroupRelation(UserId actor, GroupId group, UserId user, GroupRelationKind kind) override {
+    return logic_->RemoveGroupRelation(actor, group, user, kind);
+  }
+  Result<std::vector<GroupRelation>> ListGroupRelations(UserId actor, GroupId group, GroupRelationKind kind,
+                                                        UserId after, uint32_t limit) override {
+    return logic_->ListGroupRelations(actor, group, kind, after, limit);
+  }
+  Result<std::vector<GroupRelation>> ListInvitations(UserId actor, GroupId after, uint32_t limit) override {
+    return logic_->ListInvitations(actor, after, limit);
   }
 
   Result<std::vector<ConversationSummary>> ListConversations(UserId actor, const ConversationCursor& after,

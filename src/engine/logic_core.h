@@ -38,15 +38,24 @@ class LogicCore final : public LogicApi {
   Result<User> UpdateProfile(UserId actor, const std::string& display_name) override;
   Status DeleteUser(UserId actor) override;
 
-  Result<Group> CreateGroup(UserId actor, const std::string& name, uint32_t max_members) override;
+  Result<Group> CreateGroup(UserId actor, const std::string& name, uint32_t max_members,
+                            const GroupSettings& settings) override;
   Result<Group> GetGroup(UserId actor, GroupId group) override;
   Status JoinGroup(UserId actor, GroupId group) override;
   Status LeaveGroup(UserId actor, GroupId group) override;
-  Status KickMember(UserId actor, GroupId group, UserId target) override;
+  Status KickMember(UserId actor, GroupId group, UserId target, bool ban) override;
   Status SetMemberRole(UserId actor, GroupId group, UserId target, GroupRole role) override;
   Status TransferOwnership(UserId actor, GroupId group, UserId new_owner) override;
   Status DismissGroup(UserId actor, GroupId group) override;
   Result<std::vector<GroupMember>> ListMembers(UserId actor, GroupId group, UserId after, uint32_t limit) override;
+  Result<Group> UpdateGroupSettings(UserId actor, GroupId group, const GroupSettings& settings) override;
+  Status InviteMember(UserId actor, GroupId group, UserId invitee) override;
+  Status RequestToJoin(UserId actor, GroupId group) override;
+  Status ApproveJoinRequest(UserId actor, GroupId group, UserId requester) override;
+  Status RemoveGroupRelation(UserId actor, GroupId group, UserId user, GroupRelationKind kind) override;
+  Result<std::vector<GroupRelation>> ListGroupRelations(UserId actor, GroupId group, GroupRelationKind kind,
+                                                        UserId after, uint32_t limit) override;
+  Result<std::vector<GroupRelation>> ListInvitations(UserId actor, GroupId after, uint32_t limit) override;
 
   Result<std::vector<ConversationSummary>> ListConversations(UserId actor, const ConversationCursor& after,
                                                              uint32_t limit) override;
@@ -102,6 +111,13 @@ class LogicCore final : public LogicApi {
   }
   // The actor's membership in a live group, or permission_denied.
   Result<GroupMember> RequireMember(UserId actor, GroupId group);
+  // The actor's membership with role owner or admin, or permission_denied.
+  Result<GroupMember> RequireManager(UserId actor, GroupId group, const char* what);
+  // A live group, or not_found with the one message every hidden or missing group gets.
+  Result<Group> LiveGroup(GroupId group);
+  // The highest seq of `conversation` that `actor` may not read because they joined after it
+  // (HistoryVisibility::kJoined); 0 when nothing is hidden or not a group.
+  Result<Seq> HiddenThrough(UserId actor, const ConversationId& conversation);
 
   const Options& options_;
   std::shared_ptr<Store> store_;

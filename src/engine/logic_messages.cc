@@ -14,7 +14,22 @@ namespace im {
 
 Result<std::vector<ConversationSummary>> LogicCore::ListConversations(UserId actor, const ConversationCursor& after,
                                                                       uint32_t limit) {
-  return store_->ListConversations(actor, after, ClampPage(limit));
+  IM_ASSIGN_OR_RETURN(auto list, store_->ListConversations(actor, after, ClampPage(limit)));
+  // A member who may read only what came after their join must not see the message before it as
+  // the row's last message. That can only be a row with nothing unread (the read pointer starts
+  // at the joined seq and never goes below it), so only those rows cost a membership lookup.
+  for (ConversationSummary& row : list) {
+    if (!row.id.is_group() || !row.last_message || row.read_seq < row.last_seq) continue;
+    auto hidden = HiddenThrough(actor, row.id);
+    if (!hidden.ok()) {
+      const StatusCode code = hidden.status().code();
+      if (code != StatusCode::kPermissionDenied && code != StatusCode::kNotFound) return hidden.status();
+      row.last_message.reset();  // removed since the list was read: show nothing of it
+      continue;
+    }
+    if (row.last_message->seq <= *hidden) row.last_message.reset();
+  }
+  return list;
 }
 
 namespace {
@@ -41,14 +56,18 @@ bool TrimToBudget(std::vector<Message>& messages, size_t& budget, bool must_prog
 }  // namespace
 
 Result<HistoryPage> LogicCore::GetHistory(UserId actor, const ConversationId& conversation, const HistoryQuery& query) {
-  IM_RETURN_IF_ERROR(CheckConversationAccess(*store_, actor, conversation, AccessMode::kRead).status());
+  IM_ASSIGN_OR_RETURN(ConversationAccess access,
+                      CheckConversationAccess(*store_, actor, conversation, AccessMode::kRead));
+  // Messages from before the member joined are not theirs to read unless the group says so.
+  const Seq hidden = HiddenSeqs(access);
   uint32_t limit = ClampPage(query.limit);
   HistoryPage page;
   // Either way the store returns the page in paging order (away from the anchor), so the byte
   // cap drops the messages farthest from it and the next page starts where this one ended.
   const bool newer = query.after_seq > 0;
-  MessageRange range = newer ? MessageRange{query.after_seq, 0, limit + 1, false}
-                             : MessageRange{0, query.before_seq, limit + 1, true};
+  MessageRange range = newer ? MessageRange{std::max(query.after_seq, hidden), 0, limit + 1, false}
+                             : MessageRange{hidden, query.before_seq, limit + 1, true};
+  if (!newer && query.before_seq != 0 && query.before_seq <= hidden + 1) return page;  // nothing visible before it
   IM_ASSIGN_OR_RETURN(page.messages, store_->ListMessages(conversation, range));
   page.has_more = page.messages.size() > limit;
   if (page.has_more) page.messages.pop_back();
@@ -183,11 +202,11 @@ Result<SyncResult> LogicCore::Sync(UserId actor, const SyncRequest& request) {
     known[p.conversation] = std::max(known[p.conversation], p.last_seq);
   }
   // The user's own list vouches for access; anything else is checked one by one.
-  std::map<ConversationId, bool> listed;
+  std::map<ConversationId, Seq> listed;  // conversation -> the actor's read pointer
   ConversationCursor cursor;
   for (;;) {
     IM_ASSIGN_OR_RETURN(auto page, store_->ListConversations(actor, cursor, options_.max_page));
-    for (const auto& c : page) listed[c.id] = true;
+    for (const auto& c : page) listed[c.id] = c.read_seq;
     if (page.size() < options_.max_page) break;
     cursor = ConversationCursor{page.back().last_activity_ms, page.back().id};
   }
@@ -203,7 +222,12 @@ Result<SyncResult> LogicCore::Sync(UserId actor, const SyncRequest& request) {
   for (const auto& [conversation, have] : known) {
     SyncConversation out;
     out.conversation = conversation;
-    if (!listed.contains(conversation)) {
+    // Seqs up to `hidden` came before the actor joined a group whose history is visible from the
+    // join: they are neither sent nor reported lost. The read pointer never goes below the joined
+    // seq, so a listed conversation the device holds up to its pointer needs no lookup.
+    Seq hidden = 0;
+    auto row = listed.find(conversation);
+    if (row == listed.end() || (conversation.is_group() && have < row->second)) {
       auto access = CheckConversationAccess(*store_, actor, conversation, AccessMode::kRead);
       if (!access.ok()) {
         if (access.status().code() == StatusCode::kUnavailable) return access.status();
@@ -211,11 +235,12 @@ Result<SyncResult> LogicCore::Sync(UserId actor, const SyncRequest& request) {
         result.conversations.push_back(std::move(out));
         continue;
       }
+      hidden = HiddenSeqs(*access);
     }
     IM_ASSIGN_OR_RETURN(ConversationState state, store_->GetConversationState(conversation));
     out.last_seq = state.last_seq;
-    out.first_available_seq = state.first_seq;
-    Seq from = have;
+    out.first_available_seq = std::max(state.first_seq, hidden + 1);
+    Seq from = std::max(have, hidden);
     if (from + 1 < state.first_seq && from < state.last_seq) {
       out.history_lost = true;
       from = state.first_seq - 1;
@@ -261,10 +286,22 @@ Result<SearchPage> LogicCore::Search(UserId actor, const SearchRequest& request)
     }
   }
   IM_ASSIGN_OR_RETURN(SearchPage page, options_.search->Search(query));
-  // The index is not the authority on membership: drop anything outside what was asked for.
+  // The index is not the authority on membership: drop anything outside what was asked for, and
+  // messages of a group from before the actor joined it when its history starts at the join.
+  std::map<ConversationId, Seq> hidden;
+  for (const SearchHit& h : page.hits) {
+    if (!h.conversation.is_group() || hidden.contains(h.conversation)) continue;
+    auto through = HiddenThrough(actor, h.conversation);
+    if (!through.ok() && through.status().code() == StatusCode::kUnavailable) return through.status();
+    hidden[h.conversation] = through.ok() ? *through : ~Seq{0};  // no longer readable: drop every hit
+  }
   std::erase_if(page.hits, [&](const SearchHit& h) {
-    return std::find(query.conversations.begin(), query.conversations.end(), h.conversation) ==
-           query.conversations.end();
+    if (std::find(query.conversations.begin(), query.conversations.end(), h.conversation) ==
+        query.conversations.end()) {
+      return true;
+    }
+    auto it = hidden.find(h.conversation);
+    return it != hidden.end() && h.seq <= it->second;
   });
   return page;
 }

@@ -86,6 +86,23 @@ Status ValidateDisplayName(std::string_view name) { return ValidateName("display
 
 Status ValidateGroupName(std::string_view name) { return ValidateName("group name", name, 128); }
 
+Status ValidateGroupSettings(const GroupSettings& settings) {
+  switch (settings.join_policy) {
+    case JoinPolicy::kOpen:
+    case JoinPolicy::kInvite:
+    case JoinPolicy::kApproval:
+      break;
+    default:
+      return Status::InvalidArgument("join_policy must be open, invite or approval");
+  }
+  switch (settings.history_visibility) {
+    case HistoryVisibility::kFull:
+    case HistoryVisibility::kJoined:
+      return Status::Ok();
+  }
+  return Status::InvalidArgument("history_visibility must be joined or full");
+}
+
 Status ValidateDevice(std::string_view device) {
   if (device.empty() || device.size() > 64) return Status::InvalidArgument("device id must be 1 to 64 bytes");
   if (!IsPrintableAscii(device)) return Status::InvalidArgument("device id must be printable ASCII");

@@ -16,6 +16,8 @@ Status ValidatePassword(std::string_view password);
 Status ValidateDisplayName(std::string_view name);
 Status ValidateDevice(std::string_view device);
 Status ValidateGroupName(std::string_view name);
+// A join policy and history visibility the engine knows (a number off the wire may be anything).
+Status ValidateGroupSettings(const GroupSettings& settings);
 Status ValidateSendRequest(const SendRequest& request, uint32_t max_message_bytes);
 
 }  // namespace im

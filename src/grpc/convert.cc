@@ -26,11 +26,65 @@ void ToProto(const Group& g, v1::Group* out) {
   out->set_max_members(g.max_members);
   out->set_dismissed(g.dismissed);
   out->set_created_at_ms(g.created_at_ms);
+  out->set_join_policy(static_cast<v1::JoinPolicy>(g.join_policy));
+  out->set_history_visibility(static_cast<v1::HistoryVisibility>(g.history_visibility));
 }
 
 Group FromProto(const v1::Group& g) {
-  return Group{GroupId(g.id()), g.name(),      UserId(g.owner_id()), g.member_count(),
-               g.max_members(), g.dismissed(), g.created_at_ms()};
+  return Group{GroupId(g.id()),
+               g.name(),
+               UserId(g.owner_id()),
+               g.member_count(),
+               g.max_members(),
+               g.dismissed(),
+               g.created_at_ms(),
+               static_cast<JoinPolicy>(g.join_policy()),
+               static_cast<HistoryVisibility>(g.history_visibility())};
+}
+
+// The proto enums carry the model's numbers; the engine validates them (ValidateGroupSettings).
+GroupSettings SettingsFromProto(v1::JoinPolicy policy, v1::HistoryVisibility history) {
+  return GroupSettings{static_cast<JoinPolicy>(policy), static_cast<HistoryVisibility>(history)};
+}
+
+Result<GroupRelationKind> RelationKindFromProto(v1::GroupRelationKind kind) {
+  switch (kind) {
+    case v1::GROUP_RELATION_KIND_INVITATION:
+      return GroupRelationKind::kInvitation;
+    case v1::GROUP_RELATION_KIND_JOIN_REQUEST:
+      return GroupRelationKind::kJoinRequest;
+    case v1::GROUP_RELATION_KIND_BAN:
+      return GroupRelationKind::kBan;
+    default:
+      return Status::InvalidArgument("unknown group relation kind " + std::to_string(int(kind)));
+  }
+}
+
+void ToProto(const GroupRelation& r, v1::GroupRelation* out) {
+  out->set_group_id(r.group.value);
+  out->set_user_id(r.user.value);
+  out->set_kind(static_cast<v1::GroupRelationKind>(r.kind));
+  out->set_actor_id(r.actor.value);
+  out->set_created_at_ms(r.created_at_ms);
+}
+
+Result<GroupRelation> FromProto(const v1::GroupRelation& r) {
+  IM_ASSIGN_OR_RETURN(GroupRelationKind kind, RelationKindFromProto(r.kind()));
+  return GroupRelation{GroupId(r.group_id()), UserId(r.user_id()), kind, UserId(r.actor_id()), r.created_at_ms()};
+}
+
+Result<std::vector<GroupRelation>> FromProto(const v1::GroupRelationList& list) {
+  std::vector<GroupRelation> out;
+  out.reserve(list.relations_size());
+  for (const auto& r : list.relations()) {
+    IM_ASSIGN_OR_RETURN(GroupRelation relation, FromProto(r));
+    out.push_back(std::move(relation));
+  }
+  return out;
+}
+
+void ToProto(const std::vector<GroupRelation>& list, v1::GroupRelationList* out) {
+  for (const auto& r : list) ToProto(r, out->add_relations());
 }
 
 v1::GroupRole ToProto(GroupRole role) {
@@ -62,11 +116,12 @@ void ToProto(const GroupMember& m, v1::GroupMember* out) {
   out->set_user_id(m.user.value);
   out->set_role(ToProto(m.role));
   out->set_joined_at_ms(m.joined_at_ms);
+  out->set_joined_seq(m.joined_seq);
 }
 
 Result<GroupMember> FromProto(const v1::GroupMember& m) {
   IM_ASSIGN_OR_RETURN(GroupRole role, FromProto(m.role()));
-  return GroupMember{UserId(m.user_id()), role, m.joined_at_ms()};
+  return GroupMember{UserId(m.user_id()), role, m.joined_at_ms(), m.joined_seq()};
 }
 
 void ToProto(const RefreshTokenRecord& r, v1::repo::RefreshToken* out) {

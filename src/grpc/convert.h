@@ -20,6 +20,13 @@ User FromProto(const v1::User& u);
 void ToProto(const Group& g, v1::Group* out);
 Group FromProto(const v1::Group& g);
 
+GroupSettings SettingsFromProto(v1::JoinPolicy policy, v1::HistoryVisibility history);
+Result<GroupRelationKind> RelationKindFromProto(v1::GroupRelationKind kind);
+void ToProto(const GroupRelation& r, v1::GroupRelation* out);
+Result<GroupRelation> FromProto(const v1::GroupRelation& r);
+Result<std::vector<GroupRelation>> FromProto(const v1::GroupRelationList& list);
+void ToProto(const std::vector<GroupRelation>& list, v1::GroupRelationList* out);
+
 v1::GroupRole ToProto(GroupRole role);
 Result<GroupRole> FromProto(v1::GroupRole role);
 

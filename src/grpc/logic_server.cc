@@ -177,7 +177,8 @@ class GroupServiceImpl final : public pb::GroupService::Service {
   explicit GroupServiceImpl(LogicApi& logic) : logic_(logic) {}
 
   ::grpc::Status CreateGroup(ServerContext*, const pb::CreateGroupRequest* r, v1::Group* out) override {
-    return Reply(logic_.CreateGroup(UserId(r->user_id()), r->name(), r->max_members()),
+    return Reply(logic_.CreateGroup(UserId(r->user_id()), r->name(), r->max_members(),
+                                    rpc::SettingsFromProto(r->join_policy(), r->history_visibility())),
                  [&](const Group& g) { ToProto(g, out); });
   }
   ::grpc::Status GetGroup(ServerContext*, const pb::GroupRequest* r, v1::Group* out) override {
@@ -191,7 +192,8 @@ class GroupServiceImpl final : public pb::GroupService::Service {
     return ToGrpcStatus(logic_.LeaveGroup(UserId(r->user_id()), GroupId(r->group_id())));
   }
   ::grpc::Status KickMember(ServerContext*, const pb::GroupTargetRequest* r, pb::Empty*) override {
-    return ToGrpcStatus(logic_.KickMember(UserId(r->user_id()), GroupId(r->group_id()), UserId(r->target_user_id())));
+    return ToGrpcStatus(
+        logic_.KickMember(UserId(r->user_id()), GroupId(r->group_id()), UserId(r->target_user_id()), r->ban()));
   }
   ::grpc::Status SetMemberRole(ServerContext*, const pb::GroupTargetRequest* r, pb::Empty*) override {
     IM_GRPC_ASSIGN(GroupRole role, rpc::FromProto(r->role()));
@@ -212,6 +214,38 @@ class GroupServiceImpl final : public pb::GroupService::Service {
         [&](const std::vector<GroupMember>& members) {
           for (const auto& m : members) ToProto(m, out->add_members());
         });
+  }
+  ::grpc::Status UpdateGroupSettings(ServerContext*, const pb::UpdateGroupSettingsRequest* r, v1::Group* out) override {
+    return Reply(logic_.UpdateGroupSettings(UserId(r->user_id()), GroupId(r->group_id()),
+                                            rpc::SettingsFromProto(r->join_policy(), r->history_visibility())),
+                 [&](const Group& g) { ToProto(g, out); });
+  }
+  ::grpc::Status InviteMember(ServerContext*, const pb::GroupTargetRequest* r, pb::Empty*) override {
+    return ToGrpcStatus(logic_.InviteMember(UserId(r->user_id()), GroupId(r->group_id()), UserId(r->target_user_id())));
+  }
+  ::grpc::Status RequestToJoin(ServerContext*, const pb::GroupRequest* r, pb::Empty*) override {
+    return ToGrpcStatus(logic_.RequestToJoin(UserId(r->user_id()), GroupId(r->group_id())));
+  }
+  ::grpc::Status ApproveJoinRequest(ServerContext*, const pb::GroupTargetRequest* r, pb::Empty*) override {
+    return ToGrpcStatus(
+        logic_.ApproveJoinRequest(UserId(r->user_id()), GroupId(r->group_id()), UserId(r->target_user_id())));
+  }
+  ::grpc::Status RemoveGroupRelation(ServerContext*, const pb::GroupRelationRequest* r, pb::Empty*) override {
+    IM_GRPC_ASSIGN(GroupRelationKind kind, rpc::RelationKindFromProto(r->kind()));
+    return ToGrpcStatus(
+        logic_.RemoveGroupRelation(UserId(r->user_id()), GroupId(r->group_id()), UserId(r->target_user_id()), kind));
+  }
+  ::grpc::Status ListGroupRelations(ServerContext*, const pb::GroupRelationRequest* r,
+                                    v1::GroupRelationList* out) override {
+    IM_GRPC_ASSIGN(GroupRelationKind kind, rpc::RelationKindFromProto(r->kind()));
+    return Reply(logic_.ListGroupRelations(UserId(r->user_id()), GroupId(r->group_id()), kind,
+                                           UserId(r->target_user_id()), r->limit()),
+                 [&](const std::vector<GroupRelation>& list) { ToProto(list, out); });
+  }
+  ::grpc::Status ListInvitations(ServerContext*, const pb::ListInvitationsRequest* r,
+                                 v1::GroupRelationList* out) override {
+    return Reply(logic_.ListInvitations(UserId(r->user_id()), GroupId(r->after_group_id()), r->limit()),
+                 [&](const std::vector<GroupRelation>& list) { ToProto(list, out); });
   }
 
  private:

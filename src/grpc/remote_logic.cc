@@ -141,11 +141,14 @@ class RemoteLogic final : public LogicApi {
   }
 
   // ---- groups ----
-  Result<Group> CreateGroup(UserId actor, const std::string& name, uint32_t max_members) override {
+  Result<Group> CreateGroup(UserId actor, const std::string& name, uint32_t max_members,
+                            const GroupSettings& settings) override {
     pb::CreateGroupRequest req;
     req.set_user_id(actor.value);
     req.set_name(name);
     req.set_max_members(max_members);
+    req.set_join_policy(static_cast<v1::JoinPolicy>(settings.join_policy));
+    req.set_history_visibility(static_cast<v1::HistoryVisibility>(settings.history_visibility));
     v1::Group resp;
     IM_RETURN_IF_ERROR(
         Call(Retry::kNo, req, &resp, [this](auto* c, auto& q, auto* r) { return groups_->CreateGroup(c, q, r); }));
@@ -167,10 +170,11 @@ class RemoteLogic final : public LogicApi {
     return Call(Retry::kNo, GroupRequest(actor, group), &resp,
                 [this](auto* c, auto& q, auto* r) { return groups_->LeaveGroup(c, q, r); });
   }
-  Status KickMember(UserId actor, GroupId group, UserId target) override {
+  Status KickMember(UserId actor, GroupId group, UserId target, bool ban) override {
+    auto req = TargetRequest(actor, group, target);
+    req.set_ban(ban);
     pb::Empty resp;
-    return Call(Retry::kNo, TargetRequest(actor, group, target), &resp,
-                [this](auto* c, auto& q, auto* r) { return groups_->KickMember(c, q, r); });
+    return Call(Retry::kNo, req, &resp, [this](auto* c, auto& q, auto* r) { return groups_->KickMember(c, q, r); });
   }
   Status SetMemberRole(UserId actor, GroupId group, UserId target, GroupRole role) override {
     auto req = TargetRequest(actor, group, target);
@@ -204,6 +208,65 @@ class RemoteLogic final : public LogicApi {
       out.push_back(member);
     }
     return out;
+  }
+  Result<Group> UpdateGroupSettings(UserId actor, GroupId group, const GroupSettings& settings) override {
+    pb::UpdateGroupSettingsRequest req;
+    req.set_user_id(actor.value);
+    req.set_group_id(group.value);
+    req.set_join_policy(static_cast<v1::JoinPolicy>(settings.join_policy));
+    req.set_history_visibility(static_cast<v1::HistoryVisibility>(settings.history_visibility));
+    v1::Group resp;
+    IM_RETURN_IF_ERROR(Call(Retry::kOnUnavailable, req, &resp,
+                            [this](auto* c, auto& q, auto* r) { return groups_->UpdateGroupSettings(c, q, r); }));
+    return FromProto(resp);
+  }
+  Status InviteMember(UserId actor, GroupId group, UserId invitee) override {
+    pb::Empty resp;
+    return Call(Retry::kOnUnavailable, TargetRequest(actor, group, invitee), &resp,
+                [this](auto* c, auto& q, auto* r) { return groups_->InviteMember(c, q, r); });
+  }
+  Status RequestToJoin(UserId actor, GroupId group) override {
+    pb::Empty resp;
+    return Call(Retry::kOnUnavailable, GroupRequest(actor, group), &resp,
+                [this](auto* c, auto& q, auto* r) { return groups_->RequestToJoin(c, q, r); });
+  }
+  Status ApproveJoinRequest(UserId actor, GroupId group, UserId requester) override {
+    pb::Empty resp;
+    return Call(Retry::kNo, TargetRequest(actor, group, requester), &resp,
+                [this](auto* c, auto& q, auto* r) { return groups_->ApproveJoinRequest(c, q, r); });
+  }
+  Status RemoveGroupRelation(UserId actor, GroupId group, UserId user, GroupRelationKind kind) override {
+    pb::GroupRelationRequest req;
+    req.set_user_id(actor.value);
+    req.set_group_id(group.value);
+    req.set_target_user_id(user.value);
+    req.set_kind(static_cast<v1::GroupRelationKind>(kind));
+    pb::Empty resp;
+    return Call(Retry::kNo, req, &resp,
+                [this](auto* c, auto& q, auto* r) { return groups_->RemoveGroupRelation(c, q, r); });
+  }
+  Result<std::vector<GroupRelation>> ListGroupRelations(UserId actor, GroupId group, GroupRelationKind kind,
+                                                        UserId after, uint32_t limit) override {
+    pb::GroupRelationRequest req;
+    req.set_user_id(actor.value);
+    req.set_group_id(group.value);
+    req.set_target_user_id(after.value);
+    req.set_kind(static_cast<v1::GroupRelationKind>(kind));
+    req.set_limit(limit);
+    v1::GroupRelationList resp;
+    IM_RETURN_IF_ERROR(Call(Retry::kOnUnavailable, req, &resp,
+                            [this](auto* c, auto& q, auto* r) { return groups_->ListGroupRelations(c, q, r); }));
+    return FromProto(resp);
+  }
+  Result<std::vector<GroupRelation>> ListInvitations(UserId actor, GroupId after, uint32_t limit) override {
+    pb::ListInvitationsRequest req;
+    req.set_user_id(actor.value);
+    req.set_after_group_id(after.value);
+    req.set_limit(limit);
+    v1::GroupRelationList resp;
+    IM_RETURN_IF_ERROR(Call(Retry::kOnUnavailable, req, &resp,
+                            [this](auto* c, auto& q, auto* r) { return groups_->ListInvitations(c, q, r); }));
+    return FromProto(resp);
   }
 
   // ---- conversations ----

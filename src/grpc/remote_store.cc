@@ -195,6 +195,8 @@ class RemoteStore final : public Store {
     req.set_owner_id(g.owner.value);
     req.set_max_members(g.max_members);
     req.set_created_at_ms(g.created_at_ms);
+    req.set_join_policy(static_cast<v1::JoinPolicy>(g.join_policy));
+    req.set_history_visibility(static_cast<v1::HistoryVisibility>(g.history_visibility));
     v1::Group resp;
     IM_RETURN_IF_ERROR(
         Call(Retry::kNo, req, &resp, [this](auto* c, auto& q, auto* r) { return groups_->CreateGroup(c, q, r); }));
@@ -272,6 +274,67 @@ class RemoteStore final : public Store {
       out.push_back(member);
     }
     return out;
+  }
+  Status UpdateGroupSettings(GroupId group, const GroupSettings& settings) override {
+    pb::UpdateGroupSettingsRequest req;
+    req.set_group_id(group.value);
+    req.set_join_policy(static_cast<v1::JoinPolicy>(settings.join_policy));
+    req.set_history_visibility(static_cast<v1::HistoryVisibility>(settings.history_visibility));
+    pb::Empty resp;
+    return Call(Retry::kOnUnavailable, req, &resp,
+                [this](auto* c, auto& q, auto* r) { return groups_->UpdateGroupSettings(c, q, r); });
+  }
+  // An upsert (a ban again removes nothing more): safe to retry.
+  Status PutGroupRelation(const GroupRelation& relation) override {
+    v1::GroupRelation req;
+    ToProto(relation, &req);
+    pb::Empty resp;
+    return Call(Retry::kOnUnavailable, req, &resp,
+                [this](auto* c, auto& q, auto* r) { return groups_->PutGroupRelation(c, q, r); });
+  }
+  Result<GroupRelation> GetGroupRelation(GroupId group, UserId user, GroupRelationKind kind) override {
+    pb::GroupRelationKey req;
+    req.set_group_id(group.value);
+    req.set_user_id(user.value);
+    req.set_kind(static_cast<v1::GroupRelationKind>(kind));
+    v1::GroupRelation resp;
+    IM_RETURN_IF_ERROR(Call(Retry::kOnUnavailable, req, &resp,
+                            [this](auto* c, auto& q, auto* r) { return groups_->GetGroupRelation(c, q, r); }));
+    return FromProto(resp);
+  }
+  // Not retried: a retry after a delete that happened would answer not_found.
+  Status DeleteGroupRelation(GroupId group, UserId user, GroupRelationKind kind) override {
+    pb::GroupRelationKey req;
+    req.set_group_id(group.value);
+    req.set_user_id(user.value);
+    req.set_kind(static_cast<v1::GroupRelationKind>(kind));
+    pb::Empty resp;
+    return Call(Retry::kNo, req, &resp,
+                [this](auto* c, auto& q, auto* r) { return groups_->DeleteGroupRelation(c, q, r); });
+  }
+  Result<std::vector<GroupRelation>> ListGroupRelations(GroupId group, GroupRelationKind kind, UserId after,
+                                                        uint32_t limit) override {
+    pb::ListGroupRelationsRequest req;
+    req.set_group_id(group.value);
+    req.set_kind(static_cast<v1::GroupRelationKind>(kind));
+    req.set_after_user_id(after.value);
+    req.set_limit(limit);
+    v1::GroupRelationList resp;
+    IM_RETURN_IF_ERROR(Call(Retry::kOnUnavailable, req, &resp,
+                            [this](auto* c, auto& q, auto* r) { return groups_->ListGroupRelations(c, q, r); }));
+    return FromProto(resp);
+  }
+  Result<std::vector<GroupRelation>> ListUserGroupRelations(UserId user, GroupRelationKind kind, GroupId after,
+                                                            uint32_t limit) override {
+    pb::ListUserGroupRelationsRequest req;
+    req.set_user_id(user.value);
+    req.set_kind(static_cast<v1::GroupRelationKind>(kind));
+    req.set_after_group_id(after.value);
+    req.set_limit(limit);
+    v1::GroupRelationList resp;
+    IM_RETURN_IF_ERROR(Call(Retry::kOnUnavailable, req, &resp,
+                            [this](auto* c, auto& q, auto* r) { return groups_->ListUserGroupRelations(c, q, r); }));
+    return FromProto(resp);
   }
 
   // ---- messages ----

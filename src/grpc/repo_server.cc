@@ -14,7 +14,9 @@ namespace {
 namespace pb = ::im::v1::repo;
 using ::grpc::ServerContext;
 using rpc::FromProto;
+using rpc::RelationKindFromProto;
 using rpc::Reply;
+using rpc::SettingsFromProto;
 using rpc::ToGrpcStatus;
 using rpc::ToProto;
 
@@ -107,7 +109,9 @@ class GroupServiceImpl final : public pb::GroupService::Service {
   explicit GroupServiceImpl(Store& store) : store_(store) {}
 
   ::grpc::Status CreateGroup(ServerContext*, const pb::CreateGroupRequest* r, v1::Group* out) override {
-    return Reply(store_.CreateGroup(NewGroup{r->name(), UserId(r->owner_id()), r->max_members(), r->created_at_ms()}),
+    GroupSettings settings = SettingsFromProto(r->join_policy(), r->history_visibility());
+    return Reply(store_.CreateGroup(NewGroup{r->name(), UserId(r->owner_id()), r->max_members(), r->created_at_ms(),
+                                             settings.join_policy, settings.history_visibility}),
                  [&](const Group& g) { ToProto(g, out); });
   }
   ::grpc::Status GetGroup(ServerContext*, const pb::GetGroupRequest* r, v1::Group* out) override {
@@ -142,6 +146,35 @@ class GroupServiceImpl final : public pb::GroupService::Service {
                  [&](const std::vector<GroupMember>& members) {
                    for (const GroupMember& m : members) ToProto(m, out->add_members());
                  });
+  }
+  ::grpc::Status UpdateGroupSettings(ServerContext*, const pb::UpdateGroupSettingsRequest* r, pb::Empty*) override {
+    return ToGrpcStatus(store_.UpdateGroupSettings(GroupId(r->group_id()),
+                                                   SettingsFromProto(r->join_policy(), r->history_visibility())));
+  }
+  ::grpc::Status PutGroupRelation(ServerContext*, const v1::GroupRelation* r, pb::Empty*) override {
+    IM_GRPC_ASSIGN(GroupRelation relation, FromProto(*r));
+    return ToGrpcStatus(store_.PutGroupRelation(relation));
+  }
+  ::grpc::Status GetGroupRelation(ServerContext*, const pb::GroupRelationKey* r, v1::GroupRelation* out) override {
+    IM_GRPC_ASSIGN(GroupRelationKind kind, RelationKindFromProto(r->kind()));
+    return Reply(store_.GetGroupRelation(GroupId(r->group_id()), UserId(r->user_id()), kind),
+                 [&](const GroupRelation& relation) { ToProto(relation, out); });
+  }
+  ::grpc::Status DeleteGroupRelation(ServerContext*, const pb::GroupRelationKey* r, pb::Empty*) override {
+    IM_GRPC_ASSIGN(GroupRelationKind kind, RelationKindFromProto(r->kind()));
+    return ToGrpcStatus(store_.DeleteGroupRelation(GroupId(r->group_id()), UserId(r->user_id()), kind));
+  }
+  ::grpc::Status ListGroupRelations(ServerContext*, const pb::ListGroupRelationsRequest* r,
+                                    v1::GroupRelationList* out) override {
+    IM_GRPC_ASSIGN(GroupRelationKind kind, RelationKindFromProto(r->kind()));
+    return Reply(store_.ListGroupRelations(GroupId(r->group_id()), kind, UserId(r->after_user_id()), r->limit()),
+                 [&](const std::vector<GroupRelation>& list) { ToProto(list, out); });
+  }
+  ::grpc::Status ListUserGroupRelations(ServerContext*, const pb::ListUserGroupRelationsRequest* r,
+                                        v1::GroupRelationList* out) override {
+    IM_GRPC_ASSIGN(GroupRelationKind kind, RelationKindFromProto(r->kind()));
+    return Reply(store_.ListUserGroupRelations(UserId(r->user_id()), kind, GroupId(r->after_group_id()), r->limit()),
+                 [&](const std::vector<GroupRelation>& list) { ToProto(list, out); });
   }
 
  private:

@@ -71,6 +71,14 @@ class PostgresStore final : public Store {
   Status TransferGroupOwnership(GroupId group, UserId from, UserId to) override;
   Status DismissGroup(GroupId group) override;
   Result<std::vector<GroupMember>> ListGroupMembers(GroupId group, UserId after, uint32_t limit) override;
+  Status UpdateGroupSettings(GroupId group, const GroupSettings& settings) override;
+  Status PutGroupRelation(const GroupRelation& relation) override;
+  Result<GroupRelation> GetGroupRelation(GroupId group, UserId user, GroupRelationKind kind) override;
+  Status DeleteGroupRelation(GroupId group, UserId user, GroupRelationKind kind) override;
+  Result<std::vector<GroupRelation>> ListGroupRelations(GroupId group, GroupRelationKind kind, UserId after,
+                                                        uint32_t limit) override;
+  Result<std::vector<GroupRelation>> ListUserGroupRelations(UserId user, GroupRelationKind kind, GroupId after,
+                                                            uint32_t limit) override;
 
   Result<AppendResult> AppendMessage(const NewMessage& message) override;
   Result<std::vector<Message>> ListMessages(const ConversationId& conversation, const MessageRange& range) override;
@@ -124,6 +132,8 @@ class PostgresStore final : public Store {
   // Loads and locks the group row (membership changes of one group run one at a time).
   static Status LockGroup(Tx& tx, GroupId group, GroupRow* row);
   static Status LoadRole(Tx& tx, GroupId group, UserId user, bool lock, GroupRole* role);
+  static bool HasRelation(Tx& tx, GroupId group, UserId user, GroupRelationKind kind);
+  static void EraseJoinRelations(Tx& tx, GroupId group, UserId user);  // invitation and join request
 
   std::unique_ptr<ConnectionPool> pool_;
   std::unique_ptr<AppendWriter> writer_;

@@ -31,6 +31,9 @@ constexpr const char* kMigrationLockKey = "7596779219567797613";
 //    and DeleteUser (FOR UPDATE) serialize: no token or setting outlives its user.
 //  - dead_letters.id is an identity column: a sequence never hands out an id twice (rolled-back
 //    inserts leave holes). Every dead-letter field is bytea, kept byte for byte.
+//  - Version 3's column defaults are what older rows mean: groups were open with their whole
+//    history visible, members saw everything (joined_seq 0). Writers of group_relations hold the
+//    group row FOR UPDATE like every membership change, so a ban and a join of one group queue.
 constexpr const char* kMigrations[] = {
     // 0 -> 1: initial schema.
     R"sql(
@@ -230,6 +233,21 @@ CREATE TABLE dead_letters(
   error bytea NOT NULL,
   attempts integer NOT NULL,
   created_at_ms bigint NOT NULL);
+)sql",
+    // 2 -> 3: group join policies, history visibility, invitations, join requests and bans.
+    R"sql(
+ALTER TABLE groups ADD COLUMN join_policy smallint NOT NULL DEFAULT 0;
+ALTER TABLE groups ADD COLUMN history_visibility smallint NOT NULL DEFAULT 0;
+ALTER TABLE group_members ADD COLUMN joined_seq bigint NOT NULL DEFAULT 0;
+
+CREATE TABLE group_relations(
+  group_id bigint NOT NULL,
+  kind smallint NOT NULL,
+  user_id bigint NOT NULL,
+  actor_id bigint NOT NULL,
+  created_at_ms bigint NOT NULL,
+  PRIMARY KEY (group_id, kind, user_id));
+CREATE INDEX group_relations_by_user ON group_relations(user_id, kind, group_id);
 )sql",
 };
 

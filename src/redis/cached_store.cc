@@ -2,11 +2,13 @@
 //
 // Keys (prefix im:cache: by default):
 //   u:<user id>    string: an encoded User
-//   g:<group id>   string: an encoded Group
-//   gm:<group id>  hash: <user id> -> an encoded GroupMember (members only)
-//   gl:<group id>  hash: "<after>:<limit>" -> an encoded page of ListGroupMembers
+//   g2:<group id>  string: an encoded Group
+//   gm2:<group id> hash: <user id> -> an encoded GroupMember (members only)
+//   gl2:<group id> hash: "<after>:<limit>" -> an encoded page of ListGroupMembers
 // A group's membership facts live in two hashes so that one DEL forgets all of them (dismissal,
-// a member leaving shifts every page).
+// a member leaving shifts every page). The "2" keys replaced g:, gm: and gl: when groups gained
+// their join policy and members their joined seq: a page in the older encoding would not decode
+// as the newer one, so it must not be found under the same name.
 #include "im/cached_store.h"
 
 #include <atomic>
@@ -81,13 +83,17 @@ std::string Encode(const Group& g) {
   Put(s, g.max_members);
   Put(s, g.dismissed ? 1 : 0);
   Put(s, g.created_at_ms);
+  Put(s, static_cast<int64_t>(g.join_policy));
+  Put(s, static_cast<int64_t>(g.history_visibility));
   return s;
 }
 bool Decode(std::string_view in, Group* g) {
   Reader r(in);
-  int64_t id = 0, owner = 0, count = 0, max = 0, dismissed = 0;
+  int64_t id = 0, owner = 0, count = 0, max = 0, dismissed = 0, policy = 0, history = 0;
   bool ok = r.Get(&id) && r.Get(&g->name) && r.Get(&owner) && r.Get(&count) && r.Get(&max) && r.Get(&dismissed) &&
-            r.Get(&g->created_at_ms);
+            r.Get(&g->created_at_ms) && r.Get(&policy) && r.Get(&history);
+  g->join_policy = static_cast<JoinPolicy>(policy);
+  g->history_visibility = static_cast<HistoryVisibility>(history);
   g->id = GroupId(id);
   g->owner = UserId(owner);
   g->member_count = static_cast<uint32_t>(count);
@@ -100,13 +106,15 @@ void Append(std::string& s, const GroupMember& m) {
   Put(s, m.user.value);
   Put(s, static_cast<int64_t>(m.role));
   Put(s, m.joined_at_ms);
+  Put(s, static_cast<int64_t>(m.joined_seq));
 }
 bool Next(Reader& r, GroupMember* m) {
-  int64_t user = 0, role = 0;
-  if (!(r.Get(&user) && r.Get(&role) && r.Get(&m->joined_at_ms))) return false;
-  if (role < 0 || role > static_cast<int64_t>(GroupRole::kOwner)) return false;
+  int64_t user = 0, role = 0, joined_seq = 0;
+  if (!(r.Get(&user) && r.Get(&role) && r.Get(&m->joined_at_ms) && r.Get(&joined_seq))) return false;
+  if (role < 0 || role > static_cast<int64_t>(GroupRole::kOwner) || joined_seq < 0) return false;
   m->user = UserId(user);
   m->role = static_cast<GroupRole>(role);
+  m->joined_seq = static_cast<Seq>(joined_seq);
   return true;
 }
 
@@ -128,7 +136,7 @@ class CachedStoreImpl final : public CachedStore {
   }
 
   Result<Group> GetGroup(GroupId id) override {
-    std::string key = Key("g:", id.value);
+    std::string key = Key("g2:", id.value);
     if (auto hit = Fetch({"GET", key})) {
       Group g;
       if (Decode(*hit, &g)) return g;
@@ -139,7 +147,7 @@ class CachedStoreImpl final : public CachedStore {
   }
 
   Result<GroupMember> GetGroupMember(GroupId group, UserId user) override {
-    std::string key = Key("gm:", group.value), field = std::to_string(user.value);
+    std::string key = Key("gm2:", group.value), field = std::to_string(user.value);
     if (auto hit = Fetch({"HGET", key, field})) {
       Reader r(*hit);
       GroupMember m;
@@ -156,7 +164,7 @@ class CachedStoreImpl final : public CachedStore {
 
   Result<std::vector<GroupMember>> ListGroupMembers(GroupId group, UserId after, uint32_t limit) override {
     if (limit > options_.max_cached_page) return target_->ListGroupMembers(group, after, limit);
-    std::string key = Key("gl:", group.value), field = std::to_string(after.value) + ":" + std::to_string(limit);
+    std::string key = Key("gl2:", group.value), field = std::to_string(after.value) + ":" + std::to_string(limit);
     if (auto hit = Fetch({"HGET", key, field})) {
       std::vector<GroupMember> page;
       Reader r(*hit);
@@ -221,6 +229,17 @@ class CachedStoreImpl final : public CachedStore {
     ForgetGroup(group);
     return Status::Ok();
   }
+  Status UpdateGroupSettings(GroupId group, const GroupSettings& settings) override {
+    IM_RETURN_IF_ERROR(target_->UpdateGroupSettings(group, settings));
+    ForgetGroup(group);
+    return Status::Ok();
+  }
+  // A ban removes the membership (invitations, requests and bans themselves are not cached).
+  Status PutGroupRelation(const GroupRelation& relation) override {
+    IM_RETURN_IF_ERROR(target_->PutGroupRelation(relation));
+    if (relation.kind == GroupRelationKind::kBan) ForgetGroup(relation.group);
+    return Status::Ok();
+  }
 
   CachedStoreStats Stats() const override {
     return CachedStoreStats{hits_.load(), misses_.load(), redis_errors_.load(), stale_deletes_.load()};
@@ -231,9 +250,9 @@ class CachedStoreImpl final : public CachedStore {
   std::string Ttl() const { return std::to_string(options_.ttl_ms); }
   Clock::time_point Deadline() const { return Clock::now() + std::chrono::milliseconds(options_.command_timeout_ms); }
   void AddGroupKeys(GroupId g, std::vector<std::string>* keys) const {
-    keys->push_back(Key("g:", g.value));
-    keys->push_back(Key("gm:", g.value));
-    keys->push_back(Key("gl:", g.value));
+    keys->push_back(Key("g2:", g.value));
+    keys->push_back(Key("gm2:", g.value));
+    keys->push_back(Key("gl2:", g.value));
   }
 
   // The cached value, or nothing on a miss or a Redis failure.

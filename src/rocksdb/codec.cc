@@ -7,9 +7,9 @@ namespace {
 
 class Encoder {
  public:
-  explicit Encoder(std::string* out) : out_(out) {
+  explicit Encoder(std::string* out, uint8_t format = kRecordFormat) : out_(out) {
     out_->clear();
-    out_->push_back(static_cast<char>(kRecordFormat));
+    out_->push_back(static_cast<char>(format));
   }
   void U8(uint8_t v) { out_->push_back(static_cast<char>(v)); }
   void Var(uint64_t v) {
@@ -33,7 +33,14 @@ class Encoder {
 class Decoder {
  public:
   explicit Decoder(std::string_view in) : in_(in) { ok_ = !in_.empty() && U8() == kRecordFormat; }
+  // Accepts format 1 or `newer`; format() tells which.
+  Decoder(std::string_view in, uint8_t newer) : in_(in) {
+    ok_ = !in_.empty();
+    format_ = U8();
+    ok_ = ok_ && (format_ == kRecordFormat || format_ == newer);
+  }
   bool ok() const { return ok_; }
+  uint8_t format() const { return format_; }
   // True when every field decoded and nothing is left over.
   bool Done() const { return ok_ && in_.empty(); }
 
@@ -95,6 +102,7 @@ class Decoder {
 
   std::string_view in_;
   bool ok_ = false;
+  uint8_t format_ = kRecordFormat;
 };
 
 bool ValidType(uint8_t t) {
@@ -152,38 +160,66 @@ bool DecodeFamily(std::string_view in, bool* revoked) {
 }
 
 void EncodeGroup(const GroupRecord& r, std::string* out) {
-  Encoder e(out);
+  Encoder e(out, kGroupRecordFormatV3);
   e.Str(r.name);
   e.I64(r.owner.value);
   e.Var(r.member_count);
   e.Var(r.max_members);
   e.U8(r.dismissed ? 1 : 0);
   e.I64(r.created_at_ms);
+  e.U8(static_cast<uint8_t>(r.join_policy));
+  e.U8(static_cast<uint8_t>(r.history_visibility));
 }
 
 bool DecodeGroup(std::string_view in, GroupRecord* r) {
-  Decoder d(in);
+  Decoder d(in, kGroupRecordFormatV3);
   r->name = d.Str();
   r->owner = UserId(d.Id());
   r->member_count = d.U32();
   r->max_members = d.U32();
   r->dismissed = d.Bool();
   r->created_at_ms = d.I64();
+  // Format 1 (before schema version 3) ends here and means an open group with full history.
+  r->join_policy = JoinPolicy::kOpen;
+  r->history_visibility = HistoryVisibility::kFull;
+  if (d.format() == kGroupRecordFormatV3) {
+    uint8_t policy = d.U8();
+    uint8_t history = d.U8();
+    if (policy > static_cast<uint8_t>(JoinPolicy::kApproval)) return false;
+    if (history > static_cast<uint8_t>(HistoryVisibility::kJoined)) return false;
+    r->join_policy = static_cast<JoinPolicy>(policy);
+    r->history_visibility = static_cast<HistoryVisibility>(history);
+  }
   return d.Done();
 }
 
 void EncodeMember(const MemberRecord& r, std::string* out) {
-  Encoder e(out);
+  Encoder e(out, kGroupRecordFormatV3);
   e.U8(static_cast<uint8_t>(r.role));
   e.I64(r.joined_at_ms);
+  e.Var(r.joined_seq);
 }
 
 bool DecodeMember(std::string_view in, MemberRecord* r) {
-  Decoder d(in);
+  Decoder d(in, kGroupRecordFormatV3);
   uint8_t role = d.U8();
   r->role = static_cast<GroupRole>(role);
   r->joined_at_ms = d.I64();
+  r->joined_seq = d.format() == kGroupRecordFormatV3 ? d.Var() : 0;  // format 1: sees everything
   return d.Done() && ValidRole(role);
+}
+
+void EncodeRelation(const RelationRecord& r, std::string* out) {
+  Encoder e(out);
+  e.I64(r.actor.value);
+  e.I64(r.created_at_ms);
+}
+
+bool DecodeRelation(std::string_view in, RelationRecord* r) {
+  Decoder d(in);
+  r->actor = UserId(d.Id());
+  r->created_at_ms = d.I64();
+  return d.Done();
 }
 
 void EncodeHead(const HeadRecord& r, std::string* out) {

@@ -21,6 +21,10 @@ namespace im::rocks {
 
 // First byte of every value; bumped (with kSchemaVersion) if a record changes shape.
 constexpr uint8_t kRecordFormat = 1;
+// The format of group and member values since schema version 3 (join policy, history visibility,
+// joined seq appended). Values of format 1 still decode, as what they meant before; a value of
+// format 2 must carry every field, so a truncated one never decodes.
+constexpr uint8_t kGroupRecordFormatV3 = 2;
 
 struct UserRecord {
   std::string username;
@@ -44,11 +48,22 @@ struct GroupRecord {
   uint32_t max_members = 0;
   bool dismissed = false;
   TimestampMs created_at_ms = 0;
+  // Since schema version 3 (kGroupRecordFormatV3); a format-1 value decodes as open with full
+  // history.
+  JoinPolicy join_policy = JoinPolicy::kOpen;
+  HistoryVisibility history_visibility = HistoryVisibility::kFull;
 };
 
 struct MemberRecord {
   GroupRole role = GroupRole::kMember;
   TimestampMs joined_at_ms = 0;
+  Seq joined_seq = 0;  // since schema version 3 (kGroupRecordFormatV3); 0 in a format-1 value
+};
+
+// An invitation, join request or ban (the key holds the group, the kind and the user).
+struct RelationRecord {
+  UserId actor;
+  TimestampMs created_at_ms = 0;
 };
 
 struct HeadRecord {
@@ -95,6 +110,9 @@ bool DecodeGroup(std::string_view in, GroupRecord* r);
 
 void EncodeMember(const MemberRecord& r, std::string* out);
 bool DecodeMember(std::string_view in, MemberRecord* r);
+
+void EncodeRelation(const RelationRecord& r, std::string* out);
+bool DecodeRelation(std::string_view in, RelationRecord* r);
 
 void EncodeHead(const HeadRecord& r, std::string* out);
 bool DecodeHead(std::string_view in, HeadRecord* r);

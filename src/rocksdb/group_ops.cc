@@ -13,7 +13,9 @@ namespace {
 std::string GroupName(GroupId g) { return "group " + std::to_string(g.value); }
 std::string UserName(UserId u) { return "user " + std::to_string(u.value); }
 
-GroupMember ToMember(UserId user, const MemberRecord& r) { return GroupMember{user, r.role, r.joined_at_ms}; }
+GroupMember ToMember(UserId user, const MemberRecord& r) {
+  return GroupMember{user, r.role, r.joined_at_ms, r.joined_seq};
+}
 
 }  // namespace
 
@@ -76,11 +78,20 @@ Status RocksDbStore::RemoveListRow(UserId user, const std::string& conversation)
 
 Result<Group> RocksDbStore::CreateGroup(const NewGroup& group) {
   if (!group.owner.valid()) return Status::InvalidArgument("rocksdb store: invalid group owner");
-  Group created{GroupId(), group.name, group.owner, 1, group.max_members, false, group.created_at_ms};
+  Group created{GroupId(),
+                group.name,
+                group.owner,
+                1,
+                group.max_members,
+                false,
+                group.created_at_ms,
+                group.join_policy,
+                group.history_visibility};
   Status s = Write([&]() -> Status {
     IM_ASSIGN_OR_RETURN(created.id, w().NextGroupId());
     IM_RETURN_IF_ERROR(
-        PutGroup(created.id, GroupRecord{group.name, group.owner, 1, group.max_members, false, group.created_at_ms}));
+        PutGroup(created.id, GroupRecord{group.name, group.owner, 1, group.max_members, false, group.created_at_ms,
+                                         group.join_policy, group.history_visibility}));
     IM_RETURN_IF_ERROR(PutMember(created.id, group.owner, MemberRecord{GroupRole::kOwner, group.created_at_ms}));
     // The group's conversation is listed from creation, its activity starting then. The cached
     // head changes last, after every other step succeeded.
@@ -104,7 +115,8 @@ Result<Group> RocksDbStore::GetGroup(GroupId id) {
   if (!found) return Status::NotFound(GroupName(id) + " does not exist");
   GroupRecord r;
   if (!DecodeGroup(value, &r)) return CorruptValue(Cf::kGroups, key);
-  return Group{id, std::move(r.name), r.owner, r.member_count, r.max_members, r.dismissed, r.created_at_ms};
+  return Group{id,          std::move(r.name), r.owner,       r.member_count,      r.max_members,
+               r.dismissed, r.created_at_ms,   r.join_policy, r.history_visibility};
 }
 
 Status RocksDbStore::AddGroupMember(GroupId group, const GroupMember& member) {
@@ -123,14 +135,21 @@ Status RocksDbStore::AddGroupMember(GroupId group, const GroupMember& member) {
     }
     if (is_member.code() != StatusCode::kNotFound) return is_member;
     if (row.member_count >= row.max_members) return Status::ResourceExhausted(GroupName(group) + " is full");
-    IM_RETURN_IF_ERROR(PutMember(group, member.user, MemberRecord{member.role, member.joined_at_ms}));
-    row.member_count++;
-    IM_RETURN_IF_ERROR(PutGroup(group, row));
-    // A new member starts with nothing unread: history before the join is not "new" to them.
+    bool banned = false;
+    IM_RETURN_IF_ERROR(HasRelation(group, member.user, GroupRelationKind::kBan, &banned));
+    if (banned) return Status::FailedPrecondition(UserName(member.user) + " is banned from " + GroupName(group));
+    // A new member starts with nothing unread: history before the join is not "new" to them, and
+    // with history visible from the join it is not theirs to read.
     const std::string conversation = ConversationId::Group(group).str();
     Writer::Head* head = nullptr;
     IM_RETURN_IF_ERROR(w().LoadHead(conversation, &head));
-    return AddListRow(member.user, conversation, head->record.last_seq);
+    const Seq last_seq = head->record.last_seq;
+    IM_RETURN_IF_ERROR(PutMember(group, member.user, MemberRecord{member.role, member.joined_at_ms, last_seq}));
+    row.member_count++;
+    IM_RETURN_IF_ERROR(PutGroup(group, row));
+    IM_RETURN_IF_ERROR(EraseRelation(group, member.user, GroupRelationKind::kInvitation));
+    IM_RETURN_IF_ERROR(EraseRelation(group, member.user, GroupRelationKind::kJoinRequest));
+    return AddListRow(member.user, conversation, last_seq);
   });
 }
 
@@ -235,6 +254,129 @@ Result<std::vector<GroupMember>> RocksDbStore::ListGroupMembers(GroupId group, U
   }
   if (!scan.status().ok()) return FromRocks(scan.status(), "rocksdb store: list group members");
   return members;
+}
+
+// ---- group policy ----
+
+Status RocksDbStore::HasRelation(GroupId group, UserId user, GroupRelationKind kind, bool* found) {
+  std::string value;
+  return w().Get(Cf::kMembers, RelationKey(group, kind, user), &value, found);
+}
+
+Status RocksDbStore::EraseRelation(GroupId group, UserId user, GroupRelationKind kind, bool* erased) {
+  bool found = false;
+  IM_RETURN_IF_ERROR(HasRelation(group, user, kind, &found));
+  if (erased != nullptr) *erased = found;
+  if (!found) return Status::Ok();
+  IM_RETURN_IF_ERROR(w().Delete(Cf::kMembers, RelationKey(group, kind, user)));
+  return w().Delete(Cf::kMembers, UserRelationKey(user, kind, group));
+}
+
+Status RocksDbStore::UpdateGroupSettings(GroupId group, const GroupSettings& settings) {
+  return Write([&]() -> Status {
+    GroupRecord row;
+    IM_RETURN_IF_ERROR(LoadGroup(group, &row));
+    if (row.dismissed) return Status::FailedPrecondition(GroupName(group) + " was dismissed");
+    row.join_policy = settings.join_policy;
+    row.history_visibility = settings.history_visibility;
+    return PutGroup(group, row);
+  });
+}
+
+Status RocksDbStore::PutGroupRelation(const GroupRelation& r) {
+  return Write([&]() -> Status {
+    if (r.kind == GroupRelationKind::kBan) {
+      MemberRecord member;
+      Status is_member = LoadMember(r.group, r.user, &member);
+      if (is_member.ok()) {
+        if (member.role == GroupRole::kOwner) {
+          return Status::FailedPrecondition("the owner of " + GroupName(r.group) + " cannot be banned");
+        }
+        GroupRecord row;
+        IM_RETURN_IF_ERROR(LoadGroup(r.group, &row));
+        IM_RETURN_IF_ERROR(DeleteMember(r.group, r.user));
+        if (row.member_count > 0) row.member_count--;
+        IM_RETURN_IF_ERROR(PutGroup(r.group, row));
+      } else if (is_member.code() != StatusCode::kNotFound) {
+        return is_member;
+      }
+      IM_RETURN_IF_ERROR(EraseRelation(r.group, r.user, GroupRelationKind::kInvitation));
+      IM_RETURN_IF_ERROR(EraseRelation(r.group, r.user, GroupRelationKind::kJoinRequest));
+    } else {
+      bool banned = false;
+      IM_RETURN_IF_ERROR(HasRelation(r.group, r.user, GroupRelationKind::kBan, &banned));
+      if (banned) return Status::FailedPrecondition(UserName(r.user) + " is banned from " + GroupName(r.group));
+    }
+    std::string value;
+    EncodeRelation(RelationRecord{r.actor, r.created_at_ms}, &value);
+    IM_RETURN_IF_ERROR(w().Put(Cf::kMembers, RelationKey(r.group, r.kind, r.user), value));
+    return w().Put(Cf::kMembers, UserRelationKey(r.user, r.kind, r.group), "");
+  });
+}
+
+Result<GroupRelation> RocksDbStore::GetGroupRelation(GroupId group, UserId user, GroupRelationKind kind) {
+  const std::string key = RelationKey(group, kind, user);
+  std::string value;
+  bool found = false;
+  IM_RETURN_IF_ERROR(ReadKey(rocksdb::ReadOptions(), Cf::kMembers, key, &value, &found));
+  if (!found) return Status::NotFound("no such relation of " + UserName(user) + " to " + GroupName(group));
+  RelationRecord r;
+  if (!DecodeRelation(value, &r)) return CorruptValue(Cf::kMembers, key);
+  return GroupRelation{group, user, kind, r.actor, r.created_at_ms};
+}
+
+Status RocksDbStore::DeleteGroupRelation(GroupId group, UserId user, GroupRelationKind kind) {
+  return Write([&]() -> Status {
+    bool erased = false;
+    IM_RETURN_IF_ERROR(EraseRelation(group, user, kind, &erased));
+    if (!erased) return Status::NotFound("no such relation of " + UserName(user) + " to " + GroupName(group));
+    return Status::Ok();
+  });
+}
+
+Result<std::vector<GroupRelation>> RocksDbStore::ListGroupRelations(GroupId group, GroupRelationKind kind, UserId after,
+                                                                    uint32_t limit) {
+  std::vector<GroupRelation> out;
+  if (limit == 0 || after.value == std::numeric_limits<int64_t>::max()) return out;
+  PrefixScan scan(RelationPrefix(group, kind));
+  Start(scan, Cf::kMembers, RelationKey(group, kind, UserId(std::max<int64_t>(after.value, 0) + 1)));
+  for (; scan.Valid() && out.size() < limit; scan.Next()) {
+    RelationRecord r;
+    if (scan.suffix().size() != 8 || !DecodeRelation(scan.value(), &r)) {
+      return CorruptValue(Cf::kMembers, scan.key());
+    }
+    UserId user(static_cast<int64_t>(ReadU64(scan.suffix().data())));
+    out.push_back(GroupRelation{group, user, kind, r.actor, r.created_at_ms});
+  }
+  if (!scan.status().ok()) return FromRocks(scan.status(), "rocksdb store: list group relations");
+  return out;
+}
+
+Result<std::vector<GroupRelation>> RocksDbStore::ListUserGroupRelations(UserId user, GroupRelationKind kind,
+                                                                        GroupId after, uint32_t limit) {
+  std::vector<GroupRelation> out;
+  if (limit == 0 || after.value == std::numeric_limits<int64_t>::max()) return out;
+  std::vector<GroupId> groups;
+  ReadView view(db_.get());
+  {
+    PrefixScan scan(UserRelationPrefix(user, kind), view.snapshot());
+    Start(scan, Cf::kMembers, UserRelationKey(user, kind, GroupId(std::max<int64_t>(after.value, 0) + 1)));
+    for (; scan.Valid() && groups.size() < limit; scan.Next()) {
+      if (scan.suffix().size() != 8) return CorruptValue(Cf::kMembers, scan.key());
+      groups.emplace_back(static_cast<int64_t>(ReadU64(scan.suffix().data())));
+    }
+    if (!scan.status().ok()) return FromRocks(scan.status(), "rocksdb store: list user group relations");
+  }
+  for (GroupId g : groups) {
+    const std::string key = RelationKey(g, kind, user);
+    std::string value;
+    bool found = false;
+    IM_RETURN_IF_ERROR(ReadKey(view.options(), Cf::kMembers, key, &value, &found));
+    RelationRecord r;
+    if (!found || !DecodeRelation(value, &r)) return CorruptValue(Cf::kMembers, key);
+    out.push_back(GroupRelation{g, user, kind, r.actor, r.created_at_ms});
+  }
+  return out;
 }
 
 }  // namespace im::rocks

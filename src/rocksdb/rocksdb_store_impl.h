@@ -83,6 +83,14 @@ class RocksDbStore final : public Store {
   Status TransferGroupOwnership(GroupId group, UserId from, UserId to) override;
   Status DismissGroup(GroupId group) override;
   Result<std::vector<GroupMember>> ListGroupMembers(GroupId group, UserId after, uint32_t limit) override;
+  Status UpdateGroupSettings(GroupId group, const GroupSettings& settings) override;
+  Status PutGroupRelation(const GroupRelation& relation) override;
+  Result<GroupRelation> GetGroupRelation(GroupId group, UserId user, GroupRelationKind kind) override;
+  Status DeleteGroupRelation(GroupId group, UserId user, GroupRelationKind kind) override;
+  Result<std::vector<GroupRelation>> ListGroupRelations(GroupId group, GroupRelationKind kind, UserId after,
+                                                        uint32_t limit) override;
+  Result<std::vector<GroupRelation>> ListUserGroupRelations(UserId user, GroupRelationKind kind, GroupId after,
+                                                            uint32_t limit) override;
 
   Result<AppendResult> AppendMessage(const NewMessage& message) override;
   std::vector<Result<AppendResult>> AppendMessages(std::span<const NewMessage> messages) override;
@@ -131,6 +139,10 @@ class RocksDbStore final : public Store {
   Status LoadMember(GroupId group, UserId user, MemberRecord* member);
   Status PutMember(GroupId group, UserId user, const MemberRecord& member);
   Status DeleteMember(GroupId group, UserId user);
+  // Writer-thread helpers of group relations: whether one exists, and deleting it (*erased tells
+  // whether it existed).
+  Status HasRelation(GroupId group, UserId user, GroupRelationKind kind, bool* found);
+  Status EraseRelation(GroupId group, UserId user, GroupRelationKind kind, bool* erased = nullptr);
   // Puts the conversation on the user's list with its read pointer at `read_seq` (or keeps a
   // higher one), and takes it off again.
   Status AddListRow(UserId user, const std::string& conversation, Seq read_seq);

@@ -42,7 +42,13 @@ Status AddPushAndDeadLettersV2(rocksdb::DB* /*db*/, const CfHandles& cfs, rocksd
   return s.ok() ? Status::Ok() : FromRocks(s, "rocksdb store: migrate to version 2");
 }
 
-constexpr MigrationStep kMigrations[] = {InitializeV1, AddPushAndDeadLettersV2};
+// Version 3: group join policies, joined seqs and relations. Older group and member values decode
+// as they always meant (fields added at their end), and relations start empty: nothing to write.
+Status AddGroupPolicyV3(rocksdb::DB* /*db*/, const CfHandles& /*cfs*/, rocksdb::WriteBatch* /*batch*/) {
+  return Status::Ok();
+}
+
+constexpr MigrationStep kMigrations[] = {InitializeV1, AddPushAndDeadLettersV2, AddGroupPolicyV3};
 static_assert(std::size(kMigrations) == kSchemaVersion, "one migration step per schema version");
 
 Status PutVersion(rocksdb::WriteBatch* batch, const CfHandles& cfs, uint32_t version) {
@@ -127,6 +133,32 @@ std::string UserGroupPrefix(UserId u) {
 
 std::string UserGroupKey(UserId u, GroupId g) {
   std::string key = UserGroupPrefix(u);
+  AppendU64(&key, static_cast<uint64_t>(g.value));
+  return key;
+}
+
+std::string RelationPrefix(GroupId g, GroupRelationKind kind) {
+  std::string key = Tagged('r', 17);
+  AppendU64(&key, static_cast<uint64_t>(g.value));
+  key.push_back(static_cast<char>(kind));
+  return key;
+}
+
+std::string RelationKey(GroupId g, GroupRelationKind kind, UserId u) {
+  std::string key = RelationPrefix(g, kind);
+  AppendU64(&key, static_cast<uint64_t>(u.value));
+  return key;
+}
+
+std::string UserRelationPrefix(UserId u, GroupRelationKind kind) {
+  std::string key = Tagged('R', 17);
+  AppendU64(&key, static_cast<uint64_t>(u.value));
+  key.push_back(static_cast<char>(kind));
+  return key;
+}
+
+std::string UserRelationKey(UserId u, GroupRelationKind kind, GroupId g) {
+  std::string key = UserRelationPrefix(u, kind);
   AppendU64(&key, static_cast<uint64_t>(g.value));
   return key;
 }

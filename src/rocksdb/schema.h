@@ -15,8 +15,14 @@
 //                  'u' U64(user) family_id             -> ""   (the user's login families)
 //   groups         U64(group)                          -> GroupRecord {name, owner, member_count,
 //                                                         max_members, dismissed, created_at}
-//   members        'g' U64(group) U64(user)            -> MemberRecord {role, joined_at}
+//   groups (v3)    U64(group)                          -> GroupRecord {…, join_policy,
+//                                                         history_visibility}
+//   members        'g' U64(group) U64(user)            -> MemberRecord {role, joined_at,
+//                                                         joined_seq (v3)}
 //                  'u' U64(user) U64(group)            -> ""   (the user's groups: DeleteUser)
+//                  'r' U64(group) u8(kind) U64(user)   -> RelationRecord {actor, created_at} (v3:
+//                                                         invitations, join requests, bans)
+//                  'R' U64(user) u8(kind) U64(group)   -> ""   (v3: the user's relations)
 //   conversations  'h' conv                            -> HeadRecord {first_seq, last_seq,
 //                                                         last_activity}
 //                  'l' U64(user) conv                  -> ListRecord {read_seq}: the conversation
@@ -49,6 +55,11 @@
 //    tokens is a prefix scan of their 'u' rows (few per user), sorted by update time in memory.
 //  - Dead-letter ids come from a counter kept next to the others, so they are never reused, even
 //    after the highest is deleted or the process restarts; the U64 keys list them in id order.
+//  - Version 3 writes group and member values in record format 2 (kGroupRecordFormatV3), with
+//    its fields appended, instead of rewriting the stored ones: a format-1 value means what it
+//    meant before (an open group with its whole history visible, a member who sees it all). Group relations live next to the memberships they
+//    change, so a ban and the membership it removes are one batch in one column family; the
+//    version bump alone keeps an older libim from opening (and misreading) a newer database.
 //
 // Values start with a one-byte record format (kRecordFormat) followed by varints and
 // length-prefixed strings (codec.h). A value that does not decode is reported as internal,
@@ -79,7 +90,7 @@
 namespace im::rocks {
 
 // The version a database written by this libim has.
-constexpr uint32_t kSchemaVersion = 2;
+constexpr uint32_t kSchemaVersion = 3;
 
 enum class Cf : int {
   kDefault = 0,
@@ -127,6 +138,10 @@ std::string MemberKey(GroupId g, UserId u);  // members 'g'
 std::string MemberPrefix(GroupId g);
 std::string UserGroupKey(UserId u, GroupId g);  // members 'u'
 std::string UserGroupPrefix(UserId u);
+std::string RelationKey(GroupId g, GroupRelationKind kind, UserId u);  // members 'r'
+std::string RelationPrefix(GroupId g, GroupRelationKind kind);
+std::string UserRelationKey(UserId u, GroupRelationKind kind, GroupId g);  // members 'R'
+std::string UserRelationPrefix(UserId u, GroupRelationKind kind);
 
 std::string HeadKey(std::string_view conversation);            // conversations 'h'
 std::string ListKey(UserId u, std::string_view conversation);  // conversations 'l'

@@ -31,6 +31,10 @@ namespace {
 //    user in one upsert; the by-user index serves ListDeviceTokens in its order.
 //  - dead_letters.id is AUTOINCREMENT: ids are never reused, not even the highest after its
 //    deletion. Every dead-letter field is a BLOB, kept byte for byte.
+//  - Version 3's column defaults are what older rows mean: groups were open with their whole
+//    history visible (join_policy 0, history_visibility 0), and members saw everything
+//    (joined_seq 0). group_relations holds invitations, join requests and bans (kind 1, 2, 3),
+//    keyed for a group's list by kind; the by-user index serves a user's invitations.
 constexpr const char* kMigrations[] = {
     // 0 -> 1: initial schema.
     R"sql(
@@ -122,6 +126,21 @@ CREATE TABLE dead_letters(
   error BLOB NOT NULL,
   attempts INTEGER NOT NULL,
   created_at_ms INTEGER NOT NULL);
+)sql",
+    // 2 -> 3: group join policies, history visibility, invitations, join requests and bans.
+    R"sql(
+ALTER TABLE groups ADD COLUMN join_policy INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE groups ADD COLUMN history_visibility INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE group_members ADD COLUMN joined_seq INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE group_relations(
+  group_id INTEGER NOT NULL,
+  kind INTEGER NOT NULL,
+  user_id INTEGER NOT NULL,
+  actor_id INTEGER NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  PRIMARY KEY(group_id, kind, user_id)) WITHOUT ROWID;
+CREATE INDEX group_relations_by_user ON group_relations(user_id, kind, group_id);
 )sql",
 };
 

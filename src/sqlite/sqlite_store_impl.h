@@ -71,6 +71,14 @@ class SqliteStore final : public Store {
   Status TransferGroupOwnership(GroupId group, UserId from, UserId to) override;
   Status DismissGroup(GroupId group) override;
   Result<std::vector<GroupMember>> ListGroupMembers(GroupId group, UserId after, uint32_t limit) override;
+  Status UpdateGroupSettings(GroupId group, const GroupSettings& settings) override;
+  Status PutGroupRelation(const GroupRelation& relation) override;
+  Result<GroupRelation> GetGroupRelation(GroupId group, UserId user, GroupRelationKind kind) override;
+  Status DeleteGroupRelation(GroupId group, UserId user, GroupRelationKind kind) override;
+  Result<std::vector<GroupRelation>> ListGroupRelations(GroupId group, GroupRelationKind kind, UserId after,
+                                                        uint32_t limit) override;
+  Result<std::vector<GroupRelation>> ListUserGroupRelations(UserId user, GroupRelationKind kind, GroupId after,
+                                                            uint32_t limit) override;
 
   Result<AppendResult> AppendMessage(const NewMessage& message) override;
   std::vector<Result<AppendResult>> AppendMessages(std::span<const NewMessage> messages) override;
@@ -133,6 +141,9 @@ class SqliteStore final : public Store {
   // higher one), and takes it off again.
   void AddListRow(UserId user, const std::string& conversation, Seq read_seq);
   void RemoveListRow(UserId user, const std::string& conversation);
+  // Whether the (group, user, kind) relation exists, and deleting it (true when it did).
+  bool HasRelation(GroupId group, UserId user, GroupRelationKind kind);
+  bool EraseRelation(GroupId group, UserId user, GroupRelationKind kind);
 
   const bool synchronous_;
   // Destruction order matters: queue_ (drains, stops the writer thread), then readers_, then

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
+#include <set>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -172,7 +174,8 @@ class MemoryStore final : public Store {
 
   Result<Group> CreateGroup(const NewGroup& ng) override {
     std::lock_guard lock(mu_);
-    Group g{GroupId(++last_group_id_), ng.name, ng.owner, 1, ng.max_members, false, ng.created_at_ms};
+    Group g{GroupId(++last_group_id_), ng.name, ng.owner, 1, ng.max_members, false, ng.created_at_ms, ng.join_policy,
+            ng.history_visibility};
     groups_[g.id] = g;
     members_[g.id][ng.owner] = GroupMember{ng.owner, GroupRole::kOwner, ng.created_at_ms};
     auto conv = ConversationId::Group(g.id);
@@ -198,10 +201,18 @@ class MemoryStore final : public Store {
     auto& members = members_[gid];
     if (members.contains(m.user)) return Status::AlreadyExists("already a member");
     if (g.member_count >= g.max_members) return Status::ResourceExhausted("group is full");
-    members[m.user] = m;
-    g.member_count++;
+    if (relations_.contains(RelationKey(gid, GroupRelationKind::kBan, m.user))) {
+      return Status::FailedPrecondition("the user is banned from the group");
+    }
     auto conv = ConversationId::Group(gid);
-    user_conversations_[m.user][conv] = conversations_[conv].state.last_seq;
+    const Seq last_seq = conversations_[conv].state.last_seq;
+    GroupMember added = m;
+    added.joined_seq = last_seq;
+    members[m.user] = added;
+    g.member_count++;
+    user_conversations_[m.user][conv] = last_seq;
+    EraseRelation(gid, m.user, GroupRelationKind::kInvitation);
+    EraseRelation(gid, m.user, GroupRelationKind::kJoinRequest);
     return Status::Ok();
   }
 
@@ -263,6 +274,76 @@ class MemoryStore final : public Store {
     git->second.member_count = 0;
     git->second.dismissed = true;
     return Status::Ok();
+  }
+
+  Status UpdateGroupSettings(GroupId gid, const GroupSettings& settings) override {
+    std::lock_guard lock(mu_);
+    auto git = groups_.find(gid);
+    if (git == groups_.end()) return GroupNotFound(gid);
+    if (git->second.dismissed) return Status::FailedPrecondition("group was dismissed");
+    git->second.join_policy = settings.join_policy;
+    git->second.history_visibility = settings.history_visibility;
+    return Status::Ok();
+  }
+
+  Status PutGroupRelation(const GroupRelation& r) override {
+    std::lock_guard lock(mu_);
+    if (r.kind == GroupRelationKind::kBan) {
+      auto git = groups_.find(r.group);
+      if (git != groups_.end() && git->second.owner == r.user && !git->second.dismissed) {
+        return Status::FailedPrecondition("the owner cannot be banned");
+      }
+      if (auto m = members_.find(r.group); m != members_.end() && m->second.erase(r.user) > 0) {
+        groups_[r.group].member_count--;
+        user_conversations_[r.user].erase(ConversationId::Group(r.group));
+      }
+      EraseRelation(r.group, r.user, GroupRelationKind::kInvitation);
+      EraseRelation(r.group, r.user, GroupRelationKind::kJoinRequest);
+    } else if (relations_.contains(RelationKey(r.group, GroupRelationKind::kBan, r.user))) {
+      return Status::FailedPrecondition("the user is banned from the group");
+    }
+    relations_[RelationKey(r.group, r.kind, r.user)] = r;
+    user_relations_.insert(RelationKey(r.user.value, r.kind, r.group.value));
+    return Status::Ok();
+  }
+
+  Result<GroupRelation> GetGroupRelation(GroupId gid, UserId user, GroupRelationKind kind) override {
+    std::lock_guard lock(mu_);
+    auto it = relations_.find(RelationKey(gid, kind, user));
+    if (it == relations_.end()) return Status::NotFound("no such group relation");
+    return it->second;
+  }
+
+  Status DeleteGroupRelation(GroupId gid, UserId user, GroupRelationKind kind) override {
+    std::lock_guard lock(mu_);
+    if (!EraseRelation(gid, user, kind)) return Status::NotFound("no such group relation");
+    return Status::Ok();
+  }
+
+  Result<std::vector<GroupRelation>> ListGroupRelations(GroupId gid, GroupRelationKind kind, UserId after,
+                                                        uint32_t limit) override {
+    std::lock_guard lock(mu_);
+    std::vector<GroupRelation> out;
+    for (auto it = relations_.upper_bound(RelationKey(gid, kind, after));
+         it != relations_.end() && std::get<0>(it->first) == gid.value && std::get<1>(it->first) == kind &&
+         out.size() < limit;
+         ++it) {
+      out.push_back(it->second);
+    }
+    return out;
+  }
+
+  Result<std::vector<GroupRelation>> ListUserGroupRelations(UserId user, GroupRelationKind kind, GroupId after,
+                                                            uint32_t limit) override {
+    std::lock_guard lock(mu_);
+    std::vector<GroupRelation> out;
+    for (auto it = user_relations_.upper_bound(RelationKey(user.value, kind, after.value));
+         it != user_relations_.end() && std::get<0>(*it) == user.value && std::get<1>(*it) == kind &&
+         out.size() < limit;
+         ++it) {
+      out.push_back(relations_.at(RelationKey(GroupId(std::get<2>(*it)), kind, user)));
+    }
+    return out;
   }
 
   Result<std::vector<GroupMember>> ListGroupMembers(GroupId gid, UserId after, uint32_t limit) override {
@@ -457,6 +538,15 @@ class MemoryStore final : public Store {
   }
 
  private:
+  using RelationKeyT = std::tuple<int64_t, GroupRelationKind, int64_t>;
+  static RelationKeyT RelationKey(GroupId g, GroupRelationKind k, UserId u) { return {g.value, k, u.value}; }
+  static RelationKeyT RelationKey(int64_t a, GroupRelationKind k, int64_t b) { return {a, k, b}; }
+  // Caller holds mu_. True when there was one.
+  bool EraseRelation(GroupId g, UserId u, GroupRelationKind k) {
+    user_relations_.erase(RelationKey(u.value, k, g.value));
+    return relations_.erase(RelationKey(g, k, u)) > 0;
+  }
+
   static Status UserNotFound(UserId id) { return Status::NotFound("no user " + std::to_string(id.value)); }
   static Status GroupNotFound(GroupId id) { return Status::NotFound("no group " + std::to_string(id.value)); }
   static Status DeadLetterNotFound(int64_t id) { return Status::NotFound("no dead letter " + std::to_string(id)); }
@@ -477,6 +567,8 @@ class MemoryStore final : public Store {
   std::unordered_map<UserId, PushSettings> push_settings_;
   int64_t last_dead_letter_id_ = 0;
   std::map<int64_t, DeadLetter> dead_letters_;
+  std::map<RelationKeyT, GroupRelation> relations_;  // (group, kind, user)
+  std::set<RelationKeyT> user_relations_;            // (user, kind, group)
 };
 
 }  // namespace

@@ -13,6 +13,20 @@ Status Store::DeleteDeviceToken(PushPlatform, const std::string&) { return Unsup
 Result<std::vector<DeviceToken>> Store::ListDeviceTokens(UserId) { return Unsupported("device tokens"); }
 Result<PushSettings> Store::GetPushSettings(UserId) { return Unsupported("push settings"); }
 Status Store::PutPushSettings(UserId, const PushSettings&) { return Unsupported("push settings"); }
+Status Store::UpdateGroupSettings(GroupId, const GroupSettings&) { return Unsupported("group settings"); }
+Status Store::PutGroupRelation(const GroupRelation&) { return Unsupported("group invitations, requests or bans"); }
+Result<GroupRelation> Store::GetGroupRelation(GroupId, UserId, GroupRelationKind) {
+  return Unsupported("group invitations, requests or bans");
+}
+Status Store::DeleteGroupRelation(GroupId, UserId, GroupRelationKind) {
+  return Unsupported("group invitations, requests or bans");
+}
+Result<std::vector<GroupRelation>> Store::ListGroupRelations(GroupId, GroupRelationKind, UserId, uint32_t) {
+  return Unsupported("group invitations, requests or bans");
+}
+Result<std::vector<GroupRelation>> Store::ListUserGroupRelations(UserId, GroupRelationKind, GroupId, uint32_t) {
+  return Unsupported("group invitations, requests or bans");
+}
 Result<int64_t> Store::AddDeadLetter(const DeadLetter&) { return Unsupported("dead letters"); }
 Result<std::vector<DeadLetter>> Store::ListDeadLetters(int64_t, uint32_t) { return Unsupported("dead letters"); }
 Result<DeadLetter> Store::GetDeadLetter(int64_t) { return Unsupported("dead letters"); }

@@ -582,6 +582,7 @@ std::vector<StoreConformanceCase> StoreConformanceCases() {
       {"messages: a batch appends in order, each message failing or repeating alone", AppendBatch},
   };
   for (auto& c : conformance::PushAndDeadLetterCases()) cases.push_back(std::move(c));
+  for (auto& c : conformance::GroupPolicyCases()) cases.push_back(std::move(c));
   return cases;
 }
 

@@ -21,6 +21,9 @@ inline Result<User> MakeUser(Store& s, const std::string& name) {
 
 // The cases of store_conformance_push.cc: device tokens, push settings, dead letters.
 std::vector<StoreConformanceCase> PushAndDeadLetterCases();
+// The cases of store_conformance_group_policy.cc: group settings, joined seqs, invitations, join
+// requests, bans.
+std::vector<StoreConformanceCase> GroupPolicyCases();
 
 }  // namespace im::testing::conformance
 

@@ -140,7 +140,8 @@ def run(port, admin_port, task_metrics_port, stub):
           "nothing delivered to a muted user")
 
     # ---- search: only the caller's conversations, also after leaving a group ----
-    status, group = rest(port, "/api/v1/groups", {"name": "birders"}, token=a["access_token"])
+    status, group = rest(port, "/api/v1/groups", {"name": "birders", "join_policy": "open"},
+                         token=a["access_token"])
     check(status == 201, "group")
     gconv = "g:" + group["id"]
     for t in (b, c):

@@ -100,8 +100,17 @@ async def scenario(port, store_metrics=True):
 
     status, group = rest(port, "/api/v1/groups", {"name": "friends"}, token=at)
     check(status == 201 and group["member_count"] == 1, "group created: %s" % group)
+    check(group["join_policy"] == "invite" and group["history_visibility"] == "joined", "defaults: %s" % group)
     check(rest(port, "/api/v1/groups/%s/members" % group["id"], token=bt)[0] == 403, "outsider cannot list members")
+    # Invite-only: bob neither sees nor joins it until alice invites him; joining accepts.
+    check(rest(port, "/api/v1/groups/%s" % group["id"], token=bt)[0] == 404, "hidden from bob")
+    check(rest(port, "/api/v1/groups/%s/join" % group["id"], {}, token=bt)[0] == 404, "bob cannot join uninvited")
+    check(rest(port, "/api/v1/groups/%s/invitations" % group["id"], {"user_id": b["user_id"]}, token=at)[0] == 204,
+          "alice invites bob")
+    _, invitations = rest(port, "/api/v1/invitations", token=bt)
+    check([i["group"]["name"] for i in invitations["invitations"]] == ["friends"], "bob's invitations: %s" % invitations)
     check(rest(port, "/api/v1/groups/%s/join" % group["id"], {}, token=bt)[0] == 204, "bob joins")
+    check(rest(port, "/api/v1/invitations", token=bt)[1]["invitations"] == [], "the invitation is spent")
     _, members = rest(port, "/api/v1/groups/%s/members" % group["id"], token=bt)
     check(sorted(m["role"] for m in members["members"]) == ["member", "owner"], "members: %s" % members)
     status, other = rest(port, "/api/v1/conversations/d:%s:999999/messages" % a["user_id"], token=bt)
@@ -116,6 +125,10 @@ async def scenario(port, store_metrics=True):
     check(rest(port, "/api/v1/auth/register", {"username": "carol", "password": "carol-password"})[0] == 201, "carol")
     _, c = rest(port, "/api/v1/auth/login", {"username": "carol", "password": "carol-password", "device": "tab"})
     _, b2 = rest(port, "/api/v1/auth/login", {"username": "bob", "password": "bob-password", "device": "desk"})
+    check(rest(port, "/api/v1/groups/%s/invitations" % group["id"], {"user_id": c["user_id"]}, token=bt)[0] == 403,
+          "a plain member cannot invite")
+    check(rest(port, "/api/v1/groups/%s/invitations" % group["id"], {"user_id": c["user_id"]}, token=at)[0] == 204,
+          "alice invites carol")
     check(rest(port, "/api/v1/groups/%s/join" % group["id"], {}, token=c["access_token"])[0] == 204, "carol joins")
     gconv = "g:" + group["id"]
     async with websockets.connect(url + "?token=" + at) as wa, \

@@ -62,7 +62,8 @@ async def cross_gateway(d):
         check((await recv_type(wb, "send-ack", timeout=40))["seq"] == "2", "ack on gw2")
         check((await recv_new_message(wa, seen[wa]))["message"]["content"] == "from gw2", "gw1 delivers")
 
-        status, group = rest(p1, "/api/v1/groups", {"name": "across"}, token=a["access_token"])
+        status, group = rest(p1, "/api/v1/groups", {"name": "across", "join_policy": "open"},
+                             token=a["access_token"])
         check(status == 201, "group created")
         for t in (b, c):
             check(rest(p2, "/api/v1/groups/%s/join" % group["id"], {}, token=t["access_token"])[0] == 204, "joined")
@@ -86,7 +87,8 @@ async def cross_gateway(d):
 async def large_group(d):
     p1, p2 = d.port("gw1"), d.port("gw2")
     owner = register_and_login(p1, "owner")
-    status, group = rest(p1, "/api/v1/groups", {"name": "six hundred"}, token=owner["access_token"])
+    status, group = rest(p1, "/api/v1/groups", {"name": "six hundred", "join_policy": "open"},
+                         token=owner["access_token"])
     check(status == 201, "large group created")
     members = []
     for i in range(600):

@@ -62,7 +62,7 @@ TEST_CASE("routing: users on different gateways chat with one downstream record 
   REQUIRE(alice_sink->Of<NewMessageEvent>().size() == 1);
   CHECK(alice_sink->Of<NewMessageEvent>()[0].message.content == "and back");
 
-  auto group = t.gw1->CreateGroup(alice, "trio").value();
+  auto group = t.gw1->CreateGroup(alice, "trio", 0, test::OpenGroup()).value();
   REQUIRE(t.gw2->JoinGroup(bob, group.id).ok());
   REQUIRE(t.gw2->JoinGroup(carol, group.id).ok());
   REQUIRE(t.gw1->Drain().ok());
@@ -84,7 +84,7 @@ TEST_CASE("routing: users on different gateways chat with one downstream record 
 TEST_CASE("routing: a large group goes through fanout tasks with one downstream record per gateway per batch") {
   TwoGateways t(/*realtime_max=*/10, /*batch=*/25);
   UserId owner = MustRegister(*t.gw1, "owner");
-  auto group = t.gw1->CreateGroup(owner, "large").value();
+  auto group = t.gw1->CreateGroup(owner, "large", 0, test::OpenGroup()).value();
   std::vector<std::shared_ptr<RecordingSink>> sinks;
   for (int i = 0; i < 60; ++i) {
     UserId u = MustRegister(*t.gw1, "user" + std::to_string(i));

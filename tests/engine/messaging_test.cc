@@ -105,7 +105,7 @@ TEST_CASE("send: content is validated") {
 TEST_CASE("authorization: outsiders can neither send to nor read a 1:1 or a group") {
   World w;
   REQUIRE(w.engine->Send(w.alice, "phone", Text(w.ab, "m1", "private")).ok());
-  auto group = w.engine->CreateGroup(w.alice, "ab-only").value();
+  auto group = w.engine->CreateGroup(w.alice, "ab-only", 0, test::OpenGroup()).value();
   REQUIRE(w.engine->JoinGroup(w.bob, group.id).ok());
   auto gc = ConversationId::Group(group.id);
   REQUIRE(w.engine->Send(w.bob, "phone", Text(gc, "g1", "group secret")).ok());
@@ -161,7 +161,7 @@ TEST_CASE("history: paged by seq in both directions with has_more") {
 
 TEST_CASE("sync: returns exactly the missing messages, paged, and says when history is gone") {
   World w;
-  auto group = w.engine->CreateGroup(w.bob, "g").value();
+  auto group = w.engine->CreateGroup(w.bob, "g", 0, test::OpenGroup()).value();
   REQUIRE(w.engine->JoinGroup(w.alice, group.id).ok());
   auto gc = ConversationId::Group(group.id);
   for (int i = 1; i <= 10; ++i) REQUIRE(w.engine->Send(w.bob, "p", Text(w.ab, "d" + std::to_string(i))).ok());
@@ -228,7 +228,7 @@ TEST_CASE("history and sync: a reply stops at max_reply_bytes with has_more, and
     UserId alice = MustRegister(*engine, "alice");
     UserId bob = MustRegister(*engine, "bob");
     auto ab = ConversationId::Direct(alice, bob);
-    auto group = engine->CreateGroup(bob, "g").value();
+    auto group = engine->CreateGroup(bob, "g", 0, test::OpenGroup()).value();
     REQUIRE(engine->JoinGroup(alice, group.id).ok());
     auto gc = ConversationId::Group(group.id);
     const std::string big(50'000, 'x');
@@ -335,7 +335,7 @@ TEST_CASE("read state: unread counts, read receipts to the other members and the
 TEST_CASE("groups: roles, kicks, transfer, dismiss") {
   World w;
   UserId dave = MustRegister(*w.engine, "dave");
-  auto g = w.engine->CreateGroup(w.alice, "team").value();
+  auto g = w.engine->CreateGroup(w.alice, "team", 0, test::OpenGroup()).value();
   CHECK(g.owner == w.alice);
   CHECK(g.max_members == 100000);
   for (UserId u : {w.bob, w.carol, dave}) REQUIRE(w.engine->JoinGroup(u, g.id).ok());
@@ -372,7 +372,7 @@ TEST_CASE("groups: roles, kicks, transfer, dismiss") {
 
 TEST_CASE("groups: a full group refuses members") {
   World w;
-  auto g = w.engine->CreateGroup(w.alice, "pair", 2).value();
+  auto g = w.engine->CreateGroup(w.alice, "pair", 2, test::OpenGroup()).value();
   REQUIRE(w.engine->JoinGroup(w.bob, g.id).ok());
   CHECK(w.engine->JoinGroup(w.carol, g.id).code() == StatusCode::kResourceExhausted);
   CHECK(w.engine->CreateGroup(w.alice, "", 0).status().code() == StatusCode::kInvalidArgument);
@@ -385,7 +385,7 @@ TEST_CASE("fanout: a group above the realtime threshold is delivered by the task
   o.fanout_batch_size = 4;
   auto engine = Engine::Open(o).value();
   UserId owner = MustRegister(*engine, "owner");
-  auto g = engine->CreateGroup(owner, "big").value();
+  auto g = engine->CreateGroup(owner, "big", 0, test::OpenGroup()).value();
   std::vector<std::shared_ptr<RecordingSink>> sinks;
   for (int i = 0; i < 13; ++i) {
     UserId u = MustRegister(*engine, "member" + std::to_string(i));

@@ -119,7 +119,7 @@ TEST_CASE("push settings: muted users get nothing, previews off hide the text") 
 
 TEST_CASE("a group push is titled with the sender and the group, long text is cut") {
   PushWorld w;
-  auto group = w.engine->CreateGroup(w.alice, "Climbing").value();
+  auto group = w.engine->CreateGroup(w.alice, "Climbing", 0, test::OpenGroup()).value();
   REQUIRE(w.engine->JoinGroup(w.bob, group.id).ok());
   REQUIRE(w.engine->RegisterDeviceToken(w.bob, DeviceToken{{}, PushPlatform::kApns, "apns-bob", ""}).ok());
   std::string long_text(150, 'a');

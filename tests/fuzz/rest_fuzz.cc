@@ -63,6 +63,7 @@ std::unique_ptr<World> NewWorld() {
   auto group = e.CreateGroup(alice->id, "fuzzers");
   SETUP_OK(group);
   // Best effort from here: the fuzzing does not depend on these (join rules may change).
+  (void)e.InviteMember(alice->id, group->id, bob->id);
   (void)e.JoinGroup(bob->id, group->id);
   (void)e.RegisterDeviceToken(alice->id, {alice->id, im::PushPlatform::kApns, "apns-token-1", "phone", 0});
   return w;

@@ -109,7 +109,7 @@ TEST_CASE("remote logic: auth, users, groups, messages and sync through LogicSer
   CHECK(gw.Typing(alice, "web", ab).ok());
 
   // Groups.
-  auto group = gw.CreateGroup(alice, "trio", 0);
+  auto group = gw.CreateGroup(alice, "trio", 0, test::OpenGroup());
   REQUIRE(group.ok());
   REQUIRE(gw.JoinGroup(bob, group->id).ok());
   REQUIRE(gw.JoinGroup(carol, group->id).ok());
@@ -152,6 +152,42 @@ TEST_CASE("remote logic: auth, users, groups, messages and sync through LogicSer
   REQUIRE(bob_all->conversations.size() == 1);
   CHECK(bob_all->conversations[0].messages.size() == 3);
   CHECK_FALSE(bob_all->conversations[0].has_more);
+
+  // Group policy through im-logic: settings, invitations, requests and bans keep their codes.
+  auto private_group = gw.CreateGroup(alice, "private", 0, GroupSettings{});
+  REQUIRE(private_group.ok());
+  const GroupId pg = private_group->id;
+  CHECK(private_group->join_policy == JoinPolicy::kInvite);
+  CHECK(private_group->history_visibility == HistoryVisibility::kJoined);
+  CHECK(gw.GetGroup(carol, pg).status().code() == StatusCode::kNotFound);
+  CHECK(gw.JoinGroup(carol, pg).code() == StatusCode::kNotFound);
+  REQUIRE(gw.InviteMember(alice, pg, carol).ok());
+  auto invitations = gw.ListInvitations(carol, GroupId(), 10);
+  REQUIRE(invitations.ok());
+  REQUIRE(invitations->size() == 1);
+  CHECK(invitations->front().group == pg);
+  CHECK(invitations->front().actor == alice);
+  REQUIRE(gw.RemoveGroupRelation(carol, pg, carol, GroupRelationKind::kInvitation).ok());
+  CHECK(gw.RemoveGroupRelation(carol, pg, carol, GroupRelationKind::kInvitation).code() == StatusCode::kNotFound);
+  auto approval = gw.UpdateGroupSettings(alice, pg, {JoinPolicy::kApproval, HistoryVisibility::kFull});
+  REQUIRE(approval.ok());
+  CHECK(approval->join_policy == JoinPolicy::kApproval);
+  CHECK(gw.UpdateGroupSettings(bob, pg, {}).status().code() == StatusCode::kPermissionDenied);
+  REQUIRE(gw.RequestToJoin(carol, pg).ok());
+  auto requests = gw.ListGroupRelations(alice, pg, GroupRelationKind::kJoinRequest, UserId(), 10);
+  REQUIRE(requests.ok());
+  REQUIRE(requests->size() == 1);
+  CHECK(requests->front().user == carol);
+  REQUIRE(gw.ApproveJoinRequest(alice, pg, carol).ok());
+  CHECK(gw.JoinGroup(carol, pg).code() == StatusCode::kAlreadyExists);
+  REQUIRE(gw.KickMember(alice, pg, carol, /*ban=*/true).ok());
+  CHECK(gw.RequestToJoin(carol, pg).code() == StatusCode::kPermissionDenied);
+  auto bans = gw.ListGroupRelations(alice, pg, GroupRelationKind::kBan, UserId(), 10);
+  REQUIRE(bans.ok());
+  REQUIRE(bans->size() == 1);
+  CHECK(bans->front().user == carol);
+  REQUIRE(gw.RemoveGroupRelation(alice, pg, carol, GroupRelationKind::kBan).ok());
+
   REQUIRE(gw.TransferOwnership(alice, group->id, bob).ok());
   CHECK(gw.DismissGroup(alice, group->id).code() == StatusCode::kPermissionDenied);
   REQUIRE(gw.DismissGroup(bob, group->id).ok());

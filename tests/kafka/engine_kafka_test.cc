@@ -84,7 +84,7 @@ TEST_CASE("engine on the kafka bus: direct and large-group messages cross the bu
 
   // A group of four: fanout tasks on im-task, handled by whichever engine's task consumer owns
   // the partition, one downstream record per gateway and batch.
-  auto group = gw1->CreateGroup(alice, "four").value();
+  auto group = gw1->CreateGroup(alice, "four", 0, test::OpenGroup()).value();
   for (UserId u : {bob, carol, dave}) REQUIRE(gw1->JoinGroup(u, group.id).ok());
   auto g = ConversationId::Group(group.id);
   auto to_group = gw1->Send(alice, "phone", {g, "g1", ContentType::kText, "to the group"});

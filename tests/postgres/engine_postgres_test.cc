@@ -39,7 +39,7 @@ TEST_CASE("postgres engine: send, history, sync and read state, then a reopen") 
     auto retry = engine->Send(alice, "p", Text(ab, "k2"));
     REQUIRE(retry.ok());
     CHECK((retry->duplicate && retry->seq == 2));
-    auto g = engine->CreateGroup(carol, "team");
+    auto g = engine->CreateGroup(carol, "team", 0, im::test::OpenGroup());
     REQUIRE(g.ok());
     group = g->id;
     REQUIRE(engine->JoinGroup(bob, group).ok());

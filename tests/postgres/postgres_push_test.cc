@@ -33,7 +33,7 @@ int CountNewTables(const std::string& db) {
 }  // namespace
 
 TEST_CASE("postgres store: a version-1 database gains the push and dead-letter tables on open") {
-  REQUIRE(im::postgres::LatestSchemaVersion() == 2);
+  REQUIRE(im::postgres::LatestSchemaVersion() == 3);
   const std::string db = NewDatabase();
   UserId alice;
   {
@@ -41,16 +41,18 @@ TEST_CASE("postgres store: a version-1 database gains the push and dead-letter t
     alice = MakeUser(*store, "alice");
   }
   // Back to what libim 1.0 wrote: migration 1 only.
-  Sql(db, "DROP TABLE device_tokens, push_settings, dead_letters");
-  Sql(db, "DELETE FROM schema_migrations WHERE version = 2");
+  Sql(db, "DROP TABLE device_tokens, push_settings, dead_letters, group_relations");
+  Sql(db, "ALTER TABLE groups DROP COLUMN join_policy, DROP COLUMN history_visibility");
+  Sql(db, "ALTER TABLE group_members DROP COLUMN joined_seq");
+  Sql(db, "DELETE FROM schema_migrations WHERE version >= 2");
   REQUIRE(CountNewTables(db) == 0);
   REQUIRE(Sql(db, "SELECT max(version) FROM schema_migrations")[0][0].as<int>() == 1);
 
   auto store = OpenStore(db);
   CHECK(CountNewTables(db) == 3);
   auto migrations = Sql(db, "SELECT count(*), max(version) FROM schema_migrations");
-  CHECK(migrations[0][0].as<int>() == 2);
-  CHECK(migrations[0][1].as<int>() == 2);
+  CHECK(migrations[0][0].as<int>() == 3);
+  CHECK(migrations[0][1].as<int>() == 3);
   CHECK(store->GetUser(alice).value().username == "alice");
   REQUIRE(store->PutDeviceToken({alice, PushPlatform::kApns, "apns-token", "phone", kT0}).ok());
   CHECK(store->ListDeviceTokens(alice).value().size() == 1);
@@ -61,7 +63,7 @@ TEST_CASE("postgres store: a version-1 database gains the push and dead-letter t
   CHECK(store->GetDeadLetter(*id).value().payload == "p");
   // Opening again migrates nothing.
   { auto again = OpenStore(db); }
-  CHECK(Sql(db, "SELECT count(*) FROM schema_migrations")[0][0].as<int>() == 2);
+  CHECK(Sql(db, "SELECT count(*) FROM schema_migrations")[0][0].as<int>() == 3);
 }
 
 TEST_CASE("postgres store: registrations racing DeleteUser leave no token or setting without its user") {

@@ -74,7 +74,7 @@ TEST_CASE("rocksdb engine: send, history and sync, live delivery, and the same a
     CHECK(history->messages.back().content == "hi 5");
     CHECK(history->has_more);
 
-    group = engine->CreateGroup(carol, "team").value().id;
+    group = engine->CreateGroup(carol, "team", 0, im::test::OpenGroup()).value().id;
     REQUIRE(engine->JoinGroup(bob, group).ok());
     const auto gc = im::ConversationId::Group(group);
     REQUIRE(engine->Send(carol, "web", Text(gc, "c1", "welcome")).ok());

@@ -61,7 +61,7 @@ uint64_t StoredVersion(RawDb& raw) {
 }  // namespace
 
 TEST_CASE("rocksdb store: a version-1 database is migrated to version 2 and gains tokens and dead letters") {
-  REQUIRE(im::rocks::kSchemaVersion == 2);
+  REQUIRE(im::rocks::kSchemaVersion == 3);
   const std::string path = TempDir("v1");
   UserId alice;
   {
@@ -97,7 +97,7 @@ TEST_CASE("rocksdb store: a version-1 database is migrated to version 2 and gain
     CHECK(first_id > 0);
   }
   RawDb raw(path);
-  CHECK(StoredVersion(raw) == 2);
+  CHECK(StoredVersion(raw) == im::rocks::kSchemaVersion);
   CHECK(raw.Has("push"));
   CHECK(raw.Has("dead_letters"));
   auto counter = raw.Get("default", std::string(im::rocks::kLastDeadLetterIdKey));

@@ -26,6 +26,8 @@ namespace fs = std::filesystem;
 using im::ConversationId;
 using im::GroupId;
 using im::GroupRole;
+using im::HistoryVisibility;
+using im::JoinPolicy;
 using im::MessageId;
 using im::NewMessage;
 using im::Seq;
@@ -393,6 +395,31 @@ TEST_CASE("rocksdb store: a corrupt value is an internal error naming its key, n
   auto r = store->AppendMessage(Msg(ab, a, "fresh"));
   REQUIRE_MESSAGE(r.ok(), r.status().ToString());
   CHECK(r->seq == 3);
+}
+
+TEST_CASE(
+    "rocksdb store: group and member values written before version 3 decode as open, full history, joined seq 0") {
+  using namespace im::rocks;
+  std::string group, member;
+  EncodeGroup({"group", UserId(3), 2, 100, false, kT0, JoinPolicy::kInvite, HistoryVisibility::kJoined}, &group);
+  EncodeMember({GroupRole::kAdmin, kT0, 0}, &member);
+  // Format 1: the same fields without the ones version 3 appended.
+  std::string old_group = group.substr(0, group.size() - 2), old_member = member.substr(0, member.size() - 1);
+  old_group[0] = old_member[0] = static_cast<char>(kRecordFormat);
+  GroupRecord g;
+  REQUIRE(DecodeGroup(old_group, &g));
+  CHECK(g.name == "group");
+  CHECK(g.created_at_ms == kT0);
+  CHECK(g.join_policy == JoinPolicy::kOpen);
+  CHECK(g.history_visibility == HistoryVisibility::kFull);
+  MemberRecord m{GroupRole::kMember, 0, 99};
+  REQUIRE(DecodeMember(old_member, &m));
+  CHECK(m.role == GroupRole::kAdmin);
+  CHECK(m.joined_seq == 0);
+  // A format-1 value with the version-3 fields is not a value of either format.
+  std::string mixed = group;
+  mixed[0] = static_cast<char>(kRecordFormat);
+  CHECK_FALSE(DecodeGroup(mixed, &g));
 }
 
 TEST_CASE("rocksdb store: no truncation or extension of a record decodes") {

@@ -30,7 +30,7 @@ struct SearchWorld {
     alice = test::MustRegister(*engine, "alice");
     bob = test::MustRegister(*engine, "bob");
     carol = test::MustRegister(*engine, "carol");
-    group = engine->CreateGroup(alice, "hikers").value().id;
+    group = engine->CreateGroup(alice, "hikers", 0, test::OpenGroup()).value().id;
     REQUIRE(engine->JoinGroup(bob, group).ok());
     REQUIRE(engine->JoinGroup(carol, group).ok());
   }

@@ -60,22 +60,24 @@ int64_t TableCount(const std::string& path) {
 }  // namespace
 
 TEST_CASE("sqlite store: a version-1 database gains the push and dead-letter tables on open") {
-  REQUIRE(im::sqlite::LatestSchemaVersion() == 2);
+  REQUIRE(im::sqlite::LatestSchemaVersion() == 3);
   const std::string path = TempDb("v1.db");
   UserId alice;
   {
     auto store = Open(path);
     alice = store->CreateUser({"alice", "Alice", "hash", kT0}).value().id;
   }
-  // Back to what libim 1.0 wrote: version 1, none of the new tables.
+  // Back to what libim 1.0 wrote: version 1, none of the new tables or columns.
   Raw(path,
       "DROP TABLE device_tokens; DROP TABLE push_settings; DROP TABLE dead_letters; "
-      "DELETE FROM sqlite_sequence WHERE name = 'dead_letters'; PRAGMA user_version = 1;");
+      "DELETE FROM sqlite_sequence WHERE name = 'dead_letters'; DROP TABLE group_relations; "
+      "ALTER TABLE groups DROP COLUMN join_policy; ALTER TABLE groups DROP COLUMN history_visibility; "
+      "ALTER TABLE group_members DROP COLUMN joined_seq; PRAGMA user_version = 1;");
   REQUIRE(Raw(path, "PRAGMA user_version") == 1);
   REQUIRE(TableCount(path) == 0);
 
   auto store = Open(path);
-  CHECK(Raw(path, "PRAGMA user_version") == 2);
+  CHECK(Raw(path, "PRAGMA user_version") == 3);
   CHECK(TableCount(path) == 3);
   CHECK(store->GetUser(alice).value().username == "alice");  // the old data is untouched
   DeviceToken token{alice, PushPlatform::kFcm, "fcm-token", "web", kT0};

@@ -52,6 +52,10 @@ inline Options FastOptions() {
   return o;
 }
 
+// A group anyone may join and read from its start, for tests about something other than who may
+// join (new groups are invite-only, with history from each member's join).
+inline GroupSettings OpenGroup() { return GroupSettings{JoinPolicy::kOpen, HistoryVisibility::kFull}; }
+
 inline UserId MustRegister(Engine& e, const std::string& name) {
   auto u = e.Register(name, "password-" + name, "");
   REQUIRE_MESSAGE(u.ok(), u.status().ToString());
@@ -64,7 +68,7 @@ inline UserId MustRegister(Engine& e, const std::string& name) {
 inline void CheckConcurrentSendsGapless(Engine& engine, int per_thread) {
   constexpr int kThreads = 8;
   UserId owner = MustRegister(engine, "owner");
-  auto group = engine.CreateGroup(owner, "load");
+  auto group = engine.CreateGroup(owner, "load", 0, OpenGroup());
   REQUIRE(group.ok());
   std::vector<UserId> senders;
   for (int t = 0; t < kThreads; ++t) {
