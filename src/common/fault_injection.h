@@ -15,7 +15,7 @@ namespace im {
 // Names: "http.request" (a parsed request, before routing: probes, /metrics, every route),
 // "http.rest" (a REST call on the worker pool), "http.auth" (an auth route on its pool),
 // "http.static" (a static file), "http.write" (a response was written), "ws.upgrade" (the
-// upgrade's token check on the worker pool), "ws.attach" (the new session attaching to the
+// upgrade's token check, on the network thread or the worker pool), "ws.attach" (the new session attaching to the
 // engine), "ws.frame" (SessionProtocol handling a client frame).
 using FaultHook = void (*)(std::string_view where);
 inline std::atomic<FaultHook> fault_hook{nullptr};

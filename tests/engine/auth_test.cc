@@ -301,6 +301,7 @@ TEST_CASE("auth: a store check remembers a live login until login_cache_ms passe
   auto again = e.TryAuthenticate(login.access_token);
   REQUIRE(again.has_value());
   CHECK(again->ok());
+}
 
 TEST_CASE("auth: refresh tokens and logins are pruned once expired, but a spent token stays until then for reuse detection") {
   std::shared_ptr<Store> store = NewMemoryStore();
