@@ -178,6 +178,10 @@ Status ApplyTomlTable(Config& c, const toml::table& t, const std::string& path) 
       auto v = node.value_exact<int64_t>();
       if (!v) return Status::InvalidArgument(where + " must be an integer");
       IM_RETURN_IF_ERROR(SetInt(c.access_token_ttl_seconds, *v, 1, 24 * 3600, where));
+    } else if (k == "login_cache_seconds") {
+      auto v = node.value_exact<int64_t>();
+      if (!v) return Status::InvalidArgument(where + " must be an integer");
+      IM_RETURN_IF_ERROR(SetInt(c.login_cache_seconds, *v, 0, 3600, where));
     } else if (k == "password_iterations") {
       auto v = node.value_exact<int64_t>();
       int64_t out = 0;
@@ -291,7 +295,7 @@ const char* Usage() {
          "           [--web-root DIR] [--admin-listen HOST:PORT]\n"
          "           [--tls-cert PEM --tls-key PEM]\n"
          "  --config    TOML file (docs/imd.md): listen, data_dir, store, web_root, log_level,\n"
-         "              password_iterations, access_token_ttl_seconds, allowed_origins,\n"
+         "              password_iterations, access_token_ttl_seconds, login_cache_seconds, allowed_origins,\n"
          "              tls_certificate_file, tls_private_key_file, [limits] max_frame_bytes,\n"
          "              max_queued_frames, max_queued_bytes, idle_timeout_seconds, connection_frames_per_second,\n"
          "              network_threads, worker_threads, max_pending_requests,\n"

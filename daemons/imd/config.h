@@ -20,6 +20,7 @@ struct Config {
   std::string store = "sqlite";  // the embedded store: "sqlite" (data_dir/im.db) or "rocksdb" (data_dir/rocksdb)
   int password_iterations = 600'000;
   int64_t access_token_ttl_seconds = 15 * 60;
+  int64_t login_cache_seconds = 10;  // im::Options::login_cache_ms
   im::LogLevel log_level = im::LogLevel::kInfo;
   // limits, admin_token; listen address copied in by Load. One network thread per CPU of imd's
   // affinity mask unless [limits] network_threads says otherwise.

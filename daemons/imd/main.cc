@@ -93,6 +93,7 @@ int main(int argc, char** argv) {
   options.jwt_secret = *key;
   options.password_iterations = config->password_iterations;
   options.access_token_ttl_ms = config->access_token_ttl_seconds * 1000;
+  options.login_cache_ms = config->login_cache_seconds * 1000;
   im::daemon::FeaturesConfig features = config->features;
   features.search_sqlite_path = (dir / "search.db").string();
   if (auto st = im::daemon::ApplyFeatures(features, /*open_push_providers=*/true, &options); !st.ok()) {

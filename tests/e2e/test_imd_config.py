@@ -49,7 +49,8 @@ def main(imd):
         run_bad(imd, ["--data-dir", os.path.join(tmp, "weak")], {"IM_PASSWORD_ITERATIONS": "999"},
                 "IM_PASSWORD_ITERATIONS must be an integer between 1000")
         for text, expect in [('[limits]\nmax_connections_per_ip = -1\n', "limits.max_connections_per_ip must be between 0"),
-                             ('trusted_proxies = "10.0.0.1"\n', "trusted_proxies must be an array of strings")]:
+                             ('trusted_proxies = "10.0.0.1"\n', "trusted_proxies must be an array of strings"),
+                             ('login_cache_seconds = 3601\n', "login_cache_seconds must be between 0")]:
             with open(bad, "w") as f:
                 f.write(text)
             run_bad(imd, ["--config", bad], {}, expect)
