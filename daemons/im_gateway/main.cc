@@ -16,6 +16,7 @@ const im::GatewayOptions kDefaults;
 
 struct Config {
   std::string listen = "127.0.0.1:8080";
+  std::string admin_listen;  // empty: /metrics stays on the public port
   std::string gateway_id;
   std::vector<std::string> logic_addresses;
   int64_t send_timeout_ms = 10'000;
@@ -55,6 +56,8 @@ int main(int argc, char** argv) {
   Config c;
   im::daemon::Settings s(program, "IM_GATEWAY");
   s.Address("listen", &c.listen, "HTTP and WebSocket address (port 0: any free port)");
+  s.Address("admin_listen", &c.admin_listen,
+            "HTTP /healthz, /readyz, /metrics on their own address; then /metrics leaves the public port (default: off)");
   s.RequiredString("gateway_id", &c.gateway_id, "unique per gateway: its downstream topic is im-downstream-<id>");
   s.List("logic.addresses", &c.logic_addresses, "im-logic servers, host:port,… (required)");
   s.Int("send_timeout_ms", &c.send_timeout_ms, 100, 600'000, "a send with no ack from im-logic fails after this");
@@ -154,6 +157,14 @@ int main(int argc, char** argv) {
   g.max_connections_per_ip = static_cast<uint32_t>(c.max_connections_per_ip);
   g.trusted_proxies = c.trusted_proxies;
   g.ready = [&probe] { return probe.Get(); };
+  // With an admin listener, scrapers and probes use it and the public port does not show metrics.
+  std::unique_ptr<im::AdminServer> admin_server;
+  if (!c.admin_listen.empty()) {
+    auto admin = im::daemon::StartAdmin(c.admin_listen, [&probe] { return probe.Get(); });
+    if (!admin.ok()) return im::daemon::Fail(program, admin.status());
+    admin_server = std::move(admin).value();
+    g.serve_metrics = false;
+  }
   auto gateway = im::Gateway::Start(**engine, g);
   if (!gateway.ok()) return im::daemon::Fail(program, gateway.status());
   std::printf("im-gateway %s listening on %s://%s:%u/\n", c.gateway_id.c_str(),
@@ -163,6 +174,7 @@ int main(int argc, char** argv) {
   im::daemon::WaitForStopSignal();
   (*gateway)->Stop();  // /readyz 503, sessions closed with 1001: clients reconnect to another gateway
   gateway->reset();
+  admin_server.reset();
   engine->reset();  // routes unregistered, pending sends failed, downstream offsets committed
   std::printf("im-gateway stopped\n");
   return 0;

@@ -65,7 +65,8 @@ class SplitDeployment:
         self.extra_args = extra_args or {}
         self.procs = {}
         self.ports = {name: free_port() for name in
-                      ["pg", "redis", "repo", "repo_admin", "logic", "logic_admin", "task_admin"] + self.gateway_ids}
+                      ["pg", "redis", "repo", "repo_admin", "logic", "logic_admin", "task_admin"] + self.gateway_ids +
+                      [g + "_admin" for g in self.gateway_ids]}
         self.jwt_key = os.path.join(self.root, "jwt.key")
         with open(self.jwt_key, "w") as f:
             f.write(secrets.token_urlsafe(48))
@@ -184,6 +185,8 @@ class SplitDeployment:
     def start_gateway(self, gateway_id):
         self._spawn(gateway_id, [os.path.join(self.bindir, "im-gateway"), "--gateway-id", gateway_id,
                                  "--listen", "127.0.0.1:%d" % self.ports[gateway_id],
+                                 # /metrics there, not on the public port
+                                 "--admin-listen", "127.0.0.1:%d" % self.ports[gateway_id + "_admin"],
                                  "--logic-addresses", "127.0.0.1:%d" % self.ports["logic"],
                                  "--send-timeout-ms", str(self.send_timeout_ms),
                                  "--presence-ttl-seconds", str(self.presence_ttl_seconds), *self._common(),
@@ -263,7 +266,7 @@ class SplitDeployment:
 
     def metrics(self, name):
         """The Prometheus values of a service: a gateway id, "repo", "logic" or "task"."""
-        port = self.ports[name] if name in self.gateway_ids else self.ports[name + "_admin"]
+        port = self.ports[name + "_admin"]
         with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as r:
             text = r.read().decode()
         return {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines()
@@ -317,7 +320,8 @@ def main():
     try:
         print("split deployment up (logs in %s):" % d.root)
         for g in ids:
-            print("  %s  http://127.0.0.1:%d/   (WebSocket /ws, REST /api/v1, /metrics)" % (g, d.ports[g]))
+            print("  %s  http://127.0.0.1:%d/   (WebSocket /ws, REST /api/v1)  admin http://127.0.0.1:%d/metrics"
+                  % (g, d.ports[g], d.ports[g + "_admin"]))
         print("  im-logic  grpc 127.0.0.1:%d  admin http://127.0.0.1:%d/metrics" % (d.ports["logic"],
                                                                                 d.ports["logic_admin"]))
         print("  im-repo   grpc 127.0.0.1:%d  admin http://127.0.0.1:%d/metrics" % (d.ports["repo"],

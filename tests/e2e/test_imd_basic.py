@@ -24,11 +24,13 @@ def metric_values(port):
             if line and not line.startswith("#")}
 
 
-async def scenario(port, store_metrics=True):
+async def scenario(port, store_metrics=True, metrics_port=None):
     """The client scenario. store_metrics: the store's latency shows on this port's /metrics (imd;
-    in the split deployment im-repo has it). Counters are checked as growth over the scenario (the
+    in the split deployment im-repo has it). metrics_port: where the server's /metrics is (default
+    `port`; an admin listener elsewhere). Counters are checked as growth over the scenario (the
     split deployment's readiness probe sent a message before it)."""
-    start = metric_values(port)
+    metrics_port = metrics_port or port
+    start = metric_values(metrics_port)
     status, err = rest(port, "/api/v1/auth/register", {"username": "x", "password": "short"})
     check(status == 400 and err["code"] == "invalid_argument", "bad registration: %s %s" % (status, err))
     check(rest(port, "/api/v1/auth/register", {"username": "alice", "password": "alice-password"})[0] == 201, "alice")
@@ -156,7 +158,7 @@ async def scenario(port, store_metrics=True):
         check(theirs["reader_id"] == c["user_id"] and theirs["read_seq"] == "2", "alice sees carol's receipt")
     # Operations endpoints.
     check(rest(port, "/readyz")[0] == 200, "readyz")
-    now = metric_values(port)
+    now = metric_values(metrics_port)
     values = {k: v - start.get(k, 0) for k, v in now.items()}
     check(values["im_messages_sent_total"] == 7, "7 sends acked: %s" % values["im_messages_sent_total"])
     check(values["im_fanout_deliveries_total"] >= 8, "deliveries counted")
@@ -166,7 +168,7 @@ async def scenario(port, store_metrics=True):
     check(values["im_send_latency_seconds_count"] == values["im_messages_sent_total"], "one latency per send")
     # Every WebSocket above is closed: the gauge returns to 0 once the server has seen the closes.
     for _ in range(100):
-        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as resp:
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % metrics_port, timeout=10) as resp:
             gauge = [l for l in resp.read().decode().splitlines() if l.startswith("im_connections ")][0]
         if gauge == "im_connections 0":
             break

@@ -133,13 +133,16 @@ def main(bindir, kafka_mock):
     with SplitDeployment(bindir, kafka_mock, fanout_batch_size=BATCH, send_timeout_ms=30000) as d:
         appends = 'im_store_latency_seconds_count{op="append"}'
         before = d.metrics("repo")[appends]
-        asyncio.run(test_imd_basic.scenario(d.port("gw1"), store_metrics=False))
+        asyncio.run(test_imd_basic.scenario(d.port("gw1"), store_metrics=False, metrics_port=d.ports["gw1_admin"]))
         # At least the scenario's 7: a record redelivered after a consumer-group rebalance (at
         # least once) is appended again and answered as a duplicate, which the store counts too;
         # that nothing is stored twice is checked by the scenario's history and seqs.
         stored = d.metrics("repo")[appends] - before
         check(stored >= 7, "im-repo stored the scenario's 7 messages: %d appends" % stored)
         print("split: imd scenario passed against im-gateway")
+        # With --admin-listen, /metrics is served there and no longer on the public port.
+        check(rest(d.port("gw1"), "/metrics")[0] == 404, "no /metrics on im-gateway's public port")
+        check("im_http_requests_total" in d.metrics("gw1"), "/metrics on im-gateway's admin listener")
         asyncio.run(cross_gateway(d))
         print("split: cross-gateway chat passed")
         asyncio.run(large_group(d))
