@@ -41,9 +41,14 @@ supp=$root/tests/sanitizers
 asan_binaries=(im_core_tests im_beast_tests im_sqlite_tests im_rocksdb_tests im_postgres_tests)
 asan_extra=(imd)
 asan_e2e='^e2e\.imd_'
+# e2e.imd_fd_limit runs imd with 64 descriptors and fills them: the sanitizer runtime then needs
+# descriptors itself (UBSan's vptr check probes memory through a pipe, reports open log_path) and
+# reports a false "invalid vptr" on Boost.System's static error categories. Not run here.
+asan_e2e_exclude='^e2e\.imd_fd_limit$'
 tsan_binaries=(im_core_tests im_sqlite_tests im_rocksdb_tests im_postgres_tests)
 tsan_extra=()
 tsan_e2e=''
+tsan_e2e_exclude='^$'
 
 summary=()
 failed=0
@@ -51,7 +56,7 @@ heavy() { if [[ -n ${SAN_LOCK:-} ]]; then flock "$SAN_LOCK" "$@"; else "$@"; fi;
 
 run_preset() {
   local preset=$1 dir=build/$1
-  local -n binaries=${preset}_binaries extra=${preset}_extra e2e=${preset}_e2e
+  local -n binaries=${preset}_binaries extra=${preset}_extra e2e=${preset}_e2e e2e_exclude=${preset}_e2e_exclude
   local t0=$SECONDS
   cmake --preset "$preset" >/dev/null || exit 2
   # Only the targets this build has (a store whose library is missing is skipped, and said so).
@@ -76,7 +81,7 @@ run_preset() {
   local t1=$SECONDS rc=0 out=$root/$dir/sanitizers-ctest.log
   heavy ctest --test-dir "$dir" -j2 --output-on-failure --timeout 600 -L "$labels" ${SAN_CTEST_ARGS:-} 2>&1 | tee "$out" || rc=$?
   if [[ -n $e2e ]]; then
-    heavy ctest --test-dir "$dir" -j2 --output-on-failure -R "$e2e" ${SAN_CTEST_ARGS:-} 2>&1 | tee -a "$out" || rc=$?
+    heavy ctest --test-dir "$dir" -j2 --output-on-failure -R "$e2e" -E "$e2e_exclude" ${SAN_CTEST_ARGS:-} 2>&1 | tee -a "$out" || rc=$?
   fi
   local test_s=$((SECONDS - t1))
   local counts
