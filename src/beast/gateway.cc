@@ -193,7 +193,12 @@ class GatewayImpl final : public Gateway {
       state_->loops.push_back(std::make_unique<gateway::NetworkLoop>(*iocs_.back(), TickPeriod(state_->options)));
     }
   }
-  ~GatewayImpl() override { Stop(); }
+  ~GatewayImpl() override {
+    Stop();
+    // The loops' timers must go before the io_contexts they were made on: iocs_ is destroyed
+    // before state_ (declared first), and Stop() does nothing when Start() failed.
+    for (auto& loop : state_->loops) loop->ticker.Shutdown();
+  }
 
   Status Start() {
     boost::system::error_code ec;
